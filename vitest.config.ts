@@ -6,7 +6,7 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     // GPU tests share one lavapipe device per worker; two workers fit a 2-core CI machine.
-    pool: "forks",
+    pool: "threads", // Dawn aborts in forked workers (futex error); worker threads are fine
     maxWorkers: 2,
   },
 })

@@ -1,0 +1,8 @@
+export * from "./errors.ts"
+export * from "./types.ts"
+export { preprocess, variantKey } from "./wgsl.ts"
+export { openGpu, adapterName, defaultToggles, type GpuConfig } from "./open.ts"
+export { WebGpuDevice } from "./webgpu-device.ts"
+export { Gpu } from "./service.ts"
+export * from "./uniforms.ts"
+export * from "./f16.ts"

@@ -1,0 +1,92 @@
+import { gpuError } from "./errors.ts"
+import type { AdapterDescription, GpuDevice, KernelRegistry } from "./types.ts"
+import { WebGpuDevice } from "./webgpu-device.ts"
+
+export interface GpuConfig {
+  /** Dawn backend: "vulkan", "metal", "d3d12", "null"… (Dawn's `backend=` option). */
+  readonly backend?: string
+  /** A substring of the adapter's name to pick among several (Dawn's `adapter=` option). */
+  readonly adapterName?: string
+  readonly powerPreference?: "low-power" | "high-performance"
+  /** Dawn toggles to enable. On NVIDIA `vulkan_enable_f16_on_nvidia,allow_unsafe_apis` unlock shader-f16 and subgroup-matrix. */
+  readonly enableToggles?: readonly string[]
+  readonly disableToggles?: readonly string[]
+  /** Ask for shader-f16 when the adapter offers it (default true). */
+  readonly f16?: boolean
+  /** Timestamp queries around every submit (default false). */
+  readonly profiling?: boolean
+}
+
+export const defaultToggles = ["vulkan_enable_f16_on_nvidia", "allow_unsafe_apis"] as const
+
+const OPTIONAL_FEATURES = ["shader-f16", "subgroups", "timestamp-query", "chromium-experimental-subgroup-matrix"] as const
+const LIMITS = [
+  "maxStorageBufferBindingSize",
+  "maxBufferSize",
+  "maxComputeWorkgroupStorageSize",
+  "maxComputeInvocationsPerWorkgroup",
+  "maxComputeWorkgroupSizeX",
+  "maxComputeWorkgroupSizeY",
+  "maxComputeWorkgroupsPerDimension",
+  "maxStorageBuffersPerShaderStage",
+] as const
+
+/** The WebGPU entry point: Deno's (and browsers') `navigator.gpu`, else Dawn through the `webgpu` package. */
+const gpuEntry = async (config: GpuConfig): Promise<GPU> => {
+  const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator
+  const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined"
+  if (isDeno && nav?.gpu !== undefined) return nav.gpu
+  const dawn = await import("webgpu")
+  Object.assign(globalThis, dawn.globals)
+  const options: string[] = []
+  const enable = config.enableToggles ?? defaultToggles
+  if (enable.length > 0) options.push(`enable-dawn-features=${enable.join(",")}`)
+  // Dawn quantises timestamps unless told not to; we want them for profiling.
+  const disable = [...(config.disableToggles ?? []), "timestamp_quantization"]
+  options.push(`disable-dawn-features=${disable.join(",")}`)
+  if (config.backend !== undefined) options.push(`backend=${config.backend}`)
+  if (config.adapterName !== undefined) options.push(`adapter=${config.adapterName}`)
+  return dawn.create(options)
+}
+
+/** Opens an adapter and a device with every optional feature worth having and the adapter's full limits. */
+export const openGpu = async (kernels: KernelRegistry, config: GpuConfig = {}): Promise<GpuDevice> => {
+  const gpu = await gpuEntry(config)
+  const options: GPURequestAdapterOptions = {}
+  if (config.powerPreference !== undefined) options.powerPreference = config.powerPreference
+  const adapter = await gpu.requestAdapter(options)
+  if (adapter === null) {
+    throw gpuError("NoAdapter", "no WebGPU adapter found (on a machine without GPU install Mesa's lavapipe: mesa-vulkan-drivers + libvulkan1 from bookworm-backports)")
+  }
+  const wanted = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f) && (f !== "shader-f16" || config.f16 !== false))
+  const requiredLimits: Record<string, number> = {}
+  for (const name of LIMITS) requiredLimits[name] = (adapter.limits as unknown as Record<string, number>)[name]
+  let device: GPUDevice
+  try {
+    device = await adapter.requestDevice({ requiredFeatures: wanted as GPUFeatureName[], requiredLimits })
+  } catch (cause) {
+    throw gpuError("Internal", `requestDevice failed: ${String(cause)}`)
+  }
+  const info = adapter.info
+  const limits: Record<string, number> = {}
+  for (const name of LIMITS) limits[name] = (device.limits as unknown as Record<string, number>)[name]
+  const features = [...device.features].sort()
+  const description: AdapterDescription = {
+    vendor: info.vendor,
+    architecture: info.architecture,
+    device: info.device,
+    description: info.description,
+    backend: config.backend ?? "default",
+    features,
+    limits,
+    f16: device.features.has("shader-f16"),
+    subgroups: device.features.has("subgroups"),
+    timestamps: device.features.has("timestamp-query"),
+    subgroupMatrix: device.features.has("chromium-experimental-subgroup-matrix"),
+  }
+  return new WebGpuDevice(device, description, kernels, config.profiling ?? false)
+}
+
+/** A one-line name for the adapter, for results and logs. */
+export const adapterName = (a: AdapterDescription): string =>
+  [a.vendor, a.architecture, a.device, a.description].filter((s) => s !== "").join(" ").trim() || "unknown adapter"

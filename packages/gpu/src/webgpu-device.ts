@@ -1,0 +1,293 @@
+import { gpuError, GpuError } from "./errors.ts"
+import { preprocess, variantKey } from "./wgsl.ts"
+import type {
+  AdapterDescription,
+  Binding,
+  BufferId,
+  Dispatch,
+  GpuDevice,
+  KernelRegistry,
+  PipelineId,
+  SubmitTiming,
+  Variant,
+} from "./types.ts"
+
+const STORAGE = 0x0080 | 0x0004 | 0x0008 // STORAGE | COPY_SRC | COPY_DST
+const UNIFORM_ALIGN = 256
+const READBACK = 0x0001 | 0x0008 // MAP_READ | COPY_DST
+/** Submits between two `finish()` calls that get GPU timestamps; later ones go untimed. */
+const MAX_TIMED_SUBMITS = 512
+
+interface PipelineEntry {
+  readonly pipeline: GPUComputePipeline
+  readonly layout: GPUBindGroupLayout
+  readonly uniforms: boolean
+}
+
+type Command =
+  | { readonly kind: "dispatch"; readonly call: Dispatch; readonly uniformOffset: number }
+  | { readonly kind: "copy"; readonly src: BufferId; readonly srcOffset: number; readonly dst: BufferId; readonly dstOffset: number; readonly size: number }
+
+/**
+ * GpuDevice over a WebGPU `GPUDevice` (Dawn on Node, `navigator.gpu` on Deno). Dispatches are recorded and go out as
+ * one command buffer per submit, consecutive dispatches in one compute pass; uniforms of a submit are packed into one
+ * buffer written once; bind groups are cached per (pipeline, bindings, uniform slot).
+ */
+export class WebGpuDevice implements GpuDevice {
+  private readonly buffers = new Map<BufferId, GPUBuffer>()
+  private nextBuffer = 1
+  private readonly pipelines: PipelineEntry[] = []
+  private readonly pipelineIds = new Map<string, PipelineId>()
+  private commands: Command[] = []
+  private uniformBytes = new Uint8Array(64 * 1024)
+  private uniformUsed = 0
+  private uniformBuffer: GPUBuffer
+  private bindGroups = new Map<string, GPUBindGroup>()
+  private readonly staging: GPUBuffer[] = []
+  private readonly errors: GpuError[] = []
+  private readonly querySet: GPUQuerySet | undefined = undefined
+  private readonly queryBuffer: GPUBuffer | undefined = undefined
+  private readonly queryRead: GPUBuffer | undefined = undefined
+  private timedSubmits = 0
+
+  readonly device: GPUDevice
+  readonly adapter: AdapterDescription
+  private readonly kernels: KernelRegistry
+
+  constructor(device: GPUDevice, adapter: AdapterDescription, kernels: KernelRegistry, profiling = false) {
+    this.device = device
+    this.adapter = adapter
+    this.kernels = kernels
+    this.uniformBuffer = this.newUniformBuffer(this.uniformBytes.byteLength)
+    device.addEventListener("uncapturederror", (event) => {
+      const error = (event as GPUUncapturedErrorEvent).error
+      const reason = error instanceof GPUOutOfMemoryError ? "OutOfMemory" : error instanceof GPUValidationError ? "Validation" : "Internal"
+      this.errors.push(gpuError(reason, error.message))
+    })
+    void device.lost.then((info) => {
+      if (info.reason !== "destroyed") this.errors.push(gpuError("DeviceLost", info.message))
+    })
+    if (profiling && adapter.timestamps) {
+      this.querySet = device.createQuerySet({ type: "timestamp", count: 2 * MAX_TIMED_SUBMITS })
+      this.queryBuffer = device.createBuffer({ size: 16 * MAX_TIMED_SUBMITS, usage: 0x0200 | 0x0004 }) // QUERY_RESOLVE | COPY_SRC
+      this.queryRead = device.createBuffer({ size: 16 * MAX_TIMED_SUBMITS, usage: READBACK })
+    }
+  }
+
+  private newUniformBuffer(size: number): GPUBuffer {
+    return this.device.createBuffer({ size, usage: 0x0040 | 0x0008, label: "uniforms" }) // UNIFORM | COPY_DST
+  }
+
+  private buffer(id: BufferId): GPUBuffer {
+    const buffer = this.buffers.get(id)
+    if (buffer === undefined) throw gpuError("Validation", `unknown buffer id ${id}`)
+    return buffer
+  }
+
+  createBuffer(size: number, label?: string): BufferId {
+    const padded = Math.max(16, Math.ceil(size / 16) * 16)
+    if (padded > this.adapter.limits.maxBufferSize) {
+      throw gpuError("OutOfMemory", `buffer of ${size} bytes exceeds maxBufferSize ${this.adapter.limits.maxBufferSize}`)
+    }
+    const id = this.nextBuffer++
+    this.buffers.set(id, this.device.createBuffer({ size: padded, usage: STORAGE, label: label ?? `buf${id}` }))
+    return id
+  }
+
+  writeBuffer(buffer: BufferId, offset: number, data: Uint8Array): void {
+    const target = this.buffer(buffer)
+    // queue.writeBuffer needs a multiple of 4 bytes.
+    if (data.byteLength % 4 === 0) {
+      this.device.queue.writeBuffer(target, offset, data.buffer, data.byteOffset, data.byteLength)
+    } else {
+      const padded = new Uint8Array(Math.ceil(data.byteLength / 4) * 4)
+      padded.set(data)
+      this.device.queue.writeBuffer(target, offset, padded.buffer, 0, padded.byteLength)
+    }
+  }
+
+  destroyBuffer(buffer: BufferId): void {
+    const target = this.buffers.get(buffer)
+    if (target === undefined) return
+    this.flush()
+    this.buffers.delete(buffer)
+    this.bindGroups.clear()
+    target.destroy()
+  }
+
+  pipeline(kernel: string, variant: Variant = {}): PipelineId {
+    const key = variantKey(kernel, variant)
+    const cached = this.pipelineIds.get(key)
+    if (cached !== undefined) return cached
+    const spec = this.kernels.get(kernel)
+    if (spec === undefined) throw gpuError("UnknownKernel", `no kernel '${kernel}' in the registry`)
+    if (variant.dtype === "f16" && !this.adapter.f16) throw gpuError("Unsupported", `kernel '${kernel}': shader-f16 is not available on this adapter`)
+    const code = preprocess(spec.wgsl, variant)
+    const module = this.device.createShaderModule({ code, label: key })
+    const pipeline = this.device.createComputePipeline({
+      layout: "auto",
+      label: key,
+      compute: { module, entryPoint: spec.entryPoint ?? "main", constants: { ...(variant.constants ?? {}) } },
+    })
+    const id = this.pipelines.length
+    this.pipelines.push({ pipeline, layout: pipeline.getBindGroupLayout(0), uniforms: spec.uniforms })
+    this.pipelineIds.set(key, id)
+    return id
+  }
+
+  dispatch(call: Dispatch): void {
+    let uniformOffset = -1
+    if (call.uniforms !== undefined) {
+      uniformOffset = this.uniformUsed
+      const need = uniformOffset + call.uniforms.byteLength
+      if (need > this.uniformBytes.byteLength) {
+        const grown = new Uint8Array(Math.max(need, this.uniformBytes.byteLength * 2))
+        grown.set(this.uniformBytes.subarray(0, this.uniformUsed))
+        this.uniformBytes = grown
+      }
+      this.uniformBytes.set(call.uniforms, uniformOffset)
+      this.uniformUsed = Math.ceil(need / UNIFORM_ALIGN) * UNIFORM_ALIGN
+    }
+    this.commands.push({ kind: "dispatch", call, uniformOffset })
+  }
+
+  copy(src: BufferId, srcOffset: number, dst: BufferId, dstOffset: number, size: number): void {
+    this.commands.push({ kind: "copy", src, srcOffset, dst, dstOffset, size })
+  }
+
+  private bindGroup(entry: PipelineEntry, pipelineId: PipelineId, bindings: readonly Binding[], uniformOffset: number, uniformSize: number): GPUBindGroup {
+    let key = `${pipelineId}:${uniformOffset}:${uniformSize}`
+    for (const b of bindings) key += `:${b.buffer},${b.offset ?? 0},${b.size ?? -1}`
+    const cached = this.bindGroups.get(key)
+    if (cached !== undefined) return cached
+    const entries: GPUBindGroupEntry[] = []
+    let slot = 0
+    if (entry.uniforms) entries.push({ binding: slot++, resource: { buffer: this.uniformBuffer, offset: uniformOffset, size: uniformSize } })
+    for (const b of bindings) {
+      const resource: GPUBufferBinding = { buffer: this.buffer(b.buffer), offset: b.offset ?? 0 }
+      if (b.size !== undefined) resource.size = b.size
+      entries.push({ binding: slot++, resource })
+    }
+    const group = this.device.createBindGroup({ layout: entry.layout, entries })
+    if (this.bindGroups.size > 8192) this.bindGroups.clear()
+    this.bindGroups.set(key, group)
+    return group
+  }
+
+  /** Encodes and submits what is recorded. */
+  private flush(): void {
+    if (this.commands.length === 0) return
+    if (this.uniformUsed > this.uniformBuffer.size) {
+      this.uniformBuffer.destroy()
+      this.uniformBuffer = this.newUniformBuffer(Math.max(this.uniformUsed, this.uniformBuffer.size * 2))
+      this.bindGroups.clear()
+    }
+    if (this.uniformUsed > 0) this.device.queue.writeBuffer(this.uniformBuffer, 0, this.uniformBytes.buffer, 0, this.uniformUsed)
+    const encoder = this.device.createCommandEncoder()
+    let pass: GPUComputePassEncoder | undefined
+    const slot = this.timedSubmits
+    const timed = this.querySet !== undefined && slot < MAX_TIMED_SUBMITS
+    let firstPass = true
+    let lastPipeline = -1
+    for (let i = 0; i < this.commands.length; i++) {
+      const command = this.commands[i]
+      if (command.kind === "copy") {
+        if (pass !== undefined) { pass.end(); pass = undefined }
+        encoder.copyBufferToBuffer(this.buffer(command.src), command.srcOffset, this.buffer(command.dst), command.dstOffset, command.size)
+        continue
+      }
+      if (pass === undefined) {
+        const descriptor: GPUComputePassDescriptor = {}
+        if (timed && firstPass) descriptor.timestampWrites = { querySet: this.querySet!, beginningOfPassWriteIndex: 2 * slot }
+        pass = encoder.beginComputePass(descriptor)
+        firstPass = false
+        lastPipeline = -1
+      }
+      const { call, uniformOffset } = command
+      const entry = this.pipelines[call.pipeline]
+      if (entry === undefined) throw gpuError("Validation", `unknown pipeline id ${call.pipeline}`)
+      if (call.pipeline !== lastPipeline) { pass.setPipeline(entry.pipeline); lastPipeline = call.pipeline }
+      const uniformSize = call.uniforms === undefined ? 0 : Math.max(16, Math.ceil(call.uniforms.byteLength / 16) * 16)
+      pass.setBindGroup(0, this.bindGroup(entry, call.pipeline, call.bindings, uniformOffset, uniformSize))
+      const [x, y, z] = call.workgroups
+      if (x > 0 && y > 0 && z > 0) pass.dispatchWorkgroups(x, y, z)
+    }
+    if (pass !== undefined) pass.end()
+    if (timed && !firstPass) {
+      // The end stamp goes in a tiny trailing pass so it covers the whole submit.
+      const end = encoder.beginComputePass({ timestampWrites: { querySet: this.querySet!, endOfPassWriteIndex: 2 * slot + 1 } })
+      end.end()
+      encoder.resolveQuerySet(this.querySet!, 2 * slot, 2, this.queryBuffer!, 16 * slot)
+      this.timedSubmits++
+    }
+    this.device.queue.submit([encoder.finish()])
+    this.commands = []
+    // The uniform buffer is rewritten by the next submit: queue.writeBuffer is ordered after this submit.
+    this.uniformUsed = 0
+  }
+
+  /** Sums the timestamp pairs of the submits timed since the last call. */
+  private async collectTimestamps(): Promise<number> {
+    const n = this.timedSubmits
+    if (n === 0 || this.queryRead === undefined) return 0
+    this.timedSubmits = 0
+    const encoder = this.device.createCommandEncoder()
+    encoder.copyBufferToBuffer(this.queryBuffer!, 0, this.queryRead, 0, 16 * n)
+    this.device.queue.submit([encoder.finish()])
+    await this.queryRead.mapAsync(0x0001, 0, 16 * n)
+    const stamps = new BigUint64Array(this.queryRead.getMappedRange(0, 16 * n).slice(0))
+    this.queryRead.unmap()
+    let ns = 0
+    for (let i = 0; i < n; i++) if (stamps[2 * i + 1] > stamps[2 * i]) ns += Number(stamps[2 * i + 1] - stamps[2 * i])
+    return ns
+  }
+
+  submit(): void {
+    this.flush()
+  }
+
+  async read(buffer: BufferId, offset: number, size: number): Promise<Uint8Array> {
+    const source = this.buffer(buffer)
+    const padded = Math.ceil(size / 4) * 4
+    let staging = this.staging.pop()
+    if (staging === undefined || staging.size < padded) {
+      staging?.destroy()
+      staging = this.device.createBuffer({ size: Math.max(padded, 256), usage: READBACK, label: "readback" })
+    }
+    this.flush()
+    const encoder = this.device.createCommandEncoder()
+    encoder.copyBufferToBuffer(source, offset, staging, 0, padded)
+    this.device.queue.submit([encoder.finish()])
+    try {
+      await staging.mapAsync(0x0001, 0, padded)
+    } catch (cause) {
+      staging.destroy()
+      await this.checkErrors()
+      throw gpuError("Internal", `readback failed: ${String(cause)}`)
+    }
+    const out = new Uint8Array(staging.getMappedRange(0, padded).slice(0, size))
+    staging.unmap()
+    this.staging.push(staging)
+    return out
+  }
+
+  async finish(): Promise<SubmitTiming> {
+    this.flush()
+    await this.device.queue.onSubmittedWorkDone()
+    return { gpuMs: (await this.collectTimestamps()) / 1e6 }
+  }
+
+  async checkErrors(): Promise<void> {
+    await this.device.queue.onSubmittedWorkDone()
+    const first = this.errors.shift()
+    this.errors.length = 0
+    if (first !== undefined) throw first
+  }
+
+  destroy(): void {
+    for (const buffer of this.buffers.values()) buffer.destroy()
+    this.buffers.clear()
+    for (const s of this.staging) s.destroy()
+    this.device.destroy()
+  }
+}
