@@ -8,7 +8,7 @@ export const writeResultFile = Effect.fn("Result.write")(function*(dir: string, 
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
   const target = path.join(dir, resultFileName(file.workload, file.tag))
-  const encoded = yield* Schema.encodeUnknownEffect(ResultFile)(file, { errors: "all" }).pipe(
+  const encoded = yield* Schema.encodeUnknownEffect(ResultFile)(file, { errors: "all", onExcessProperty: "error" }).pipe(
     Effect.mapError((e) => harnessError("ResultInvalid", target, issuesOf(e.issue))),
   )
   const io = (e: { readonly message: string }) => harnessError("ResultIo", target, [{ key: "", detail: e.message }])

@@ -18,7 +18,7 @@ const baseline = (
   name: string,
   type: BaselineInput["type"],
   latencies: ReadonlyArray<number>,
-  extra: Partial<BaselineInput> & { bytes?: readonly [number, number] | null; units?: number } = {},
+  { bytes, units, ...extra }: Partial<BaselineInput> & { bytes?: readonly [number, number] | null; units?: number } = {},
 ): BaselineInput => ({
   baseline: name,
   type,
@@ -29,11 +29,11 @@ const baseline = (
     measuredRun({
       run: i,
       latencyMs: l,
-      units: extra.units ?? 32,
-      inputBytes: extra.bytes ? extra.bytes[0] : null,
-      outputBytes: extra.bytes ? extra.bytes[1] : null,
+      units: units ?? 32,
+      inputBytes: bytes ? bytes[0] : null,
+      outputBytes: bytes ? bytes[1] : null,
       ...(type === "native" ? {} : { breakdown: server }),
-      tokensGenerated: extra.units ?? 32,
+      tokensGenerated: units ?? 32,
       outputDigest: "sha256:abc",
     })
   ),
