@@ -21,7 +21,6 @@ import type * as G from "../gen/djinn.ts"
 import { fail, type ReadBudget } from "./wire.ts"
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
-const EMPTY = new Uint8Array(0)
 
 const enumOf =
   <T extends string>(name: string, all: ReadonlyArray<T>) =>
@@ -41,12 +40,12 @@ export const text = (b: ReadBudget, s: string): string => {
   return s
 }
 
-/** The bytes of a Data field as a view into the message (zero-copy). */
+/** The bytes of a Data field: a view into the message (zero-copy), or a copy when the message is a reused scratch. */
 export const bytes = (b: ReadBudget, d: $.Data): Uint8Array => {
   const n = d.length
-  if (n === 0) return EMPTY
+  if (n === 0) return new Uint8Array(0)
   b.charge(n)
-  return d.toUint8Array()
+  return b.copyBytes ? d.toUint8Array().slice() : d.toUint8Array()
 }
 
 const listBytes = (b: ReadBudget, list: $.List<unknown>, size: $.ListElementSize, width: number): number => {
@@ -86,7 +85,7 @@ export const structs = <S extends $.Struct, A>(b: ReadBudget, list: $.List<S>, r
 export const tensor = (b: ReadBudget, t: G.Tensor): Tensor => ({
   dtype: dtype(t.dtype),
   shape: t._hasShape() ? u32s(b, t.shape) : [],
-  data: t._hasData() ? bytes(b, t.data) : EMPTY,
+  data: t._hasData() ? bytes(b, t.data) : new Uint8Array(0),
 })
 
 export const remoteRef = (b: ReadBudget, r: G.RemoteRef): RemoteRef => ({
@@ -141,7 +140,7 @@ export const input = (b: ReadBudget, i: G.Input): Input => {
   const v = i.value
   switch (v.which()) {
     case 0:
-      return { name, tensor: v._hasTensor() ? tensor(b, v.tensor) : { dtype: "f32", shape: [], data: EMPTY } }
+      return { name, tensor: v._hasTensor() ? tensor(b, v.tensor) : { dtype: "f32", shape: [], data: new Uint8Array(0) } }
     case 1:
       return { name, ref: u64(v.ref) as Extract<Input, { ref: unknown }>["ref"] }
     default:

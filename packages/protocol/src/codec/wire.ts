@@ -1,10 +1,15 @@
 // Raw capnp messages: building into a pre-sized segment, serializing with the stream header, and opening received
 // bytes behind guards (segment table checks, a read budget, an allocation cap, capnp-es's traversal limit).
+//
+// Small messages (≤ SCRATCH_BYTES) reuse one module-level message for building and one for reading: allocating an
+// ArrayBuffer, a DataView and a capnp-es Message per message costs more than the whole encode or decode otherwise.
+// encode/decode are synchronous and never call out while a scratch message is in use, so reuse is safe; byte fields
+// read from a scratch message are copied out (small), those of larger messages are views (zero-copy).
 import * as $ from "capnp-es"
 import { protocolError, type ProtocolError, type ProtocolErrorReason } from "../errors.ts"
 import { FRAME_PREFIX_BYTES } from "../frame.ts"
 
-/** Thrown inside the reader and turned into a ProtocolError by the guard in `openMessage`'s caller; never escapes. */
+/** Thrown inside the reader and turned into a ProtocolError by `guard`; never escapes the codec. */
 export class DecodeFailure {
   readonly reason: ProtocolErrorReason
   readonly message: string
@@ -17,11 +22,16 @@ export const fail = (reason: ProtocolErrorReason, message: string): never => {
   throw new DecodeFailure(reason, message)
 }
 
-/** Counts bytes a decode produces (strings, arrays, views) so shared or looping pointers cannot amplify a frame. */
+/**
+ * Counts bytes a decode produces (strings, arrays, views) so shared or looping pointers cannot amplify a frame, and
+ * says whether byte fields must be copied out (the message lives in a reused scratch buffer).
+ */
 export class ReadBudget {
   left: number
-  constructor(left: number) {
+  readonly copyBytes: boolean
+  constructor(left: number, copyBytes: boolean) {
     this.left = left
+    this.copyBytes = copyBytes
   }
   charge(bytes: number): void {
     this.left -= bytes
@@ -30,102 +40,177 @@ export class ReadBudget {
 }
 
 const MAX_SEGMENTS = 512
-/** Decoding may allocate inside the message only when a struct or list on the wire is smaller than this schema's. */
+/** Decoding allocates inside the message only when a struct or list on the wire is smaller than this schema's. */
 const DECODE_ALLOC_LIMIT = 256 * 1024
+const SCRATCH_BYTES = 16 * 1024
+const BUILD_TRAVERSAL_LIMIT = 64 << 20
 const pad8 = (n: number) => (n + 7) & ~7
 
 // capnp-es does not export its arenas but dispatches on `kind` (0 single segment, 1 multi segment) and reads plain
 // fields, so plain objects of that shape work as arenas. The constructor then treats their buffers as filled.
 type ArenaArg = ConstructorParameters<typeof $.Message>[0]
-const singleSegmentArena = (buffer: ArrayBuffer) => ({ kind: 0, buffer }) as unknown as ArenaArg
-const multiSegmentArena = (buffers: Array<ArrayBuffer>) => ({ kind: 1, buffers }) as unknown as ArenaArg
+interface SingleArena {
+  kind: 0
+  buffer: ArrayBuffer
+}
+interface MultiArena {
+  kind: 1
+  buffers: Array<ArrayBuffer>
+}
+const asArena = (a: SingleArena | MultiArena) => a as unknown as ArenaArg
 
-/** A message whose single segment has `capacity` bytes ready, so building it does not regrow and copy. */
-export const newMessage = (capacity: number): $.Message => {
-  const msg = new $.Message(singleSegmentArena(new ArrayBuffer(pad8(Math.max(capacity, 64)))), false)
-  msg.getSegment(0).byteLength = 8 // the root pointer; the rest of the buffer is free
+const u32At = (b: Uint8Array, at: number): number => (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24)) >>> 0
+const putU32 = (b: Uint8Array, at: number, v: number) => {
+  b[at] = v & 0xff
+  b[at + 1] = (v >>> 8) & 0xff
+  b[at + 2] = (v >>> 16) & 0xff
+  b[at + 3] = (v >>> 24) & 0xff
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Building
+
+const freshBuilder = (capacity: number): $.Message => {
+  const msg = new $.Message(asArena({ kind: 0, buffer: new ArrayBuffer(pad8(Math.max(capacity, 64))) }), false)
+  msg.getSegment(0).byteLength = 8 // the root pointer; the rest of the buffer is free (and zero)
   return msg
 }
 
-/** Serializes with the standard capnp stream header, optionally behind the 4-byte frame prefix. */
+let scratchBuilder: { msg: $.Message; buffer: ArrayBuffer } | undefined
+
+/** A message to build into with at least `capacity` free bytes; small ones reuse the zeroed scratch message. */
+export const newMessage = (capacity: number): $.Message => {
+  if (capacity > SCRATCH_BYTES) return freshBuilder(capacity)
+  if (scratchBuilder === undefined) {
+    const msg = freshBuilder(SCRATCH_BYTES)
+    scratchBuilder = { msg, buffer: msg.getSegment(0).buffer }
+  }
+  const { msg, buffer } = scratchBuilder
+  const seg = msg.getSegment(0)
+  if (seg.buffer !== buffer || msg._capnp.segments.length !== 1) {
+    scratchBuilder = undefined // the estimate was short and the arena regrew: start over with a clean one
+    return newMessage(capacity)
+  }
+  new Uint8Array(buffer, 0, seg.byteLength).fill(0) // capnp-es expects fresh space to be zero
+  seg.byteLength = 8
+  msg._capnp.traversalLimit = BUILD_TRAVERSAL_LIMIT // capnp-es charges building too; the scratch must not run dry
+  return msg
+}
+
+const segmentsOf = (msg: $.Message) => msg._capnp.segments
+
+const writeTable = (out: Uint8Array, at: number, segments: ReadonlyArray<{ readonly byteLength: number }>) => {
+  putU32(out, at, segments.length - 1)
+  for (let i = 0; i < segments.length; i++) putU32(out, at + 4 + 4 * i, pad8(segments[i].byteLength) / 8)
+}
+
+/** Serializes with the standard capnp stream header, optionally behind the 4-byte frame prefix. Copies once. */
 export const serialize = (msg: $.Message, framed: boolean): Uint8Array => {
-  const segments = msg._capnp.segments
+  const segments = segmentsOf(msg)
   const head = framed ? FRAME_PREFIX_BYTES : 0
   const table = pad8(4 + 4 * segments.length)
   let total = table
   for (const s of segments) total += pad8(s.byteLength)
   const out = new Uint8Array(head + total)
-  const dv = new DataView(out.buffer)
-  if (framed) dv.setUint32(0, total, true)
-  dv.setUint32(head, segments.length - 1, true)
+  if (framed) putU32(out, 0, total)
+  writeTable(out, head, segments)
   let at = head + table
-  segments.forEach((s, i) => {
+  for (const s of segments) {
     const len = pad8(s.byteLength)
-    dv.setUint32(head + 4 + 4 * i, len / 8, true)
     out.set(new Uint8Array(s.buffer, 0, len), at)
     at += len
-  })
+  }
   return out
 }
 
-/** Frame prefix + stream header, and the segments as views: write them in order to avoid copying the payload. */
+/** [frame prefix + stream header, …segments as views]: write them in order and the payload is not copied again. */
 export const serializeParts = (msg: $.Message): Array<Uint8Array> => {
-  const segments = msg._capnp.segments
+  const segments = segmentsOf(msg)
   const table = pad8(4 + 4 * segments.length)
   const head = new Uint8Array(FRAME_PREFIX_BYTES + table)
-  const dv = new DataView(head.buffer)
   let total = table
   for (const s of segments) total += pad8(s.byteLength)
-  dv.setUint32(0, total, true)
-  dv.setUint32(FRAME_PREFIX_BYTES, segments.length - 1, true)
-  segments.forEach((s, i) => dv.setUint32(FRAME_PREFIX_BYTES + 4 + 4 * i, pad8(s.byteLength) / 8, true))
-  return [head, ...segments.map((s) => new Uint8Array(s.buffer, 0, pad8(s.byteLength)))]
+  putU32(head, 0, total)
+  writeTable(head, FRAME_PREFIX_BYTES, segments)
+  // A scratch message is reused by the next encode, so its bytes must not be handed out as views.
+  const own = scratchBuilder === undefined || segments[0] !== scratchBuilder.msg.getSegment(0)
+  return [head, ...segments.map((s) => (own ? new Uint8Array(s.buffer, 0, pad8(s.byteLength)) : new Uint8Array(s.buffer.slice(0, pad8(s.byteLength)))))]
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Reading
 
 export interface OpenedMessage<T extends $.Struct> {
   readonly root: T
   readonly budget: ReadBudget
 }
 
+/** Caps what capnp-es may allocate while reading, and how many pointer objects it may create. */
+const arm = (msg: $.Message, payloadBytes: number) => {
+  // capnp-es charges 8 per pointer object it creates; a decode creates a few per field, so scale with the payload.
+  msg._capnp.traversalLimit = 64 * payloadBytes + 1024 * 1024
+  let allocated = 0
+  const allocateSegment = $.Message.prototype.allocateSegment
+  msg.allocateSegment = function (byteLength: number) {
+    allocated += Math.max(byteLength, 4096)
+    if (allocated > DECODE_ALLOC_LIMIT) fail("Malformed", "undersized structs or lists would need too much upgrading")
+    return allocateSegment.call(this, byteLength)
+  }
+}
+
+let scratchReader: { msg: $.Message; arena: MultiArena; buffer: ArrayBuffer; bytes: Uint8Array; dirty: number } | undefined
+
+const openScratch = (payload: Uint8Array, at: number, len: number): $.Message => {
+  if (scratchReader === undefined) {
+    const buffer = new ArrayBuffer(SCRATCH_BYTES)
+    const arena: MultiArena = { kind: 1, buffers: [buffer] }
+    scratchReader = { msg: new $.Message(asArena(arena), false), arena, buffer, bytes: new Uint8Array(buffer), dirty: SCRATCH_BYTES }
+  }
+  const r = scratchReader
+  const segments = r.msg._capnp.segments
+  // Zero whatever the previous message left beyond this one (its bytes, and defaults written while reading it into
+  // the spare capacity), so no pointer of this message can read a stale byte.
+  const stale = Math.max(r.dirty, segments[0].byteLength)
+  r.bytes.set(payload.subarray(at, at + len))
+  if (stale > len) r.bytes.fill(0, len, stale)
+  r.dirty = len
+  r.arena.buffers.length = 1
+  segments.length = 1
+  segments[0].byteLength = len
+  return r.msg
+}
+
 /**
- * Checks the stream header of `payload`, copies each segment into its own ArrayBuffer (capnp-es needs a segment to
- * start at offset 0 of its buffer; views of the payload would not), and returns the root behind the guards.
- * Tensor bytes read later are views into those buffers.
+ * Checks the stream header of `payload`, gives each segment a buffer of its own (capnp-es needs a segment to start
+ * at offset 0 of its ArrayBuffer), and returns the root behind the guards. Must run inside `guard`.
  */
-export const openMessage = <T extends $.Struct>(
-  payload: Uint8Array,
-  Root: $.StructCtor<T>,
-): OpenedMessage<T> | ProtocolError => {
+export const openMessage = <T extends $.Struct>(payload: Uint8Array, Root: $.StructCtor<T>): OpenedMessage<T> | ProtocolError => {
   const n = payload.byteLength
   if (n < 8) return protocolError("Truncated", `payload of ${n} bytes is shorter than a segment table`)
-  const dv = new DataView(payload.buffer, payload.byteOffset, n)
-  const count = dv.getUint32(0, true) + 1
+  const count = u32At(payload, 0) + 1
   if (count > MAX_SEGMENTS) return protocolError("Malformed", `segment table claims ${count} segments (max ${MAX_SEGMENTS})`)
   const table = pad8(4 + 4 * count)
   if (table > n) return protocolError("Truncated", `segment table of ${count} segments does not fit ${n} bytes`)
   let total = table
-  for (let i = 0; i < count; i++) total += dv.getUint32(4 + 4 * i, true) * 8
+  for (let i = 0; i < count; i++) total += u32At(payload, 4 + 4 * i) * 8
   if (total > n) return protocolError("Truncated", `segments need ${total} bytes, payload has ${n}`)
   if (total < n) return protocolError("Malformed", `${n - total} trailing bytes after the last segment`)
-  if (dv.getUint32(4, true) === 0) return protocolError("Malformed", "first segment is empty (no root pointer)")
-  const buffers: Array<ArrayBuffer> = []
-  let at = payload.byteOffset + table
-  for (let i = 0; i < count; i++) {
-    const len = dv.getUint32(4 + 4 * i, true) * 8
-    buffers.push(payload.buffer.slice(at, at + len) as ArrayBuffer)
-    at += len
+  if (u32At(payload, 4) === 0) return protocolError("Malformed", "first segment is empty (no root pointer)")
+  let msg: $.Message
+  const scratch = count === 1 && n - table <= SCRATCH_BYTES
+  if (scratch) msg = openScratch(payload, table, n - table)
+  else {
+    const buffers: Array<ArrayBuffer> = []
+    let at = payload.byteOffset + table
+    for (let i = 0; i < count; i++) {
+      const len = u32At(payload, 4 + 4 * i) * 8
+      buffers.push(payload.buffer.slice(at, at + len) as ArrayBuffer)
+      at += len
+    }
+    msg = new $.Message(asArena({ kind: 1, buffers }), false)
   }
-  const msg = new $.Message(multiSegmentArena(buffers), false)
-  // capnp-es charges 8 per pointer object it creates; a decode creates a few per field, so scale with the payload.
-  msg._capnp.traversalLimit = 64 * n + 1024 * 1024
-  let allocated = 0
-  const allocateSegment = msg.allocateSegment.bind(msg)
-  msg.allocateSegment = (byteLength: number) => {
-    allocated += Math.max(byteLength, 4096)
-    if (allocated > DECODE_ALLOC_LIMIT) fail("Malformed", "undersized structs or lists would need too much upgrading")
-    return allocateSegment(byteLength)
-  }
-  return { root: msg.getRoot(Root), budget: new ReadBudget(2 * n + 4096) }
+  arm(msg, n)
+  return { root: msg.getRoot(Root), budget: new ReadBudget(2 * n + 4096, scratch) }
 }
 
 /** Runs a decode step, turning anything it throws (ours or capnp-es's) into a ProtocolError. */

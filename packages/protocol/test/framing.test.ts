@@ -1,0 +1,96 @@
+import fc from "fast-check"
+import { Result } from "effect"
+import { describe, expect, it } from "vitest"
+import { decodeFrames, decodePayload, encode, encodeFrame, FrameDecoder, type DomainMessage } from "../src/index.ts"
+import { canon, message } from "./arbitraries.ts"
+
+/** Cuts `bytes` at the given fractions (sorted, deduplicated), so chunks can be empty-free and split anywhere. */
+const split = (bytes: Uint8Array, cuts: ReadonlyArray<number>): Array<Uint8Array> => {
+  const at = [...new Set(cuts.map((c) => Math.floor(c * bytes.byteLength)))].sort((a, b) => a - b)
+  const out: Array<Uint8Array> = []
+  let prev = 0
+  for (const c of [...at, bytes.byteLength]) {
+    out.push(bytes.subarray(prev, c))
+    prev = c
+  }
+  return out
+}
+
+const ok = <A, E>(r: Result.Result<A, E>): A => {
+  if (Result.isFailure(r)) throw new Error(`unexpected failure: ${String(r.failure)}`)
+  return r.success
+}
+
+describe("framing", () => {
+  it("FrameDecoder yields every message of a stream cut at arbitrary byte boundaries", () => {
+    fc.assert(
+      fc.property(
+        fc.array(message(), { maxLength: 12 }),
+        fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 30 }),
+        (msgs, cuts) => {
+          const stream = Buffer.concat(msgs.map(encode))
+          const dec = new FrameDecoder()
+          const got: Array<DomainMessage> = []
+          for (const chunk of split(stream, cuts)) for (const p of ok(dec.push(chunk))) got.push(ok(decodePayload(p)))
+          expect(dec.buffered).toBe(0)
+          expect(canon(got)).toEqual(canon(msgs))
+        },
+      ),
+      { numRuns: 150 },
+    )
+  })
+
+  it("byte-at-a-time delivery works too", () => {
+    fc.assert(
+      fc.property(fc.array(message(), { minLength: 1, maxLength: 3 }), (msgs) => {
+        const stream = Buffer.concat(msgs.map(encode))
+        const dec = new FrameDecoder()
+        const got: Array<DomainMessage> = []
+        for (let i = 0; i < stream.byteLength; i++) for (const p of ok(dec.push(stream.subarray(i, i + 1)))) got.push(ok(decodePayload(p)))
+        expect(canon(got)).toEqual(canon(msgs))
+      }),
+      { numRuns: 20 },
+    )
+  })
+
+  it("decodeFrames returns whole frames as views and the unfinished tail", () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 40 }), { maxLength: 8 }), fc.nat(), (payloads, cut) => {
+        const stream = Buffer.concat(payloads.map(encodeFrame))
+        const end = stream.byteLength === 0 ? 0 : cut % (stream.byteLength + 1)
+        const { frames, rest } = ok(decodeFrames(stream.subarray(0, end)))
+        frames.forEach((f, i) => expect(Buffer.from(f).equals(Buffer.from(payloads[i]))).toBe(true))
+        const used = frames.reduce((n, f) => n + 4 + f.byteLength, 0)
+        expect(rest.byteLength).toBe(end - used)
+        expect(frames.every((f) => f.buffer === stream.buffer)).toBe(true)
+      }),
+      { numRuns: 200 },
+    )
+  })
+
+  it("an oversize length prefix fails at once, before a byte of payload is buffered, and stays failed", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1025, max: 0xffff_ffff }), fc.nat({ max: 3 }), (length, firstCut) => {
+        const prefix = new Uint8Array(4)
+        new DataView(prefix.buffer).setUint32(0, length, true)
+        const dec = new FrameDecoder({ maxFrameBytes: 1024 })
+        const first = dec.push(prefix.subarray(0, firstCut))
+        expect(Result.isSuccess(first)).toBe(true)
+        const r = dec.push(prefix.subarray(firstCut))
+        expect(Result.isFailure(r) && r.failure.reason).toBe("FrameTooLarge")
+        expect(dec.buffered).toBe(0)
+        expect(Result.isFailure(dec.push(new Uint8Array(8)))).toBe(true)
+        const f = decodeFrames(prefix, { maxFrameBytes: 1024 })
+        expect(Result.isFailure(f) && f.failure.reason).toBe("FrameTooLarge")
+      }),
+      { numRuns: 100 },
+    )
+  })
+
+  it("a frame at exactly the limit is accepted", () => {
+    const dec = new FrameDecoder({ maxFrameBytes: 16 })
+    const frames = ok(dec.push(encodeFrame(new Uint8Array(16).fill(7))))
+    expect(frames.length).toBe(1)
+    expect(frames[0].byteLength).toBe(16)
+  })
+})
