@@ -31,6 +31,7 @@ export const quantileSorted = (sorted: ReadonlyArray<number>, q: number): number
   const lo = Math.floor(h)
   const hi = Math.min(lo + 1, sorted.length - 1)
   const t = h - lo
+  if (t === 0) return sorted[lo]
   const a = sorted[lo]
   const b = sorted[hi]
   // numpy's _lerp: interpolate from the nearer end so that t = 1 gives b exactly and the result stays in [a, b].
