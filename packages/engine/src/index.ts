@@ -1,0 +1,8 @@
+export * from "./errors.ts"
+export * from "./memory.ts"
+export * from "./safetensors.ts"
+export * from "./weights.ts"
+export * from "./loader.ts"
+export * from "./tokenizer.ts"
+export * from "./models/causal-lm.ts"
+export { Gpt2, Gpt2Config } from "./models/gpt2.ts"

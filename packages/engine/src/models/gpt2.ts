@@ -1,0 +1,161 @@
+import type { DType, GpuDevice } from "@djinn/gpu"
+import { attention, copy2d, embedding, layernorm } from "@djinn/kernels"
+import { linear } from "@djinn/kernels/matmul/matmul.ts"
+import { add } from "@djinn/kernels"
+import { Schema } from "effect"
+import { engineError } from "../errors.ts"
+import { allocTensor, binding, uploadTensor, type Memory, type Tensor } from "../memory.ts"
+import type { WeightSource } from "../weights.ts"
+import type { CausalLM, KvCache, StepArgs } from "./causal-lm.ts"
+
+export const Gpt2Config = Schema.Struct({
+  model_type: Schema.Literal("gpt2"),
+  vocab_size: Schema.Int,
+  n_positions: Schema.Int,
+  n_embd: Schema.Int,
+  n_layer: Schema.Int,
+  n_head: Schema.Int,
+  n_inner: Schema.optional(Schema.NullOr(Schema.Int)),
+  layer_norm_epsilon: Schema.optional(Schema.Number),
+  activation_function: Schema.optional(Schema.String),
+})
+export type Gpt2Config = typeof Gpt2Config.Type
+
+interface Layer {
+  ln1g: Tensor; ln1b: Tensor; attnW: Tensor; attnB: Tensor; projW: Tensor; projB: Tensor
+  ln2g: Tensor; ln2b: Tensor; fcW: Tensor; fcB: Tensor; fcProjW: Tensor; fcProjB: Tensor
+}
+
+/** Activation buffers for up to `capacity` tokens per forward (the stack segment). */
+interface Scratch {
+  readonly capacity: number
+  x: Tensor; x2: Tensor; h: Tensor; qkv: Tensor; att: Tensor; proj: Tensor; mlp: Tensor; last: Tensor
+}
+
+/**
+ * GPT-2 (`GPT2LMHeadModel`): HF tensor names, `Conv1D` weights stored [in, out], lm_head tied to wte.
+ * Forward = embeddings (wte + wpe) → n_layer × (ln_1 → c_attn → attention over the KV cache → c_proj → residual →
+ * ln_2 → c_fc + gelu_new → c_proj → residual) → ln_f → lm_head.
+ */
+export class Gpt2 implements CausalLM {
+  readonly config: Gpt2Config
+  readonly dtype: DType
+  readonly vocabSize: number
+  readonly maxPositions: number
+  private readonly gpu: GpuDevice
+  private readonly wte: Tensor
+  private readonly wpe: Tensor
+  private readonly layers: Layer[]
+  private readonly lnfG: Tensor
+  private readonly lnfB: Tensor
+  private readonly eps: number
+  private readonly gelu: "gelu_tanh" | "gelu_erf"
+  readonly weightBytes: number
+
+  constructor(gpu: GpuDevice, mem: Memory, config: Gpt2Config, weights: WeightSource, dtype: DType) {
+    this.gpu = gpu
+    this.config = config
+    this.dtype = dtype
+    this.vocabSize = config.vocab_size
+    this.maxPositions = config.n_positions
+    this.eps = config.layer_norm_epsilon ?? 1e-5
+    const act = config.activation_function ?? "gelu_new"
+    if (!["gelu_new", "gelu_pytorch_tanh", "gelu"].includes(act)) throw engineError("Unsupported", `gpt2: activation_function '${act}' is not supported`)
+    this.gelu = act === "gelu" ? "gelu_erf" : "gelu_tanh"
+    const { n_embd: D, vocab_size: V, n_positions: P } = config
+    if (D % config.n_head !== 0) throw engineError("Config", `gpt2: n_embd ${D} is not a multiple of n_head ${config.n_head}`)
+    const F = config.n_inner ?? 4 * D
+    let bytes = 0
+    const prefix = weights.has("transformer.wte.weight") || weights.kind === "synthetic" ? "transformer." : ""
+    const load = (name: string, shape: number[]): Tensor => {
+      const t = uploadTensor(gpu, mem, weights.get(prefix + name, shape), shape, dtype, "text", name)
+      bytes += shape.reduce((a, b) => a * b, 1) * (dtype === "f16" ? 2 : 4)
+      return t
+    }
+    this.wte = load("wte.weight", [V, D])
+    this.wpe = load("wpe.weight", [P, D])
+    this.layers = Array.from({ length: config.n_layer }, (_, i) => {
+      const p = `h.${i}.`
+      return {
+        ln1g: load(`${p}ln_1.weight`, [D]), ln1b: load(`${p}ln_1.bias`, [D]),
+        attnW: load(`${p}attn.c_attn.weight`, [D, 3 * D]), attnB: load(`${p}attn.c_attn.bias`, [3 * D]),
+        projW: load(`${p}attn.c_proj.weight`, [D, D]), projB: load(`${p}attn.c_proj.bias`, [D]),
+        ln2g: load(`${p}ln_2.weight`, [D]), ln2b: load(`${p}ln_2.bias`, [D]),
+        fcW: load(`${p}mlp.c_fc.weight`, [D, F]), fcB: load(`${p}mlp.c_fc.bias`, [F]),
+        fcProjW: load(`${p}mlp.c_proj.weight`, [F, D]), fcProjB: load(`${p}mlp.c_proj.bias`, [D]),
+      }
+    })
+    this.lnfG = load("ln_f.weight", [D])
+    this.lnfB = load("ln_f.bias", [D])
+    this.weightBytes = bytes
+  }
+
+  private get D() { return this.config.n_embd }
+  private get F() { return this.config.n_inner ?? 4 * this.config.n_embd }
+
+  newCache(mem: Memory, capacity: number): KvCache {
+    if (capacity > this.maxPositions) throw engineError("Input", `gpt2: ${capacity} positions exceed n_positions ${this.maxPositions}`)
+    const D = this.D
+    return {
+      capacity,
+      length: 0,
+      keys: this.layers.map((_, i) => allocTensor(mem, [capacity, D], this.dtype, "data", `k${i}`)),
+      values: this.layers.map((_, i) => allocTensor(mem, [capacity, D], this.dtype, "data", `v${i}`)),
+    }
+  }
+
+  kvBytesPerToken(): number {
+    return 2 * this.config.n_layer * this.D * (this.dtype === "f16" ? 2 : 4)
+  }
+
+  newScratch(mem: Memory, capacity: number): Scratch {
+    const { D, F, dtype } = this
+    const t = (shape: number[], label: string) => allocTensor(mem, shape, dtype, "stack", label)
+    return {
+      capacity,
+      x: t([capacity, D], "x"), x2: t([capacity, D], "x2"), h: t([capacity, D], "h"), qkv: t([capacity, 3 * D], "qkv"),
+      att: t([capacity, D], "att"), proj: t([capacity, D], "proj"), mlp: t([capacity, F], "mlp"), last: t([1, D], "last"),
+    }
+  }
+
+  /** Records one forward over T tokens at positions pos0…pos0+T−1 (no submit, no readback). */
+  step(args: StepArgs): void {
+    const { gpu, dtype, D, F, eps } = this
+    const { ids, idsOffset, T, cache, logits, allLogits } = args
+    const scratch = args.scratch as Scratch
+    const pos0 = cache.length
+    if (T > scratch.capacity) throw engineError("Input", `gpt2: ${T} tokens exceed the scratch capacity ${scratch.capacity}`)
+    if (pos0 + T > cache.capacity) throw engineError("Input", `gpt2: position ${pos0 + T} exceeds the KV cache capacity ${cache.capacity}`)
+    const H = this.config.n_head
+    const hd = D / H
+    const s = scratch
+    embedding.encode(gpu, { table: binding(this.wte), ids: binding(ids), out: binding(s.x), T, D, idsOffset, pos: binding(this.wpe), posOffset: pos0, dtype })
+    for (let i = 0; i < this.layers.length; i++) {
+      const L = this.layers[i]
+      layernorm.encode(gpu, { x: binding(s.x), gamma: binding(L.ln1g), beta: binding(L.ln1b), y: binding(s.h), rows: T, cols: D, eps, dtype })
+      linear(gpu, { x: binding(s.h), w: binding(L.attnW), b: binding(L.attnB), y: binding(s.qkv), M: T, N: 3 * D, K: D, wLayout: "kn", dtype })
+      copy2d.encode(gpu, { src: binding(s.qkv), dst: binding(cache.keys[i]), rows: T, cols: D, srcStride: 3 * D, dstStride: D, srcOffset: D, dstOffset: pos0 * D, dtype })
+      copy2d.encode(gpu, { src: binding(s.qkv), dst: binding(cache.values[i]), rows: T, cols: D, srcStride: 3 * D, dstStride: D, srcOffset: 2 * D, dstOffset: pos0 * D, dtype })
+      attention.encode(gpu, {
+        q: binding(s.qkv), k: binding(cache.keys[i]), v: binding(cache.values[i]), out: binding(s.att),
+        B: 1, T, S: pos0 + T, H, Hkv: H, headDim: hd, qStride: 3 * D, kStride: D, vStride: D, outStride: D,
+        causal: true, queryPos0: pos0, scale: 1 / Math.sqrt(hd), dtype,
+      })
+      linear(gpu, { x: binding(s.att), w: binding(L.projW), b: binding(L.projB), y: binding(s.proj), M: T, N: D, K: D, wLayout: "kn", dtype })
+      add.encode(gpu, { a: binding(s.x), b: binding(s.proj), out: binding(s.x2), n: T * D, bLen: T * D, dtype })
+      layernorm.encode(gpu, { x: binding(s.x2), gamma: binding(L.ln2g), beta: binding(L.ln2b), y: binding(s.h), rows: T, cols: D, eps, dtype })
+      linear(gpu, { x: binding(s.h), w: binding(L.fcW), b: binding(L.fcB), y: binding(s.mlp), M: T, N: F, K: D, wLayout: "kn", activation: this.gelu, dtype })
+      linear(gpu, { x: binding(s.mlp), w: binding(L.fcProjW), b: binding(L.fcProjB), y: binding(s.proj), M: T, N: D, K: F, wLayout: "kn", dtype })
+      add.encode(gpu, { a: binding(s.x2), b: binding(s.proj), out: binding(s.x), n: T * D, bLen: T * D, dtype })
+    }
+    if (allLogits) {
+      layernorm.encode(gpu, { x: binding(s.x), gamma: binding(this.lnfG), beta: binding(this.lnfB), y: binding(s.h), rows: T, cols: D, eps, dtype })
+      linear(gpu, { x: binding(s.h), w: binding(this.wte), y: binding(logits), M: T, N: this.vocabSize, K: D, wLayout: "nk", dtype })
+    } else {
+      copy2d.encode(gpu, { src: binding(s.x), dst: binding(s.last), rows: 1, cols: D, srcStride: D, dstStride: D, srcOffset: (T - 1) * D, dstOffset: 0, dtype })
+      layernorm.encode(gpu, { x: binding(s.last), gamma: binding(this.lnfG), beta: binding(this.lnfB), y: binding(s.h), rows: 1, cols: D, eps, dtype })
+      linear(gpu, { x: binding(s.h), w: binding(this.wte), y: binding(logits), M: 1, N: this.vocabSize, K: D, wLayout: "nk", dtype })
+    }
+    cache.length = pos0 + T
+  }
+}

@@ -1,0 +1,68 @@
+import { openGpu, type GpuDevice } from "@djinn/gpu"
+import { registry } from "@djinn/kernels"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { directMemory, forwardLogits, generate, loadCausalLM, resolveModel } from "../src/index.ts"
+import { comparableSteps, fixture, golden, relError } from "./fixtures.ts"
+
+let gpu: GpuDevice
+beforeAll(async () => { gpu = await openGpu(registry) })
+afterAll(() => gpu?.destroy())
+
+for (const name of ["gpt2-tiny", "gpt2-mini"]) {
+  describe(`GPT-2 ${name} against PyTorch`, () => {
+    const g = golden(name)
+    const model = resolveModel({ modelDir: fixture(name) })
+
+    it("forward reproduces the logits (f32, rel ≤ 1e-4)", async () => {
+      const mem = directMemory(gpu)
+      const lm = loadCausalLM(gpu, mem, model, "f32")
+      const logits = await forwardLogits(gpu, mem, lm, Array.from(g.inputIds))
+      const ref = g.outputs.get("logits")!
+      expect(logits.length).toBe(ref.data.length)
+      expect(relError(logits, ref.data)).toBeLessThan(1e-4)
+    })
+
+    it("greedy generation reproduces greedy_32 (f32)", async () => {
+      const mem = directMemory(gpu)
+      const lm = loadCausalLM(gpu, mem, model, "f32")
+      const out = await generate(gpu, mem, lm, g.json.input_ids!, { maxNewTokens: 32 })
+      const n = comparableSteps(g.json.greedy_margins!, 1e-4)
+      expect(n).toBeGreaterThan(0)
+      expect(out.tokens.slice(0, n)).toEqual(g.json.greedy_32!.slice(0, n))
+    })
+
+    it("streams the same tokens as it returns", async () => {
+      const mem = directMemory(gpu)
+      const lm = loadCausalLM(gpu, mem, model, "f32")
+      const streamed: number[] = []
+      const out = await generate(gpu, mem, lm, g.json.input_ids!, { maxNewTokens: 13, streamEvery: 4, onTokens: (t) => streamed.push(...t) })
+      expect(streamed).toEqual(out.tokens)
+      expect(out.tokens).toEqual(g.json.greedy_32!.slice(0, 13))
+    })
+
+    it("f16 storage stays within 1e-2 where the adapter has shader-f16", async () => {
+      if (!gpu.adapter.f16) return
+      const mem = directMemory(gpu)
+      const lm = loadCausalLM(gpu, mem, model, "f16")
+      const logits = await forwardLogits(gpu, mem, lm, Array.from(g.inputIds))
+      expect(relError(logits, g.outputs.get("logits")!.data)).toBeLessThan(1e-2)
+    })
+  })
+}
+
+describe("GPT-2 input checks", () => {
+  it("rejects token ids outside the vocabulary with a typed error", async () => {
+    const mem = directMemory(gpu)
+    const lm = loadCausalLM(gpu, mem, resolveModel({ modelDir: fixture("gpt2-mini") }), "f32")
+    await expect(generate(gpu, mem, lm, [1, 4096], { maxNewTokens: 2 })).rejects.toMatchObject({ _tag: "EngineError", reason: "Input" })
+  })
+  it("runs a known model id with synthetic weights, deterministically", async () => {
+    const mem = directMemory(gpu)
+    const model = resolveModel({ modelId: "sshleifer/tiny-gpt2", seed: 7 })
+    expect(model.weightsSource).toBe("synthetic")
+    const a = await generate(gpu, mem, loadCausalLM(gpu, mem, model, "f32"), [1, 2, 3], { maxNewTokens: 5 })
+    const b = await generate(gpu, mem, loadCausalLM(gpu, mem, resolveModel({ modelId: "tiny-gpt2", seed: 7 }), "f32"), [1, 2, 3], { maxNewTokens: 5 })
+    expect(a.tokens).toEqual(b.tokens)
+    expect(a.tokens.every((t) => t >= 0 && t < 50257)).toBe(true)
+  })
+})
