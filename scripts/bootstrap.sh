@@ -47,3 +47,7 @@ fi
 if [ "${DJINN_BOOTSTRAP_CAPNP:-1}" = 1 ] && ! command -v capnp >/dev/null; then
   apt_install "" capnproto || say "warning: could not install capnproto; the codegen freshness test will fail"
 fi
+# Headless Chromium, for the test that renders the harness report.
+if [ "${DJINN_BOOTSTRAP_CHROMIUM:-1}" = 1 ] && ! command -v chromium >/dev/null; then
+  apt_install "" chromium || say "warning: could not install chromium; the report rendering test will fail"
+fi
