@@ -1,4 +1,5 @@
 import fc from "fast-check"
+import * as $ from "capnp-es"
 import { Result } from "effect"
 import { describe, expect, it } from "vitest"
 import {
@@ -15,6 +16,8 @@ import {
   type RefId,
   type RequestId,
 } from "../src/index.ts"
+import { writeMessage } from "../src/codec/encode.ts"
+import { serialize } from "../src/codec/wire.ts"
 import { bodies, canon, message, seededBytes } from "./arbitraries.ts"
 
 const roundTrip = (m: DomainMessage) => {
@@ -96,5 +99,27 @@ describe("round trip", () => {
     const over = { ...huge, shape: [Limits.maxDim, 513], byteSize: 513 * 2 ** 31 * DTYPE_BYTES.u8 }
     const r = decode(encode({ requestId: 0 as RequestId, body: { _tag: "Result", tokens: [], refs: [over], profile: tokens } }))
     expect(Result.isFailure(r) && r.failure.reason).toBe("InvalidValue")
+  })
+})
+
+describe("messages from other encoders", () => {
+  it("multi-segment messages (far and double-far pointers) decode the same", () => {
+    fc.assert(
+      fc.property(message(), fc.nat({ max: 20_000 }), (m, pad) => {
+        // capnp-es's multi-segment arena starts a new 4 KiB segment whenever one fills, so objects land across
+        // segments behind far pointers; a padding tensor makes sure the message outgrows the first one.
+        const msg = new $.Message({ kind: 1, buffers: [] } as unknown as ConstructorParameters<typeof $.Message>[0], false)
+        const padded: DomainMessage =
+          m.body._tag === "Generate" || m.body._tag === "Forward"
+            ? { ...m, body: { ...m.body, inputs: [...m.body.inputs, { name: "pad", tensor: { dtype: "u8", shape: [pad], data: seededBytes(pad, pad) } }] } }
+            : m
+        writeMessage(msg, padded)
+        const bytes = serialize(msg, true)
+        const r = decode(bytes)
+        if (Result.isFailure(r)) throw new Error(`${r.failure.reason}: ${r.failure.message}`)
+        expect(canon(r.success)).toEqual(canon(padded))
+      }),
+      { numRuns: 150 },
+    )
   })
 })

@@ -43,14 +43,12 @@ const gpuCall = (b: ReadBudget, c: G.GpuCall): GpuCall => {
       return {
         _tag: "Dispatch",
         pipelineId: id<PipelineId>(g.pipelineId),
-        bindings: g._hasBindings()
-          ? R.structs(b, g.bindings, (w) => ({
-              slot: w.slot,
-              bufferId: id<BufferId>(w.bufferId),
-              offset: R.u64(w.offset),
-              size: R.u64(w.size),
-            }))
-          : [],
+        bindings: R.structs(b, g, 0, (o) => o.bindings, (w) => ({
+          slot: w.slot,
+          bufferId: id<BufferId>(w.bufferId),
+          offset: R.u64(w.offset),
+          size: R.u64(w.size),
+        })),
         uniforms: R.bytes(b, g.uniforms),
         workgroups: [g.workgroupsX, g.workgroupsY, g.workgroupsZ],
       }
@@ -104,7 +102,7 @@ const body = (b: ReadBudget, m: G.Message_Body): MessageBody => {
         _tag: "RegisterModel",
         key: r._hasKey() ? R.modelKey(b, r.key) : R.NO_KEY,
         configJson: R.text(b, r.configJson),
-        tensors: r._hasTensors() ? R.structs(b, r.tensors, (t) => R.tensorInfo(b, t)) : [],
+        tensors: R.structs(b, r, 2, (o) => o.tensors, (t) => R.tensorInfo(b, t)),
       }
     }
     case B.WEIGHT_CHUNK: {
@@ -135,7 +133,7 @@ const body = (b: ReadBudget, m: G.Message_Body): MessageBody => {
         _tag: "Generate",
         sessionId: id<SessionId>(g.sessionId),
         modelHandle: id<ModelHandle>(g.modelHandle),
-        inputs: g._hasInputs() ? R.structs(b, g.inputs, (i) => R.input(b, i)) : [],
+        inputs: R.structs(b, g, 0, (o) => o.inputs, (i) => R.input(b, i)),
         hints: g._hasHints() ? R.hints(g.hints) : R.DEFAULT_HINTS,
         params: g._hasParams() ? R.params(b, g.params) : R.DEFAULT_PARAMS,
         want: g._hasWant() ? R.want(g.want) : R.NO_WANT,
@@ -147,7 +145,7 @@ const body = (b: ReadBudget, m: G.Message_Body): MessageBody => {
         _tag: "Forward",
         sessionId: id<SessionId>(f.sessionId),
         modelHandle: id<ModelHandle>(f.modelHandle),
-        inputs: f._hasInputs() ? R.structs(b, f.inputs, (i) => R.input(b, i)) : [],
+        inputs: R.structs(b, f, 0, (o) => o.inputs, (i) => R.input(b, i)),
         hints: f._hasHints() ? R.hints(f.hints) : R.DEFAULT_HINTS,
         want: f._hasWant() ? R.want(f.want) : R.NO_WANT,
       }
@@ -161,7 +159,7 @@ const body = (b: ReadBudget, m: G.Message_Body): MessageBody => {
       const base = {
         _tag: "Result",
         tokens: r._hasTokens() ? R.u32s(b, r.tokens) : [],
-        refs: r._hasRefs() ? R.structs(b, r.refs, (ref) => R.remoteRef(b, ref)) : [],
+        refs: R.structs(b, r, 2, (o) => o.refs, (ref) => R.remoteRef(b, ref)),
         profile: r._hasProfile() ? R.profile(r.profile) : R.ZERO_PROFILE,
       } as const
       const logits = r.lastLogits
@@ -188,7 +186,7 @@ const body = (b: ReadBudget, m: G.Message_Body): MessageBody => {
     }
     case B.GPU_SUBMIT: {
       const s = m.gpuSubmit
-      return { _tag: "GpuSubmit", calls: s._hasCalls() ? R.structs(b, s.calls, (c) => gpuCall(b, c)) : [] }
+      return { _tag: "GpuSubmit", calls: R.structs(b, s, 0, (o) => o.calls, (c) => gpuCall(b, c)) }
     }
     case B.GPU_SUBMIT_RESULT: {
       const r = m.gpuSubmitResult

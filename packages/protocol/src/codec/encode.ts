@@ -305,13 +305,15 @@ const setBody = (b: G.Message_Body, v: MessageBody): void => {
   }
 }
 
-const build = (m: DomainMessage): $.Message => {
-  const msg = newMessage(estimate(m.body) + 64)
+/** Writes `m` into a fresh root of `msg` (exported for tests that build multi-segment messages). */
+export const writeMessage = (msg: $.Message, m: DomainMessage): $.Message => {
   const root = msg.initRoot(G.Message)
   root.requestId = m.requestId
   setBody(root.body, m.body)
   return msg
 }
+
+const build = (m: DomainMessage): $.Message => writeMessage(newMessage(estimate(m.body) + 64), m)
 
 /** A framed message (4-byte little-endian length, then the capnp stream), ready to write to a socket. */
 export const encode = (m: DomainMessage): Uint8Array => serialize(build(m), true)

@@ -42,6 +42,9 @@ export const text = (b: ReadBudget, s: string): string => {
 
 /** The bytes of a Data field: a view into the message (zero-copy), or a copy when the message is a reused scratch. */
 export const bytes = (b: ReadBudget, d: $.Data): Uint8Array => {
+  if ($.utils.isNull(d)) return new Uint8Array(0)
+  if ($.utils.getTargetPointerType(d) !== $.PointerType.LIST || $.utils.getTargetListElementSize(d) !== $.ListElementSize.BYTE)
+    fail("Malformed", "a Data field does not point at a byte list")
   const n = d.length
   if (n === 0) return new Uint8Array(0)
   b.charge(n)
@@ -72,8 +75,22 @@ export const u64s = (b: ReadBudget, list: $.List<bigint>): Array<number> => {
   return out
 }
 
-/** Elements of a struct list; each costs at least a word so zero-sized elements cannot claim unbounded counts. */
-export const structs = <S extends $.Struct, A>(b: ReadBudget, list: $.List<S>, read: (s: S) => A): Array<A> => {
+/**
+ * Elements of the struct list in pointer `index` of `owner` (empty when null). The wire's element kind is checked
+ * before capnp-es's getter runs, which would otherwise read a primitive list's first word as a composite tag.
+ */
+export const structs = <O extends $.Struct, S extends $.Struct, A>(
+  b: ReadBudget,
+  owner: O,
+  index: number,
+  get: (owner: O) => $.List<S>,
+  read: (s: S) => A,
+): Array<A> => {
+  const p = $.utils.getPointer(index, owner)
+  if ($.utils.isNull(p)) return []
+  if ($.utils.getTargetPointerType(p) !== $.PointerType.LIST || $.utils.getTargetListElementSize(p) !== $.ListElementSize.COMPOSITE)
+    fail("Malformed", "a struct list field does not point at a composite list")
+  const list = get(owner)
   const n = list.length
   if (n <= 0) return []
   b.charge(8 * n)

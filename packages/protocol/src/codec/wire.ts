@@ -6,21 +6,12 @@
 // encode/decode are synchronous and never call out while a scratch message is in use, so reuse is safe; byte fields
 // read from a scratch message are copied out (small), those of larger messages are views (zero-copy).
 import * as $ from "capnp-es"
-import { protocolError, type ProtocolError, type ProtocolErrorReason } from "../errors.ts"
+import { protocolError, type ProtocolError } from "../errors.ts"
 import { FRAME_PREFIX_BYTES } from "../frame.ts"
+import { DecodeFailure, fail } from "./failure.ts"
+import { checkStructure } from "./walk.ts"
 
-/** Thrown inside the reader and turned into a ProtocolError by `guard`; never escapes the codec. */
-export class DecodeFailure {
-  readonly reason: ProtocolErrorReason
-  readonly message: string
-  constructor(reason: ProtocolErrorReason, message: string) {
-    this.reason = reason
-    this.message = message
-  }
-}
-export const fail = (reason: ProtocolErrorReason, message: string): never => {
-  throw new DecodeFailure(reason, message)
-}
+export { fail } from "./failure.ts"
 
 /**
  * Counts bytes a decode produces (strings, arrays, views) so shared or looping pointers cannot amplify a frame, and
@@ -209,6 +200,7 @@ export const openMessage = <T extends $.Struct>(payload: Uint8Array, Root: $.Str
     }
     msg = new $.Message(asArena({ kind: 1, buffers }), false)
   }
+  checkStructure(msg._capnp.segments)
   arm(msg, n)
   return { root: msg.getRoot(Root), budget: new ReadBudget(2 * n + 4096, scratch) }
 }
