@@ -5,10 +5,11 @@ import * as cast from "./cast/cast.ts"
 import * as gelu from "./gelu/gelu.ts"
 import * as embedding from "./embedding/embedding.ts"
 import * as argmax from "./argmax/argmax.ts"
+import * as layernorm from "./layernorm/layernorm.ts"
 
 /** Every kernel, by id: the GPU device compiles pipelines from here (locally, and on a server for blind clients). */
-export const specs: readonly KernelSpec[] = [add.spec, copy2d.spec, cast.spec, gelu.spec, embedding.spec, argmax.spec]
+export const specs: readonly KernelSpec[] = [add.spec, copy2d.spec, cast.spec, gelu.spec, embedding.spec, argmax.spec, layernorm.spec]
 
 export const registry: KernelRegistry = new Map(specs.map((s) => [s.id, s]))
 
-export { add, copy2d, cast, gelu, embedding, argmax }
+export { add, copy2d, cast, gelu, embedding, argmax, layernorm }
