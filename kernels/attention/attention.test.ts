@@ -1,0 +1,83 @@
+import { describe, expect, it } from "vitest"
+import { bytesOf, dtypesOf, guardedOutput, randomFloats, relError, roundF16, testDevice, tolerance, upload } from "../testing/harness.ts"
+import { encode, reference, type AttentionShape } from "./attention.ts"
+
+type Layout = Omit<AttentionShape, "scale">
+interface Case { name: string; shape: Layout; fused?: boolean; mask?: (b: number, s: number) => number }
+
+// Elements a tensor view spans: offset + last batch + last row + one row of heads.
+const extent = (offset: number | undefined, batch: number, B: number, stride: number, rows: number, width: number) =>
+  (offset ?? 0) + (B - 1) * batch + (rows - 1) * stride + width
+
+const gpt2Fused = (T: number, H: number, hd: number): Layout => {
+  const D = H * hd
+  return { B: 1, T, S: T, H, Hkv: H, headDim: hd, qStride: 3 * D, kStride: 3 * D, vStride: 3 * D, outStride: D, kOffset: D, vOffset: 2 * D, causal: true }
+}
+const dense = (B: number, T: number, S: number, H: number, Hkv: number, hd: number, causal: boolean, queryPos0 = 0): Layout =>
+  ({ B, T, S, H, Hkv, headDim: hd, qStride: H * hd, kStride: Hkv * hd, vStride: Hkv * hd, outStride: H * hd, causal, queryPos0 })
+
+const cases: Case[] = [
+  { name: "decode from a KV cache, S=300, hd=64", shape: dense(1, 1, 300, 4, 4, 64, true, 299) },
+  { name: "decode S=1, hd=8", shape: dense(1, 1, 1, 2, 2, 8, true, 0) },
+  { name: "GPT-2 prefill from fused qkv, hd=8", shape: gpt2Fused(13, 3, 8), fused: true },
+  { name: "tiny-gpt2 prefill, hd=1", shape: gpt2Fused(7, 2, 1), fused: true },
+  { name: "BERT non-causal, B=2 padding mask, hd=64", shape: dense(2, 17, 17, 2, 2, 64, false), mask: (b, s) => (b === 1 && s >= 12 ? 0 : 1) },
+  { name: "GQA 4/2 chunked prefill after 32 tokens, hd=128", shape: dense(1, 5, 37, 4, 2, 128, true, 32) },
+  {
+    name: "batched decode, left padding, a fully masked batch, KV capacity 24",
+    shape: { ...dense(2, 1, 20, 2, 1, 8, true, 19), kvBatchStride: 24 * 8 },
+    mask: (b, s) => (b === 0 && s >= 4 ? 1 : 0),
+  },
+  {
+    name: "unaligned offsets, gapped out rows, explicit batch strides",
+    shape: { ...dense(2, 3, 5, 2, 2, 8, false), qOffset: 3, kOffset: 5, vOffset: 7, outOffset: 9, outStride: 20, qBatchStride: 50, kvBatchStride: 90, outBatchStride: 70 },
+  },
+  { name: "causal prefill, 130 keys (two blocks), hd=128", shape: dense(1, 130, 130, 1, 1, 128, true) },
+]
+
+describe("attention", async () => {
+  const gpu = await testDevice()
+  for (const dtype of dtypesOf(gpu)) {
+    for (const c of cases) {
+      it(`${dtype} ${c.name}`, async () => {
+        const s = { ...c.shape, scale: 1 / Math.sqrt(c.shape.headDim) }
+        const qBatch = s.qBatchStride ?? s.T * s.qStride
+        const kBatch = s.kvBatchStride ?? s.S * s.kStride
+        const vBatch = s.kvBatchStride ?? s.S * s.vStride
+        const oBatch = s.outBatchStride ?? s.T * s.outStride
+        const kvWidth = s.Hkv * s.headDim
+        const round = (x: Float32Array) => (dtype === "f16" ? roundF16(x) : x)
+        let q: Float32Array, k: Float32Array, v: Float32Array
+        let qb, kb, vb
+        if (c.fused) {
+          q = k = v = round(randomFloats(s.T * s.qStride, s.T * s.headDim))
+          qb = kb = vb = upload(gpu, q, dtype)
+        } else {
+          q = round(randomFloats(extent(s.qOffset, qBatch, s.B, s.qStride, s.T, s.H * s.headDim), 1))
+          k = round(randomFloats(extent(s.kOffset, kBatch, s.B, s.kStride, s.S, kvWidth), 2))
+          v = round(randomFloats(extent(s.vOffset, vBatch, s.B, s.vStride, s.S, kvWidth), 3))
+          qb = upload(gpu, q, dtype); kb = upload(gpu, k, dtype); vb = upload(gpu, v, dtype)
+        }
+        const before = round(randomFloats(extent(s.outOffset, oBatch, s.B, s.outStride, s.T, s.H * s.headDim), 4))
+        const out = guardedOutput(gpu, before.length, dtype)
+        gpu.writeBuffer(out.binding.buffer, out.binding.offset!, bytesOf(before, dtype))
+        const mask = c.mask && Int32Array.from({ length: s.B * s.S }, (_, i) => c.mask!(Math.floor(i / s.S), i % s.S))
+        encode(gpu, { ...s, q: qb, k: kb, v: vb, out: out.binding, dtype, ...(mask ? { mask: upload(gpu, mask, "i32") } : {}) })
+        const got = await out.read()
+        const ref = reference(q, k, v, before, { ...s, mask })
+        expect(relError(got, ref)).toBeLessThan(tolerance(dtype))
+        if (c.mask && s.causal) {
+          // The fully masked batch (b = 1) comes out as zeros.
+          const row = got.slice((s.outOffset ?? 0) + oBatch, (s.outOffset ?? 0) + oBatch + s.H * s.headDim)
+          expect(row.every((x) => x === 0)).toBe(true)
+        }
+      })
+    }
+  }
+  it("rejects H not a multiple of Hkv and oversized heads", () => {
+    const b = { buffer: 0 }
+    const base = { q: b, k: b, v: b, out: b, ...dense(1, 1, 1, 3, 2, 8, false), scale: 1 }
+    expect(() => encode(gpu, base)).toThrow(/multiple of Hkv/)
+    expect(() => encode(gpu, { ...base, Hkv: 3, headDim: 512 })).toThrow(/headDim/)
+  })
+})
