@@ -19,3 +19,4 @@ chmod +x "$plugin_dir/capnpc-ts"
 rm -f "$out"/*.ts
 # The plugin runs with $out as its working directory and writes djinn.ts there.
 capnp compile --no-standard-import --src-prefix="$pkg/schema" -o"$plugin_dir/capnpc-ts:$out" "$pkg/schema/djinn.capnp"
+"$root/node_modules/.bin/node" "$pkg/scripts/gen-pointers.ts" "$out"

@@ -1,12 +1,13 @@
 // capnp `Message` → DomainMessage. Never throws: every failure comes back as a ProtocolError.
 import { Result } from "effect"
-import type * as $ from "capnp-es"
 import type { BufferId, ModelHandle, PipelineId, RefId, RequestId, SessionId } from "../domain/common.ts"
 import type { GpuCall } from "../domain/gpu.ts"
 import type { DomainMessage, MessageBody } from "../domain/messages.ts"
 import { protocolError, ProtocolError } from "../errors.ts"
 import { DEFAULT_MAX_FRAME_BYTES, FRAME_PREFIX_BYTES, type FrameOptions } from "../frame.ts"
 import * as G from "../gen/djinn.ts"
+import { PTR } from "../gen/pointers.ts"
+import { readBytes, readDataList, readStructs, readText, readU32s, readU64s } from "./fields.ts"
 import * as R from "./read.ts"
 import { validateBody } from "./validate.ts"
 import { fail, guard, openMessage, type ReadBudget } from "./wire.ts"
@@ -21,7 +22,7 @@ const gpuCall = (b: ReadBudget, c: G.GpuCall): GpuCall => {
     }
     case G.GpuCall.WRITE_BUFFER: {
       const g = c.writeBuffer
-      return { _tag: "WriteBuffer", bufferId: id<BufferId>(g.bufferId), offset: R.u64(g.offset), data: R.bytes(b, g.data) }
+      return { _tag: "WriteBuffer", bufferId: id<BufferId>(g.bufferId), offset: R.u64(g.offset), data: readBytes(b, g, PTR.GpuCall_WriteBuffer.data) }
     }
     case G.GpuCall.READ_BUFFER: {
       const g = c.readBuffer
@@ -34,8 +35,8 @@ const gpuCall = (b: ReadBudget, c: G.GpuCall): GpuCall => {
       return {
         _tag: "CreatePipeline",
         pipelineId: id<PipelineId>(g.pipelineId),
-        kernelId: R.text(b, g.kernelId),
-        variantKey: R.text(b, g.variantKey),
+        kernelId: readText(b, g, PTR.GpuCall_CreatePipeline.kernelId),
+        variantKey: readText(b, g, PTR.GpuCall_CreatePipeline.variantKey),
       }
     }
     case G.GpuCall.DISPATCH: {
@@ -43,13 +44,13 @@ const gpuCall = (b: ReadBudget, c: G.GpuCall): GpuCall => {
       return {
         _tag: "Dispatch",
         pipelineId: id<PipelineId>(g.pipelineId),
-        bindings: R.structs(b, g, 0, (o) => o.bindings, (w) => ({
+        bindings: readStructs(b, g, PTR.GpuCall_Dispatch.bindings, G.Binding, (o) => o.bindings, (w) => ({
           slot: w.slot,
           bufferId: id<BufferId>(w.bufferId),
           offset: R.u64(w.offset),
           size: R.u64(w.size),
         })),
-        uniforms: R.bytes(b, g.uniforms),
+        uniforms: readBytes(b, g, PTR.GpuCall_Dispatch.uniforms),
         workgroups: [g.workgroupsX, g.workgroupsY, g.workgroupsZ],
       }
     }
@@ -64,19 +65,19 @@ const body = (b: ReadBudget, m: G.Message_Body): MessageBody => {
   switch (m.which()) {
     case B.HELLO: {
       const h = m.hello
-      const base = { _tag: "Hello", protocolVersion: h.protocolVersion, clientName: R.text(b, h.clientName) } as const
+      const base = { _tag: "Hello", protocolVersion: h.protocolVersion, clientName: readText(b, h, PTR.Hello.clientName) } as const
       switch (h.auth.which()) {
         case G.Hello_Auth.NONE:
           return base
         case G.Hello_Auth.TOKEN:
-          return { ...base, authToken: R.text(b, h.auth.token) }
+          return { ...base, authToken: readText(b, h, PTR.Hello_Auth.token) }
         default:
           return fail("Malformed", `unknown auth kind ${h.auth.which()}`)
       }
     }
     case B.WELCOME: {
       const w = m.welcome
-      return { _tag: "Welcome", protocolVersion: w.protocolVersion, serverName: R.text(b, w.serverName) }
+      return { _tag: "Welcome", protocolVersion: w.protocolVersion, serverName: readText(b, w, PTR.Welcome.serverName) }
     }
     case B.OPEN_SESSION: {
       const o = m.openSession
@@ -101,8 +102,8 @@ const body = (b: ReadBudget, m: G.Message_Body): MessageBody => {
       return {
         _tag: "RegisterModel",
         key: r._hasKey() ? R.modelKey(b, r.key) : R.NO_KEY,
-        configJson: R.text(b, r.configJson),
-        tensors: R.structs(b, r, 2, (o) => o.tensors, (t) => R.tensorInfo(b, t)),
+        configJson: readText(b, r, PTR.RegisterModel.configJson),
+        tensors: readStructs(b, r, PTR.RegisterModel.tensors, G.TensorInfo, (o) => o.tensors, (t) => R.tensorInfo(b, t)),
       }
     }
     case B.WEIGHT_CHUNK: {
@@ -112,7 +113,7 @@ const body = (b: ReadBudget, m: G.Message_Body): MessageBody => {
         modelHandle: id<ModelHandle>(w.modelHandle),
         tensorIndex: w.tensorIndex,
         offset: R.u64(w.offset),
-        data: R.bytes(b, w.data),
+        data: readBytes(b, w, PTR.WeightChunk.data),
       }
     }
     case B.COMMIT_MODEL:
@@ -133,7 +134,7 @@ const body = (b: ReadBudget, m: G.Message_Body): MessageBody => {
         _tag: "Generate",
         sessionId: id<SessionId>(g.sessionId),
         modelHandle: id<ModelHandle>(g.modelHandle),
-        inputs: R.structs(b, g, 0, (o) => o.inputs, (i) => R.input(b, i)),
+        inputs: readStructs(b, g, PTR.Generate.inputs, G.Input, (o) => o.inputs, (i) => R.input(b, i)),
         hints: g._hasHints() ? R.hints(g.hints) : R.DEFAULT_HINTS,
         params: g._hasParams() ? R.params(b, g.params) : R.DEFAULT_PARAMS,
         want: g._hasWant() ? R.want(g.want) : R.NO_WANT,
@@ -145,7 +146,7 @@ const body = (b: ReadBudget, m: G.Message_Body): MessageBody => {
         _tag: "Forward",
         sessionId: id<SessionId>(f.sessionId),
         modelHandle: id<ModelHandle>(f.modelHandle),
-        inputs: R.structs(b, f, 0, (o) => o.inputs, (i) => R.input(b, i)),
+        inputs: readStructs(b, f, PTR.Forward.inputs, G.Input, (o) => o.inputs, (i) => R.input(b, i)),
         hints: f._hasHints() ? R.hints(f.hints) : R.DEFAULT_HINTS,
         want: f._hasWant() ? R.want(f.want) : R.NO_WANT,
       }
@@ -158,8 +159,8 @@ const body = (b: ReadBudget, m: G.Message_Body): MessageBody => {
       const r = m.result
       const base = {
         _tag: "Result",
-        tokens: r._hasTokens() ? R.u32s(b, r.tokens) : [],
-        refs: R.structs(b, r, 2, (o) => o.refs, (ref) => R.remoteRef(b, ref)),
+        tokens: readU32s(b, r, PTR.InferenceResult.tokens),
+        refs: readStructs(b, r, PTR.InferenceResult.refs, G.RemoteRef, (o) => o.refs, (ref) => R.remoteRef(b, ref)),
         profile: r._hasProfile() ? R.profile(r.profile) : R.ZERO_PROFILE,
       } as const
       const logits = r.lastLogits
@@ -178,34 +179,32 @@ const body = (b: ReadBudget, m: G.Message_Body): MessageBody => {
     case B.REF_DATA: {
       const r = m.refData
       if (!r._hasRef()) return fail("Malformed", "refData without ref")
-      return { _tag: "RefData", ref: R.remoteRef(b, r.ref), data: R.bytes(b, r.data) }
+      return { _tag: "RefData", ref: R.remoteRef(b, r.ref), data: readBytes(b, r, PTR.RefData.data) }
     }
     case B.FREE_REFS: {
-      const f = m.freeRefs
-      return { _tag: "FreeRefs", refIds: f._hasRefIds() ? (R.u64s(b, f.refIds) as Array<RefId>) : [] }
+      return { _tag: "FreeRefs", refIds: readU64s(b, m.freeRefs, PTR.FreeRefs.refIds) as Array<RefId> }
     }
     case B.GPU_SUBMIT: {
       const s = m.gpuSubmit
-      return { _tag: "GpuSubmit", calls: R.structs(b, s, 0, (o) => o.calls, (c) => gpuCall(b, c)) }
+      return { _tag: "GpuSubmit", calls: readStructs(b, s, PTR.GpuSubmit.calls, G.GpuCall, (o) => o.calls, (c) => gpuCall(b, c)) }
     }
     case B.GPU_SUBMIT_RESULT: {
       const r = m.gpuSubmitResult
-      const reads = r._hasReads() ? r.reads : undefined
-      const n = reads ? reads.length : 0
-      if (n > 0) b.charge(8 * n)
-      const out = new Array<Uint8Array>(Math.max(n, 0))
-      for (let i = 0; i < n; i++) out[i] = R.bytes(b, (reads as $.List<$.Data>).get(i))
-      return { _tag: "GpuSubmitResult", reads: out, profile: r._hasProfile() ? R.profile(r.profile) : R.ZERO_PROFILE }
+      return {
+        _tag: "GpuSubmitResult",
+        reads: readDataList(b, r, PTR.GpuSubmitResult.reads),
+        profile: r._hasProfile() ? R.profile(r.profile) : R.ZERO_PROFILE,
+      }
     }
     case B.STATS_REQUEST:
       return { _tag: "StatsRequest" }
     case B.STATS_REPLY:
-      return { _tag: "StatsReply", json: R.text(b, m.statsReply.json) }
+      return { _tag: "StatsReply", json: readText(b, m.statsReply, PTR.StatsReply.json) }
     case B.ACK:
       return { _tag: "Ack" }
     case B.ERROR: {
       const e = m.error
-      return { _tag: "Error", code: R.errorCode(e.code), message: R.text(b, e.message) }
+      return { _tag: "Error", code: R.errorCode(e.code), message: readText(b, e, PTR.ErrorReply.message) }
     }
     default:
       return fail("UnknownKind", `unknown message kind ${m.which()}`)

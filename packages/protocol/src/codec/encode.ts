@@ -6,6 +6,8 @@ import type { GenerationParams, Hints, Input, ModelKey, Profile, RemoteRef, Tens
 import { DTYPES, ERROR_CODES, PHASES, PRIORITIES } from "../domain/common.ts"
 import type { GpuCall } from "../domain/gpu.ts"
 import * as G from "../gen/djinn.ts"
+import { PTR } from "../gen/pointers.ts"
+import { elements, writeBytes, writeDataList, writeText, writeU32s, writeU64s } from "./fields.ts"
 import { newMessage, serialize, serializeParts } from "./wire.ts"
 
 const code = <T extends string>(all: ReadonlyArray<T>) => Object.fromEntries(all.map((v, i) => [v, i])) as Record<T, number>
@@ -39,31 +41,15 @@ const estimate = (v: unknown): number => {
   }
 }
 
-const setU32List = (list: $.List<number>, values: ReadonlyArray<number>) => {
-  for (let i = 0; i < values.length; i++) list.set(i, values[i])
-}
-const setData = (init: (n: number) => $.Data, bytes: Uint8Array) => {
-  if (bytes.byteLength > 0) init(bytes.byteLength).toUint8Array().set(bytes)
-  else init(0)
-}
-
-/** Points an element of a List(Data) at `n` fresh bytes (what capnp-es's internal initList does for a BYTE list). */
-const initDataAt = (p: $.Data, n: number): $.Data => {
-  const c = p.segment.allocate(n)
-  const r = $.utils.initPointer(c.segment, c.byteOffset, p)
-  $.utils.setListPointer(r.offsetWords, $.ListElementSize.BYTE, n, r.pointer)
-  return p
-}
-
 const setTensor = (t: G.Tensor, v: Tensor) => {
   t.dtype = DTYPE[v.dtype]
-  setU32List(t._initShape(v.shape.length), v.shape)
-  setData((n) => t._initData(n), v.data)
+  writeU32s(t, PTR.Tensor.shape, v.shape)
+  writeBytes(t, PTR.Tensor.data, v.data)
 }
 const setRef = (r: G.RemoteRef, v: RemoteRef) => {
   r.id = big(v.id)
   r.dtype = DTYPE[v.dtype]
-  setU32List(r._initShape(v.shape.length), v.shape)
+  writeU32s(r, PTR.RemoteRef.shape, v.shape)
   r.byteSize = big(v.byteSize)
 }
 const setHints = (h: G.Hints, v: Hints) => {
@@ -83,13 +69,13 @@ const setProfile = (p: G.Profile, v: Profile) => {
   p.durationMs = v.durationMs
 }
 const setKey = (k: G.ModelKey, v: ModelKey) => {
-  k.id = v.id
-  k.fingerprint = v.fingerprint
+  writeText(k, PTR.ModelKey.id, v.id)
+  writeText(k, PTR.ModelKey.fingerprint, v.fingerprint)
 }
 const setInputs = (list: $.List<G.Input>, inputs: ReadonlyArray<Input>) => {
-  inputs.forEach((v, i) => {
-    const input = list.get(i)
-    input.name = v.name
+  elements(list, G.Input, inputs.length).forEach((input, i) => {
+    const v = inputs[i]
+    writeText(input, PTR.Input.name, v.name)
     if ("tensor" in v) setTensor(input.value._initTensor(), v.tensor)
     else input.value.ref = big(v.ref)
   })
@@ -100,7 +86,7 @@ const setParams = (p: G.GenerationParams, v: GenerationParams) => {
   p.topK = v.topK
   p.topP = v.topP
   p.seed = big(v.seed)
-  setU32List(p._initStopTokens(v.stopTokens.length), v.stopTokens)
+  writeU32s(p, PTR.GenerationParams.stopTokens, v.stopTokens)
   p.stream = v.stream
 }
 
@@ -117,7 +103,7 @@ const setCall = (c: G.GpuCall, v: GpuCall) => {
       const g = c._initWriteBuffer()
       g.bufferId = big(v.bufferId)
       g.offset = big(v.offset)
-      setData((n) => g._initData(n), v.data)
+      writeBytes(g, PTR.GpuCall_WriteBuffer.data, v.data)
       return
     }
     case "ReadBuffer": {
@@ -133,22 +119,21 @@ const setCall = (c: G.GpuCall, v: GpuCall) => {
     case "CreatePipeline": {
       const g = c._initCreatePipeline()
       g.pipelineId = big(v.pipelineId)
-      g.kernelId = v.kernelId
-      g.variantKey = v.variantKey
+      writeText(g, PTR.GpuCall_CreatePipeline.kernelId, v.kernelId)
+      writeText(g, PTR.GpuCall_CreatePipeline.variantKey, v.variantKey)
       return
     }
     case "Dispatch": {
       const g = c._initDispatch()
       g.pipelineId = big(v.pipelineId)
-      const bindings = g._initBindings(v.bindings.length)
-      v.bindings.forEach((b, i) => {
-        const w = bindings.get(i)
+      elements(g._initBindings(v.bindings.length), G.Binding, v.bindings.length).forEach((w, i) => {
+        const b = v.bindings[i]
         w.slot = b.slot
         w.bufferId = big(b.bufferId)
         w.offset = big(b.offset)
         w.size = big(b.size)
       })
-      setData((n) => g._initUniforms(n), v.uniforms)
+      writeBytes(g, PTR.GpuCall_Dispatch.uniforms, v.uniforms)
       g.workgroupsX = v.workgroups[0]
       g.workgroupsY = v.workgroups[1]
       g.workgroupsZ = v.workgroups[2]
@@ -162,15 +147,17 @@ const setBody = (b: G.Message_Body, v: MessageBody): void => {
     case "Hello": {
       const h = b._initHello()
       h.protocolVersion = v.protocolVersion
-      h.clientName = v.clientName
-      if (v.authToken !== undefined) h.auth.token = v.authToken
-      else h.auth.none = true
+      writeText(h, PTR.Hello.clientName, v.clientName)
+      if (v.authToken !== undefined) {
+        h.auth.token = "" // selects the union member; the text goes in below
+        writeText(h, PTR.Hello_Auth.token, v.authToken)
+      } else h.auth.none = true
       return
     }
     case "Welcome": {
       const w = b._initWelcome()
       w.protocolVersion = v.protocolVersion
-      w.serverName = v.serverName
+      writeText(w, PTR.Welcome.serverName, v.serverName)
       return
     }
     case "OpenSession":
@@ -191,13 +178,12 @@ const setBody = (b: G.Message_Body, v: MessageBody): void => {
     case "RegisterModel": {
       const r = b._initRegisterModel()
       setKey(r._initKey(), v.key)
-      r.configJson = v.configJson
-      const list = r._initTensors(v.tensors.length)
-      v.tensors.forEach((t, i) => {
-        const w = list.get(i)
-        w.name = t.name
+      writeText(r, PTR.RegisterModel.configJson, v.configJson)
+      elements(r._initTensors(v.tensors.length), G.TensorInfo, v.tensors.length).forEach((w, i) => {
+        const t = v.tensors[i]
+        writeText(w, PTR.TensorInfo.name, t.name)
         w.dtype = DTYPE[t.dtype]
-        setU32List(w._initShape(t.shape.length), t.shape)
+        writeU32s(w, PTR.TensorInfo.shape, t.shape)
       })
       return
     }
@@ -206,7 +192,7 @@ const setBody = (b: G.Message_Body, v: MessageBody): void => {
       w.modelHandle = big(v.modelHandle)
       w.tensorIndex = v.tensorIndex
       w.offset = big(v.offset)
-      setData((n) => w._initData(n), v.data)
+      writeBytes(w, PTR.WeightChunk.data, v.data)
       return
     }
     case "CommitModel":
@@ -253,11 +239,10 @@ const setBody = (b: G.Message_Body, v: MessageBody): void => {
     }
     case "Result": {
       const r = b._initResult()
-      setU32List(r._initTokens(v.tokens.length), v.tokens)
+      writeU32s(r, PTR.InferenceResult.tokens, v.tokens)
       if (v.lastLogits !== undefined) setTensor(r.lastLogits._initTensor(), v.lastLogits)
       else r.lastLogits.none = true
-      const refs = r._initRefs(v.refs.length)
-      v.refs.forEach((ref, i) => setRef(refs.get(i), ref))
+      elements(r._initRefs(v.refs.length), G.RemoteRef, v.refs.length).forEach((w, i) => setRef(w, v.refs[i]))
       setProfile(r._initProfile(), v.profile)
       return
     }
@@ -267,23 +252,21 @@ const setBody = (b: G.Message_Body, v: MessageBody): void => {
     case "RefData": {
       const r = b._initRefData()
       setRef(r._initRef(), v.ref)
-      setData((n) => r._initData(n), v.data)
+      writeBytes(r, PTR.RefData.data, v.data)
       return
     }
     case "FreeRefs": {
-      const ids = b._initFreeRefs()._initRefIds(v.refIds.length)
-      v.refIds.forEach((id, i) => ids.set(i, big(id)))
+      writeU64s(b._initFreeRefs(), PTR.FreeRefs.refIds, v.refIds)
       return
     }
     case "GpuSubmit": {
       const calls = b._initGpuSubmit()._initCalls(v.calls.length)
-      v.calls.forEach((c, i) => setCall(calls.get(i), c))
+      elements(calls, G.GpuCall, v.calls.length).forEach((c, i) => setCall(c, v.calls[i]))
       return
     }
     case "GpuSubmitResult": {
       const r = b._initGpuSubmitResult()
-      const reads = r._initReads(v.reads.length)
-      v.reads.forEach((bytes, i) => setData((n) => initDataAt(reads.get(i), n), bytes))
+      writeDataList(r, PTR.GpuSubmitResult.reads, v.reads)
       setProfile(r._initProfile(), v.profile)
       return
     }
@@ -291,7 +274,7 @@ const setBody = (b: G.Message_Body, v: MessageBody): void => {
       b.statsRequest = true
       return
     case "StatsReply":
-      b._initStatsReply().json = v.json
+      writeText(b._initStatsReply(), PTR.StatsReply.json, v.json)
       return
     case "Ack":
       b.ack = true
@@ -299,7 +282,7 @@ const setBody = (b: G.Message_Body, v: MessageBody): void => {
     case "Error": {
       const e = b._initError()
       e.code = ERROR[v.code]
-      e.message = v.message
+      writeText(e, PTR.ErrorReply.message, v.message)
       return
     }
   }

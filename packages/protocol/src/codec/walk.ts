@@ -9,7 +9,7 @@ import { fail } from "./failure.ts"
 const MAX_DEPTH = 64
 const ELEMENT_BITS = [0, 1, 8, 16, 32, 64] as const
 
-interface Seg {
+export interface Seg {
   readonly dv: DataView
   readonly words: number
 }
@@ -111,15 +111,12 @@ class Walker {
 }
 
 /**
- * Throws DecodeFailure unless every pointer reachable from the root of `segments` (each `byteLength` of its buffer
- * counted, the rest ignored) is well-formed. The budget is twice the message's words: a tree-shaped message costs
- * exactly its own size.
+ * Throws DecodeFailure unless every pointer reachable from the root (word 0 of segment 0) is well-formed. `words`
+ * bounds each segment (a DataView may be longer). The budget is twice the message's words: a tree-shaped message
+ * costs exactly its own size.
  */
-export const checkStructure = (segments: ReadonlyArray<{ readonly buffer: ArrayBuffer; readonly byteLength: number }>): void => {
+export const checkStructure = (segments: ReadonlyArray<Seg>): void => {
   let total = 0
-  const segs = segments.map((s) => {
-    total += s.byteLength / 8
-    return { dv: new DataView(s.buffer, 0, s.byteLength), words: s.byteLength / 8 }
-  })
-  new Walker(segs, 2 * total + 64).pointer(0, 0, 0)
+  for (const s of segments) total += s.words
+  new Walker(segments, 2 * total + 64).pointer(0, 0, 0)
 }

@@ -136,26 +136,32 @@ export interface OpenedMessage<T extends $.Struct> {
   readonly budget: ReadBudget
 }
 
-/** Caps what capnp-es may allocate while reading, and how many pointer objects it may create. */
-const arm = (msg: $.Message, payloadBytes: number) => {
-  // capnp-es charges 8 per pointer object it creates; a decode creates a few per field, so scale with the payload.
-  msg._capnp.traversalLimit = 64 * payloadBytes + 1024 * 1024
-  let allocated = 0
-  const allocateSegment = $.Message.prototype.allocateSegment
-  msg.allocateSegment = function (byteLength: number) {
-    allocated += Math.max(byteLength, 4096)
-    if (allocated > DECODE_ALLOC_LIMIT) fail("Malformed", "undersized structs or lists would need too much upgrading")
-    return allocateSegment.call(this, byteLength)
+/** A message being read: capnp-es may allocate in it only to upgrade undersized structs or lists, up to a cap. */
+class ReadMessage extends $.Message {
+  allocated = 0
+  override allocateSegment(byteLength: number) {
+    this.allocated += Math.max(byteLength, 4096)
+    if (this.allocated > DECODE_ALLOC_LIMIT) fail("Malformed", "undersized structs or lists would need too much upgrading")
+    return super.allocateSegment(byteLength)
   }
 }
 
-let scratchReader: { msg: $.Message; arena: MultiArena; buffer: ArrayBuffer; bytes: Uint8Array; dirty: number } | undefined
+/** Resets the caps: capnp-es charges 8 per pointer object it creates, a decode creates a few per field. */
+const arm = (msg: ReadMessage, payloadBytes: number) => {
+  msg._capnp.traversalLimit = 64 * payloadBytes + 1024 * 1024
+  msg.allocated = 0
+}
 
-const openScratch = (payload: Uint8Array, at: number, len: number): $.Message => {
+let scratchReader:
+  | { msg: ReadMessage; arena: MultiArena; bytes: Uint8Array; seg: { dv: DataView; words: number }; dirty: number }
+  | undefined
+
+const openScratch = (payload: Uint8Array, at: number, len: number): ReadMessage => {
   if (scratchReader === undefined) {
     const buffer = new ArrayBuffer(SCRATCH_BYTES)
     const arena: MultiArena = { kind: 1, buffers: [buffer] }
-    scratchReader = { msg: new $.Message(asArena(arena), false), arena, buffer, bytes: new Uint8Array(buffer), dirty: SCRATCH_BYTES }
+    const seg = { dv: new DataView(buffer), words: 0 }
+    scratchReader = { msg: new ReadMessage(asArena(arena), false), arena, bytes: new Uint8Array(buffer), seg, dirty: SCRATCH_BYTES }
   }
   const r = scratchReader
   const segments = r.msg._capnp.segments
@@ -168,6 +174,8 @@ const openScratch = (payload: Uint8Array, at: number, len: number): $.Message =>
   r.arena.buffers.length = 1
   segments.length = 1
   segments[0].byteLength = len
+  r.seg.words = len / 8
+  checkStructure([r.seg])
   return r.msg
 }
 
@@ -187,7 +195,7 @@ export const openMessage = <T extends $.Struct>(payload: Uint8Array, Root: $.Str
   if (total > n) return protocolError("Truncated", `segments need ${total} bytes, payload has ${n}`)
   if (total < n) return protocolError("Malformed", `${n - total} trailing bytes after the last segment`)
   if (u32At(payload, 4) === 0) return protocolError("Malformed", "first segment is empty (no root pointer)")
-  let msg: $.Message
+  let msg: ReadMessage
   const scratch = count === 1 && n - table <= SCRATCH_BYTES
   if (scratch) msg = openScratch(payload, table, n - table)
   else {
@@ -198,9 +206,9 @@ export const openMessage = <T extends $.Struct>(payload: Uint8Array, Root: $.Str
       buffers.push(payload.buffer.slice(at, at + len) as ArrayBuffer)
       at += len
     }
-    msg = new $.Message(asArena({ kind: 1, buffers }), false)
+    msg = new ReadMessage(asArena({ kind: 1, buffers }), false)
+    checkStructure(buffers.map((b) => ({ dv: new DataView(b), words: b.byteLength / 8 })))
   }
-  checkStructure(msg._capnp.segments)
   arm(msg, n)
   return { root: msg.getRoot(Root), budget: new ReadBudget(2 * n + 4096, scratch) }
 }
