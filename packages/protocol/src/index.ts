@@ -5,6 +5,7 @@
 //   FrameDecoder / decodeFrames split a byte stream into payloads; decodePayload decodes one payload.
 export { decode, decodePayload, type DecodeOptions } from "./codec/decode.ts"
 export { encode, encodeParts, encodePayload } from "./codec/encode.ts"
+export { MessageDecoder } from "./codec/stream.ts"
 export { validate } from "./codec/validate.ts"
 export * from "./domain/common.ts"
 export * from "./domain/gpu.ts"

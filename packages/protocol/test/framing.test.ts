@@ -1,7 +1,7 @@
 import fc from "fast-check"
 import { Result } from "effect"
 import { describe, expect, it } from "vitest"
-import { decodeFrames, decodePayload, encode, encodeFrame, FrameDecoder, type DomainMessage } from "../src/index.ts"
+import { decodeFrames, decodePayload, encode, encodeFrame, FrameDecoder, MessageDecoder, type DomainMessage, type RequestId } from "../src/index.ts"
 import { canon, message } from "./arbitraries.ts"
 
 /** Cuts `bytes` at the given fractions (sorted, deduplicated), so chunks can be empty-free and split anywhere. */
@@ -92,5 +92,26 @@ describe("framing", () => {
     const frames = ok(dec.push(encodeFrame(new Uint8Array(16).fill(7))))
     expect(frames.length).toBe(1)
     expect(frames[0].byteLength).toBe(16)
+  })
+})
+
+describe("MessageDecoder", () => {
+  it("decodes a chunked stream, failing bad frames one by one and oversize frames for good", () => {
+    fc.assert(
+      fc.property(fc.array(message(), { maxLength: 6 }), fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 10 }), (msgs, cuts) => {
+        const junk = encodeFrame(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9]))
+        const stream = Buffer.concat([...msgs.map(encode), junk])
+        const dec = new MessageDecoder()
+        const got: Array<Result.Result<DomainMessage, unknown>> = []
+        for (const chunk of split(stream, cuts)) got.push(...ok(dec.push(chunk)))
+        expect(got.length).toBe(msgs.length + 1)
+        expect(canon(got.slice(0, -1).map(ok))).toEqual(canon(msgs))
+        expect(Result.isFailure(got[got.length - 1])).toBe(true)
+      }),
+      { numRuns: 50 },
+    )
+    const dec = new MessageDecoder({ maxFrameBytes: 8 })
+    const r = dec.push(encode({ requestId: 1 as RequestId, body: { _tag: "Ack" } }))
+    expect(Result.isFailure(r) && r.failure.reason).toBe("FrameTooLarge")
   })
 })
