@@ -14,7 +14,7 @@ import * as silu_mul from "./silu_mul/silu_mul.ts"
 import * as tanh from "./tanh/tanh.ts"
 
 /** Every kernel, by id: the GPU device compiles pipelines from here (locally, and on a server for blind clients). */
-export const specs: readonly KernelSpec[] = [add.spec, copy2d.spec, cast.spec, gelu.spec, embedding.spec, argmax.spec, layernorm.spec, softmax.spec, attention.spec, rmsnorm.spec, rope.spec, silu_mul.spec, tanh.spec]
+export const specs: readonly KernelSpec[] = [add.spec, copy2d.spec, cast.spec, gelu.spec, embedding.spec, argmax.spec, layernorm.spec, softmax.spec, ...attention.specs, rmsnorm.spec, rope.spec, silu_mul.spec, tanh.spec]
 
 export const registry: KernelRegistry = new Map(specs.map((s) => [s.id, s]))
 

@@ -43,7 +43,18 @@ fn main(
   // Key 0 with index NONE loses to every element; a strict > keeps this thread's first index on ties.
   var bk = 0u;
   var bi = NONE;
-  for (var c = lid; c < p.cols; c += WG) {
+  var c = lid;
+  for (; c + 3u * WG < p.cols; c += 4u * WG) { // four loads in flight, compared in index order
+    let k0 = key_of(f32(x[base + c]));
+    let k1 = key_of(f32(x[base + c + WG]));
+    let k2 = key_of(f32(x[base + c + 2u * WG]));
+    let k3 = key_of(f32(x[base + c + 3u * WG]));
+    if (k0 > bk) { bk = k0; bi = c; }
+    if (k1 > bk) { bk = k1; bi = c + WG; }
+    if (k2 > bk) { bk = k2; bi = c + 2u * WG; }
+    if (k3 > bk) { bk = k3; bi = c + 3u * WG; }
+  }
+  for (; c < p.cols; c += WG) {
     let k = key_of(f32(x[base + c]));
     if (k > bk) { bk = k; bi = c; }
   }

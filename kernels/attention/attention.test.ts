@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest"
 import { bytesOf, dtypesOf, guardedOutput, randomFloats, relError, roundF16, testDevice, tolerance, upload } from "../testing/harness.ts"
-import { encode, reference, type AttentionShape } from "./attention.ts"
+import { encode, plan, reference, type AttentionShape } from "./attention.ts"
 
 type Layout = Omit<AttentionShape, "scale">
-interface Case { name: string; shape: Layout; fused?: boolean; mask?: (b: number, s: number) => number }
+interface Case { name: string; shape: Layout; fused?: boolean; mask?: (b: number, s: number) => number; splits?: number; nanPadding?: boolean }
 
 // Elements a tensor view spans: offset + last batch + last row + one row of heads.
 const extent = (offset: number | undefined, batch: number, B: number, stride: number, rows: number, width: number) =>
@@ -17,7 +17,15 @@ const dense = (B: number, T: number, S: number, H: number, Hkv: number, hd: numb
   ({ B, T, S, H, Hkv, headDim: hd, qStride: H * hd, kStride: Hkv * hd, vStride: Hkv * hd, outStride: H * hd, causal, queryPos0 })
 
 const cases: Case[] = [
-  { name: "decode from a KV cache, S=300, hd=64", shape: dense(1, 1, 300, 4, 4, 64, true, 299) },
+  { name: "decode from a KV cache, S=300, hd=64 (3 splits)", shape: dense(1, 1, 300, 4, 4, 64, true, 299) },
+  { name: "decode from a KV cache, S=300, hd=64, unsplit", shape: dense(1, 1, 300, 4, 4, 64, true, 299), splits: 1 },
+  {
+    name: "batched GQA 8/2 decode, S=600, hd=128, left padding holding NaN",
+    shape: dense(2, 1, 600, 8, 2, 128, true, 599),
+    mask: (b, s) => (b === 1 && s < 37 ? 0 : 1),
+    nanPadding: true,
+  },
+  { name: "causal prefill T=S=300 in 3 forced splits (late splits empty for early queries), hd=8", shape: dense(1, 300, 300, 2, 2, 8, true), splits: 3 },
   { name: "decode S=1, hd=8", shape: dense(1, 1, 1, 2, 2, 8, true, 0) },
   { name: "GPT-2 prefill from fused qkv, hd=8", shape: gpt2Fused(13, 3, 8), fused: true },
   { name: "tiny-gpt2 prefill, hd=1", shape: gpt2Fused(7, 2, 1), fused: true },
@@ -56,17 +64,19 @@ describe("attention", async () => {
           q = round(randomFloats(extent(s.qOffset, qBatch, s.B, s.qStride, s.T, s.H * s.headDim), 1))
           k = round(randomFloats(extent(s.kOffset, kBatch, s.B, s.kStride, s.S, kvWidth), 2))
           v = round(randomFloats(extent(s.vOffset, vBatch, s.B, s.vStride, s.S, kvWidth), 3))
+          // Masked cache rows may hold anything: their weight is 0 and must not turn NaN into the output.
+          if (c.nanPadding) for (let b = 0; b < s.B; b++) for (let j = 0; j < s.S; j++) if (c.mask!(b, j) === 0) v.fill(NaN, (s.vOffset ?? 0) + b * vBatch + j * s.vStride, (s.vOffset ?? 0) + b * vBatch + j * s.vStride + kvWidth)
           qb = upload(gpu, q, dtype); kb = upload(gpu, k, dtype); vb = upload(gpu, v, dtype)
         }
         const before = round(randomFloats(extent(s.outOffset, oBatch, s.B, s.outStride, s.T, s.H * s.headDim), 4))
         const out = guardedOutput(gpu, before.length, dtype)
         gpu.writeBuffer(out.binding.buffer, out.binding.offset!, bytesOf(before, dtype))
         const mask = c.mask && Int32Array.from({ length: s.B * s.S }, (_, i) => c.mask!(Math.floor(i / s.S), i % s.S))
-        encode(gpu, { ...s, q: qb, k: kb, v: vb, out: out.binding, dtype, ...(mask ? { mask: upload(gpu, mask, "i32") } : {}) })
+        encode(gpu, { ...s, q: qb, k: kb, v: vb, out: out.binding, dtype, splits: c.splits, ...(mask ? { mask: upload(gpu, mask, "i32") } : {}) })
         const got = await out.read()
         const ref = reference(q, k, v, before, { ...s, mask })
         expect(relError(got, ref)).toBeLessThan(tolerance(dtype))
-        if (c.mask && s.causal) {
+        if (c.mask && s.causal && !c.nanPadding) {
           // The fully masked batch (b = 1) comes out as zeros.
           const row = got.slice((s.outOffset ?? 0) + oBatch, (s.outOffset ?? 0) + oBatch + s.H * s.headDim)
           expect(row.every((x) => x === 0)).toBe(true)
@@ -74,6 +84,11 @@ describe("attention", async () => {
       })
     }
   }
+  it("splits decode-shaped calls over keys, not prefill", () => {
+    expect(plan({ ...dense(1, 1, 300, 4, 4, 64, true, 299), scale: 1 }).splits).toBe(3)
+    expect(plan({ ...dense(1, 1, 4096, 32, 8, 128, true, 4095), scale: 1 }).splits).toBe(16)
+    expect(plan({ ...dense(1, 512, 512, 12, 12, 64, true), scale: 1 }).splits).toBe(1)
+  })
   it("rejects H not a multiple of Hkv and oversized heads", () => {
     const b = { buffer: 0 }
     const base = { q: b, k: b, v: b, out: b, ...dense(1, 1, 1, 3, 2, 8, false), scale: 1 }

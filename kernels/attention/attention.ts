@@ -1,8 +1,11 @@
-import { grid, packUniforms, type Binding, type DType, type GpuDevice, type KernelSpec } from "@djinn/gpu"
+import { grid, packUniforms, u32s, type Binding, type DType, type GpuDevice, type KernelSpec } from "@djinn/gpu"
 import { wgsl } from "../source.ts"
 
-/** Bindings: q, k, v, out, then mask only in the MASK variant. q, k, v may be one buffer (all read-only). */
+/** Bindings: q, k, v, out (partials in the SPLIT variant), then mask only in the MASK variant. q, k, v may be one buffer. */
 export const spec: KernelSpec = { id: "attention", wgsl: wgsl("attention"), storage: ["read", "read", "read", "read_write", "read"], uniforms: true }
+/** Merges split partials into out. */
+export const combineSpec: KernelSpec = { id: "attention_combine", wgsl: wgsl("attention", "combine.wgsl"), storage: ["read", "read_write"], uniforms: true }
+export const specs: readonly KernelSpec[] = [spec, combineSpec]
 
 /** Shapes and layout (everything but the buffers). Strides and offsets are in elements. */
 export interface AttentionShape {
@@ -42,38 +45,97 @@ export interface AttentionArgs extends AttentionShape {
   readonly out: Binding
   /** i32 [B, S]: 1 keep, 0 masked (padding). */
   readonly mask?: Binding
+  /**
+   * Workspace for split (decode-shaped) calls, f32 [B·T·H · splits · (headDim + 2)] (`scratchBytes` says how much).
+   * When absent, encode keeps one per device and grows it as needed.
+   */
+  readonly scratch?: Binding
+  /** Force the number of key splits (tests; default: enough workgroups to fill a large GPU). */
+  readonly splits?: number
   readonly dtype?: DType
 }
 
-/** Largest head size: one thread per output element of a head. */
+/** Largest head size: one lane per element of a head. */
 export const MAX_HEAD_DIM = 256
+/** Workgroups to aim for when splitting keys (an H100 has 132 SMs). */
+const TARGET_WORKGROUPS = 1024
 
-const workgroupSize = (headDim: number): number => (headDim <= 128 ? 128 : 256)
+const pow2 = (n: number): number => 2 ** Math.ceil(Math.log2(Math.max(n, 1)))
+
+interface Plan { readonly wg: number; readonly hdPad: number; readonly splits: number; readonly chunk: number }
+
+/** Workgroup size and how the keys are split. */
+export const plan = (a: AttentionShape & { splits?: number }): Plan => {
+  const hdPad = pow2(a.headDim)
+  const wg = a.headDim <= 64 ? 128 : 256
+  const bth = a.B * a.T * a.H
+  // The most keys any query sees.
+  const maxKeys = a.causal ? Math.max(0, Math.min(a.S, (a.queryPos0 ?? 0) + a.T)) : a.S
+  const blocks = Math.max(1, Math.ceil(maxKeys / wg))
+  let splits = a.splits ?? (bth >= TARGET_WORKGROUPS ? 1 : Math.min(blocks, Math.ceil(TARGET_WORKGROUPS / Math.max(bth, 1))))
+  splits = Math.max(1, Math.min(splits, blocks))
+  const chunk = Math.ceil(blocks / splits) * wg
+  return { wg, hdPad, splits: Math.max(1, Math.ceil(maxKeys / chunk)), chunk }
+}
+
+/** Bytes of scratch a call needs (0 when it does not split). */
+export const scratchBytes = (a: AttentionShape & { splits?: number }): number => {
+  const { splits } = plan(a)
+  return splits === 1 ? 0 : a.B * a.T * a.H * splits * (a.headDim + 2) * 4
+}
+
+const workspaces = new WeakMap<GpuDevice, { buffer: number; bytes: number }>()
+
+const workspace = (gpu: GpuDevice, bytes: number): Binding => {
+  let ws = workspaces.get(gpu)
+  if (ws === undefined || ws.bytes < bytes) {
+    if (ws !== undefined) gpu.destroyBuffer(ws.buffer) // submits what is recorded first
+    ws = { buffer: gpu.createBuffer(Math.max(bytes, 1 << 20), "attention-scratch"), bytes: Math.max(bytes, 1 << 20) }
+    workspaces.set(gpu, ws)
+  }
+  return { buffer: ws.buffer, offset: 0, size: bytes }
+}
 
 export const encode = (gpu: GpuDevice, args: AttentionArgs): void => {
   const { B, T, S, H, Hkv, headDim } = args
   if (headDim < 1 || headDim > MAX_HEAD_DIM) throw new Error(`attention: headDim ${headDim} outside 1..${MAX_HEAD_DIM}`)
   if (Hkv < 1 || H % Hkv !== 0) throw new Error(`attention: H ${H} is not a multiple of Hkv ${Hkv}`)
+  const dtype = args.dtype ?? "f32"
+  const { wg, hdPad, splits, chunk } = plan(args)
+  const split = splits > 1
   const hasMask = args.mask !== undefined
-  const pipeline = gpu.pipeline(spec.id, {
-    dtype: args.dtype ?? "f32",
-    defines: hasMask ? ["MASK"] : [],
-    constants: { WG: workgroupSize(headDim) },
-  })
+  const defines = [...(hasMask ? ["MASK"] : []), ...(split ? ["SPLIT"] : [])]
+  const pipeline = gpu.pipeline(spec.id, { dtype, defines, constants: { WG: wg } })
   const kvBatch = args.kvBatchStride
+  const outBatch = args.outBatchStride ?? T * args.outStride
+  const bth = B * T * H
+  let target = args.out
+  if (split) {
+    const bytes = bth * splits * (headDim + 2) * 4
+    if (args.scratch !== undefined && (args.scratch.size ?? Infinity) < bytes) throw new Error(`attention: scratch of ${args.scratch.size} bytes < ${bytes} needed`)
+    target = args.scratch ?? workspace(gpu, bytes)
+  }
   gpu.dispatch({
     pipeline,
-    bindings: hasMask ? [args.q, args.k, args.v, args.out, args.mask!] : [args.q, args.k, args.v, args.out],
+    bindings: hasMask ? [args.q, args.k, args.v, target, args.mask!] : [args.q, args.k, args.v, target],
     uniforms: packUniforms([
       ["u32", B], ["u32", T], ["u32", S], ["u32", H], ["u32", H / Hkv], ["u32", headDim],
       ["u32", args.qStride], ["u32", args.kStride], ["u32", args.vStride], ["u32", args.outStride],
       ["u32", args.qOffset ?? 0], ["u32", args.kOffset ?? 0], ["u32", args.vOffset ?? 0], ["u32", args.outOffset ?? 0],
       ["u32", args.qBatchStride ?? T * args.qStride], ["u32", kvBatch ?? S * args.kStride], ["u32", kvBatch ?? S * args.vStride],
-      ["u32", args.outBatchStride ?? T * args.outStride],
-      ["u32", args.causal ? 1 : 0], ["u32", args.queryPos0 ?? 0], ["f32", args.scale],
+      ["u32", outBatch], ["u32", args.causal ? 1 : 0], ["u32", args.queryPos0 ?? 0], ["f32", args.scale],
+      ["u32", splits], ["u32", chunk], ["u32", hdPad],
     ]),
-    workgroups: grid(B * T * H),
+    workgroups: grid(bth * splits),
   })
+  if (split) {
+    gpu.dispatch({
+      pipeline: gpu.pipeline(combineSpec.id, { dtype }),
+      bindings: [target, args.out],
+      uniforms: u32s(bth, T, H, headDim, splits, args.outStride, args.outOffset ?? 0, outBatch),
+      workgroups: grid(bth),
+    })
+  }
 }
 
 /**
