@@ -12,10 +12,12 @@ import * as rmsnorm from "./rmsnorm/rmsnorm.ts"
 import * as rope from "./rope/rope.ts"
 import * as silu_mul from "./silu_mul/silu_mul.ts"
 import * as tanh from "./tanh/tanh.ts"
+import * as maxpool from "./maxpool/maxpool.ts"
+import * as avgpool from "./avgpool/avgpool.ts"
 
 /** Every kernel, by id: the GPU device compiles pipelines from here (locally, and on a server for blind clients). */
-export const specs: readonly KernelSpec[] = [add.spec, copy2d.spec, cast.spec, gelu.spec, embedding.spec, argmax.spec, layernorm.spec, softmax.spec, ...attention.specs, rmsnorm.spec, rope.spec, silu_mul.spec, tanh.spec]
+export const specs: readonly KernelSpec[] = [add.spec, copy2d.spec, cast.spec, gelu.spec, embedding.spec, argmax.spec, layernorm.spec, softmax.spec, ...attention.specs, rmsnorm.spec, rope.spec, silu_mul.spec, tanh.spec, maxpool.spec, avgpool.spec]
 
 export const registry: KernelRegistry = new Map(specs.map((s) => [s.id, s]))
 
-export { add, copy2d, cast, gelu, embedding, argmax, layernorm, softmax, attention, rmsnorm, rope, silu_mul, tanh }
+export { add, copy2d, cast, gelu, embedding, argmax, layernorm, softmax, attention, rmsnorm, rope, silu_mul, tanh, maxpool, avgpool }
