@@ -4,6 +4,7 @@ import * as copy2d from "./copy2d/copy2d.ts"
 import * as cast from "./cast/cast.ts"
 import * as gelu from "./gelu/gelu.ts"
 import * as embedding from "./embedding/embedding.ts"
+import * as fill from "./fill/fill.ts"
 import * as argmax from "./argmax/argmax.ts"
 import * as layernorm from "./layernorm/layernorm.ts"
 import * as softmax from "./softmax/softmax.ts"
@@ -16,8 +17,8 @@ import * as maxpool from "./maxpool/maxpool.ts"
 import * as avgpool from "./avgpool/avgpool.ts"
 
 /** Every kernel, by id: the GPU device compiles pipelines from here (locally, and on a server for blind clients). */
-export const specs: readonly KernelSpec[] = [add.spec, copy2d.spec, cast.spec, gelu.spec, embedding.spec, argmax.spec, layernorm.spec, softmax.spec, ...attention.specs, rmsnorm.spec, rope.spec, silu_mul.spec, tanh.spec, maxpool.spec, avgpool.spec]
+export const specs: readonly KernelSpec[] = [add.spec, copy2d.spec, cast.spec, gelu.spec, embedding.spec, fill.spec, argmax.spec, layernorm.spec, softmax.spec, ...attention.specs, rmsnorm.spec, rope.spec, silu_mul.spec, tanh.spec, maxpool.spec, avgpool.spec]
 
 export const registry: KernelRegistry = new Map(specs.map((s) => [s.id, s]))
 
-export { add, copy2d, cast, gelu, embedding, argmax, layernorm, softmax, attention, rmsnorm, rope, silu_mul, tanh, maxpool, avgpool }
+export { add, copy2d, cast, gelu, embedding, fill, argmax, layernorm, softmax, attention, rmsnorm, rope, silu_mul, tanh, maxpool, avgpool }
