@@ -38,6 +38,13 @@ describe("softmax", async () => {
       })
     }
   }
+  it("more rows than one grid dimension holds (65537: a 2-D grid of workgroups)", async () => {
+    const rows = 65537, cols = 2
+    const x = randomFloats(rows * cols, 5, -8, 8)
+    const out = guardedOutput(gpu, rows * cols, "f32")
+    encode(gpu, { x: upload(gpu, x), y: out.binding, rows, cols })
+    expect(relError(await out.read(), reference(x, { rows, cols }))).toBeLessThan(tolerance("f32"))
+  })
   it("-inf scores and fully masked rows give zeros, never NaN", async () => {
     const x = Float32Array.from([-Infinity, -Infinity, -Infinity, 1, -Infinity, 2])
     const mask = Int32Array.from([1, 1, 1])
