@@ -62,7 +62,7 @@ const TARGET_WORKGROUPS = 1024
 
 const pow2 = (n: number): number => 2 ** Math.ceil(Math.log2(Math.max(n, 1)))
 
-interface Plan { readonly wg: number; readonly hdPad: number; readonly splits: number; readonly chunk: number }
+export interface Plan { readonly wg: number; readonly hdPad: number; readonly splits: number; readonly chunk: number }
 
 /** Workgroup size and how the keys are split. */
 export const plan = (a: AttentionShape & { splits?: number }): Plan => {
