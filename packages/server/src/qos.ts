@@ -1,0 +1,51 @@
+import type { Priority } from "@djinn/protocol"
+import { Context, Deferred, Effect, Layer } from "effect"
+import { Settings } from "./config.ts"
+import { serverError, type ServerError } from "./errors.ts"
+import { Executor } from "./executor.ts"
+import { QosCore, type ClassStats } from "./qos-core.ts"
+
+export interface QosStats {
+  readonly classes: Readonly<Record<Priority, ClassStats>>
+  readonly gpusBusy: ReadonlyArray<boolean>
+}
+
+/**
+ * Admission and the QoS queue: priority classes (realtime > interactive > batch) with per-class concurrency limits
+ * and queue bounds, FIFO within a class, and one executor turn per GPU — so GPU work is serialised per GPU.
+ */
+export class Qos extends Context.Service<Qos, {
+  /** Waits for a turn on `gpu`, runs `effect` holding it, and reports how long the request waited. */
+  readonly run: <A, E, R>(priority: Priority, gpu: number, effect: Effect.Effect<A, E, R>) => Effect.Effect<{ readonly value: A; readonly queueMs: number }, E | ServerError, R>
+  readonly stats: () => QosStats
+}>()("djinn/server/Qos") {
+  static readonly layer = Layer.effect(
+    Qos,
+    Effect.gen(function* () {
+      const settings = yield* Settings
+      const executor = yield* Executor
+      const core = new QosCore(executor.slots.length, settings.qos)
+
+      const run = <A, E, R>(priority: Priority, gpu: number, effect: Effect.Effect<A, E, R>): Effect.Effect<{ readonly value: A; readonly queueMs: number }, E | ServerError, R> =>
+        Effect.uninterruptibleMask((restore): Effect.Effect<{ readonly value: A; readonly queueMs: number }, E | ServerError, R> => {
+          const turn = Deferred.makeUnsafe<void>()
+          const enqueuedAt = performance.now()
+          const waiter = core.enqueue(priority, gpu, () => Deferred.doneUnsafe(turn, Effect.void), enqueuedAt)
+          if (waiter === undefined) {
+            return Effect.fail(serverError("Overloaded", `the ${priority} queue is full (${settings.qos[priority].maxQueued} waiting)`))
+          }
+          const release = Effect.sync(() => core.done(priority, gpu))
+          return restore(Deferred.await(turn)).pipe(
+            // Interrupted while waiting: leave the queue, or hand back a turn granted in the meantime.
+            Effect.onInterrupt(() => Effect.sync(() => { if (!core.cancel(waiter)) core.done(priority, gpu) })),
+            Effect.flatMap(() => {
+              const queueMs = performance.now() - enqueuedAt
+              return restore(effect).pipe(Effect.map((value) => ({ value, queueMs })), Effect.ensuring(release))
+            }),
+          )
+        })
+
+      return Qos.of({ run, stats: () => ({ classes: core.stats(), gpusBusy: [...core.gpuBusy()] }) })
+    }),
+  )
+}
