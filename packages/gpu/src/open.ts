@@ -84,7 +84,8 @@ export const openGpu = async (kernels: KernelRegistry, config: GpuConfig = {}): 
     timestamps: device.features.has("timestamp-query"),
     subgroupMatrix: device.features.has("chromium-experimental-subgroup-matrix"),
   }
-  return new WebGpuDevice(device, description, kernels, config.profiling ?? false)
+  // Dawn's GPU object must outlive the device: once V8 collects it, Dawn crashes while processing events.
+  return new WebGpuDevice(device, description, kernels, config.profiling ?? false, [gpu, adapter])
 }
 
 /** A one-line name for the adapter, for results and logs. */

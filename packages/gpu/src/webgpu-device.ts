@@ -54,7 +54,11 @@ export class WebGpuDevice implements GpuDevice {
   readonly adapter: AdapterDescription
   private readonly kernels: KernelRegistry
 
-  constructor(device: GPUDevice, adapter: AdapterDescription, kernels: KernelRegistry, profiling = false) {
+  /** Objects that must stay alive as long as the device (Dawn's GPU instance and adapter). */
+  private readonly keepAlive: readonly unknown[]
+
+  constructor(device: GPUDevice, adapter: AdapterDescription, kernels: KernelRegistry, profiling = false, keepAlive: readonly unknown[] = []) {
+    this.keepAlive = keepAlive
     this.device = device
     this.adapter = adapter
     this.kernels = kernels
