@@ -1,7 +1,5 @@
 import type { DType, GpuDevice } from "@djinn/gpu"
-import { attention, copy2d, embedding, layernorm } from "@djinn/kernels"
-import { linear } from "@djinn/kernels/matmul/matmul.ts"
-import { add } from "@djinn/kernels"
+import { add, attention, copy2d, embedding, layernorm, matmul } from "@djinn/kernels"
 import { Schema } from "effect"
 import { engineError } from "../errors.ts"
 import { allocTensor, binding, uploadTensor, type Memory, type Tensor } from "../memory.ts"
@@ -133,7 +131,7 @@ export class Gpt2 implements CausalLM {
     for (let i = 0; i < this.layers.length; i++) {
       const L = this.layers[i]
       layernorm.encode(gpu, { x: binding(s.x), gamma: binding(L.ln1g), beta: binding(L.ln1b), y: binding(s.h), rows: T, cols: D, eps, dtype })
-      linear(gpu, { x: binding(s.h), w: binding(L.attnW), b: binding(L.attnB), y: binding(s.qkv), M: T, N: 3 * D, K: D, wLayout: "kn", dtype })
+      matmul.linear(gpu, { x: binding(s.h), w: binding(L.attnW), b: binding(L.attnB), y: binding(s.qkv), M: T, N: 3 * D, K: D, wLayout: "kn", dtype })
       copy2d.encode(gpu, { src: binding(s.qkv), dst: binding(cache.keys[i]), rows: T, cols: D, srcStride: 3 * D, dstStride: D, srcOffset: D, dstOffset: pos0 * D, dtype })
       copy2d.encode(gpu, { src: binding(s.qkv), dst: binding(cache.values[i]), rows: T, cols: D, srcStride: 3 * D, dstStride: D, srcOffset: 2 * D, dstOffset: pos0 * D, dtype })
       attention.encode(gpu, {
@@ -141,20 +139,20 @@ export class Gpt2 implements CausalLM {
         B: 1, T, S: pos0 + T, H, Hkv: H, headDim: hd, qStride: 3 * D, kStride: D, vStride: D, outStride: D,
         causal: true, queryPos0: pos0, scale: 1 / Math.sqrt(hd), dtype,
       })
-      linear(gpu, { x: binding(s.att), w: binding(L.projW), b: binding(L.projB), y: binding(s.proj), M: T, N: D, K: D, wLayout: "kn", dtype })
+      matmul.linear(gpu, { x: binding(s.att), w: binding(L.projW), b: binding(L.projB), y: binding(s.proj), M: T, N: D, K: D, wLayout: "kn", dtype })
       add.encode(gpu, { a: binding(s.x), b: binding(s.proj), out: binding(s.x2), n: T * D, bLen: T * D, dtype })
       layernorm.encode(gpu, { x: binding(s.x2), gamma: binding(L.ln2g), beta: binding(L.ln2b), y: binding(s.h), rows: T, cols: D, eps, dtype })
-      linear(gpu, { x: binding(s.h), w: binding(L.fcW), b: binding(L.fcB), y: binding(s.mlp), M: T, N: F, K: D, wLayout: "kn", activation: this.gelu, dtype })
-      linear(gpu, { x: binding(s.mlp), w: binding(L.fcProjW), b: binding(L.fcProjB), y: binding(s.proj), M: T, N: D, K: F, wLayout: "kn", dtype })
+      matmul.linear(gpu, { x: binding(s.h), w: binding(L.fcW), b: binding(L.fcB), y: binding(s.mlp), M: T, N: F, K: D, wLayout: "kn", activation: this.gelu, dtype })
+      matmul.linear(gpu, { x: binding(s.mlp), w: binding(L.fcProjW), b: binding(L.fcProjB), y: binding(s.proj), M: T, N: D, K: F, wLayout: "kn", dtype })
       add.encode(gpu, { a: binding(s.x2), b: binding(s.proj), out: binding(s.x), n: T * D, bLen: T * D, dtype })
     }
     if (allLogits) {
       layernorm.encode(gpu, { x: binding(s.x), gamma: binding(this.lnfG), beta: binding(this.lnfB), y: binding(s.h), rows: T, cols: D, eps, dtype })
-      linear(gpu, { x: binding(s.h), w: binding(this.wte), y: binding(logits), M: T, N: this.vocabSize, K: D, wLayout: "nk", dtype })
+      matmul.linear(gpu, { x: binding(s.h), w: binding(this.wte), y: binding(logits), M: T, N: this.vocabSize, K: D, wLayout: "nk", dtype })
     } else {
       copy2d.encode(gpu, { src: binding(s.x), dst: binding(s.last), rows: 1, cols: D, srcStride: D, dstStride: D, srcOffset: (T - 1) * D, dstOffset: 0, dtype })
       layernorm.encode(gpu, { x: binding(s.last), gamma: binding(this.lnfG), beta: binding(this.lnfB), y: binding(s.h), rows: 1, cols: D, eps, dtype })
-      linear(gpu, { x: binding(s.h), w: binding(this.wte), y: binding(logits), M: 1, N: this.vocabSize, K: D, wLayout: "nk", dtype })
+      matmul.linear(gpu, { x: binding(s.h), w: binding(this.wte), y: binding(logits), M: 1, N: this.vocabSize, K: D, wLayout: "nk", dtype })
     }
     cache.length = pos0 + T
   }
