@@ -1,11 +1,13 @@
-// Entry point: `node harness/src/main.ts <subcommand> [flags]` (`pnpm harness …`).
-import { NodeServices } from "@effect/platform-node"
-import { Effect } from "effect"
+// Entry point: `node harness/src/main.ts <subcommand> [flags]` (`pnpm harness …`). SIGINT/SIGTERM interrupt the
+// program (NodeRuntime.runMain), so every child the sweep started is stopped by its finalizer before the exit (130).
+import { NodeRuntime, NodeServices } from "@effect/platform-node"
+import { Effect, Exit } from "effect"
 import { defaultSubcommands, makeHarness, runCli } from "./cli.ts"
+import { makeSweepCommand } from "./sweep/command.ts"
 
-// Extension point: the sweep's Command joins here, e.g. makeHarness([...defaultSubcommands, sweepCommand]).
-const harness = makeHarness(defaultSubcommands)
+const harness = makeHarness([...defaultSubcommands, makeSweepCommand(process.env)])
 
-process.exitCode = await Effect.runPromise(
-  runCli(harness, process.argv.slice(2)).pipe(Effect.provide(NodeServices.layer)),
-)
+NodeRuntime.runMain(runCli(harness, process.argv.slice(2)).pipe(Effect.provide(NodeServices.layer)), {
+  disableErrorReporting: true,
+  teardown: (exit, onExit) => onExit(Exit.isSuccess(exit) ? Number(exit.value) : 130),
+})

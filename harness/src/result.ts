@@ -58,6 +58,8 @@ export const RunRecord = Schema.Struct({
   round_trips: Schema.NullOr(Count),
   /** A digest of the outputs (e.g. sha256 of the token ids), for the equivalence check against native. */
   output_digest: Schema.NullOr(Schema.String),
+  /** The generated token ids (generating LM runs), so a reader can see what each baseline produced. */
+  tokens: Schema.optionalKey(Schema.NullOr(Schema.Array(Count))),
 })
 export type RunRecord = typeof RunRecord.Type
 
@@ -188,6 +190,7 @@ export interface MeasuredRun {
   readonly tokensGenerated?: number | null
   readonly roundTrips?: number | null
   readonly outputDigest?: string | null
+  readonly tokens?: ReadonlyArray<number> | null
 }
 
 const emptyRun = (run: number): RunRecord => ({
@@ -213,6 +216,7 @@ export const measuredRun = (m: MeasuredRun): RunRecord => {
     tokens_generated: m.tokensGenerated ?? null,
     round_trips: m.roundTrips ?? null,
     output_digest: m.outputDigest ?? null,
+    ...(m.tokens !== undefined ? { tokens: m.tokens } : {}),
   }
 }
 
