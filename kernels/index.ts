@@ -15,10 +15,11 @@ import * as silu_mul from "./silu_mul/silu_mul.ts"
 import * as tanh from "./tanh/tanh.ts"
 import * as maxpool from "./maxpool/maxpool.ts"
 import * as avgpool from "./avgpool/avgpool.ts"
+import * as conv2d from "./conv2d/conv2d.ts"
 
 /** Every kernel, by id: the GPU device compiles pipelines from here (locally, and on a server for blind clients). */
-export const specs: readonly KernelSpec[] = [add.spec, copy2d.spec, cast.spec, gelu.spec, embedding.spec, fill.spec, argmax.spec, layernorm.spec, softmax.spec, ...attention.specs, rmsnorm.spec, rope.spec, silu_mul.spec, tanh.spec, maxpool.spec, avgpool.spec]
+export const specs: readonly KernelSpec[] = [add.spec, copy2d.spec, cast.spec, gelu.spec, embedding.spec, fill.spec, argmax.spec, layernorm.spec, softmax.spec, ...attention.specs, rmsnorm.spec, rope.spec, silu_mul.spec, tanh.spec, maxpool.spec, avgpool.spec, conv2d.spec]
 
 export const registry: KernelRegistry = new Map(specs.map((s) => [s.id, s]))
 
-export { add, copy2d, cast, gelu, embedding, fill, argmax, layernorm, softmax, attention, rmsnorm, rope, silu_mul, tanh, maxpool, avgpool }
+export { add, copy2d, cast, gelu, embedding, fill, argmax, layernorm, softmax, attention, rmsnorm, rope, silu_mul, tanh, maxpool, avgpool, conv2d }
