@@ -9,8 +9,8 @@ const dist = join(root, "dist")
 rmSync(dist, { recursive: true, force: true })
 mkdirSync(dist, { recursive: true })
 
-const entries: Record<string, string> = { djinn: "packages/cli/src/main.ts" }
-for (const [name, path] of [["server", "packages/server/src/main.ts"], ["harness", "harness/src/main.ts"]] as const) {
+const entries: Record<string, string> = { djinn: "packages/cli/src/main.ts", "compare-golden": "scripts/compare-golden.ts" }
+for (const [name, path] of [["server", "packages/server/src/main.ts"], ["harness", "harness/src/main.ts"], ["kernels", "kernels/runner/main.ts"], ["zoo", "packages/engine/bench/zoo.ts"]] as const) {
   if (existsSync(join(root, path))) entries[name] = path
 }
 await build({

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# On the GPU host: unpacks dist/ and fixtures/ (to ../shared/fixtures, where tests and configs expect them).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+tar -xJf .devbundle/dist.tar.xz
+mkdir -p ../shared && tar -C ../shared -xJf .devbundle/fixtures.tar.xz
+echo "unpacked dist/ and ../shared/fixtures on $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)"
