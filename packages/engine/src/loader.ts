@@ -6,6 +6,9 @@ import { fileURLToPath } from "node:url"
 import { engineError } from "./errors.ts"
 import type { Memory } from "./memory.ts"
 import { Gpt2, Gpt2Config } from "./models/gpt2.ts"
+import { Llama, LlamaConfig } from "./models/llama.ts"
+import { Bert, BertConfig } from "./models/bert.ts"
+import { ResNet, ResNetConfig } from "./models/resnet.ts"
 import type { CausalLM } from "./models/causal-lm.ts"
 import { SafetensorsCheckpoint } from "./safetensors.ts"
 import { checkpointWeights, syntheticWeights, type WeightSource } from "./weights.ts"
@@ -38,6 +41,11 @@ const readConfig = (path: string): Record<string, unknown> & { model_type: strin
     parsed = JSON.parse(readFileSync(path, "utf8"))
   } catch (cause) {
     throw engineError("Config", `${path}: not valid JSON (${(cause as Error).message})`)
+  }
+  // torchvision checkpoints come with a small descriptor instead of an HF config.
+  const arch = (parsed as { architecture?: unknown } | null)?.architecture
+  if (typeof arch === "string" && /^torchvision\.models\.resnet\d+$/.test(arch) && (parsed as { model_type?: unknown }).model_type === undefined) {
+    return { ...(parsed as Record<string, unknown>), model_type: "resnet" }
   }
   if (typeof parsed !== "object" || parsed === null || typeof (parsed as { model_type?: unknown }).model_type !== "string") {
     throw engineError("Config", `${path}: no model_type`)
@@ -83,7 +91,54 @@ export const loadCausalLM = (gpu: GpuDevice, mem: Memory, model: ResolvedModel, 
   switch (model.config.model_type) {
     case "gpt2":
       return new Gpt2(gpu, mem, decodeConfig(Gpt2Config, model.config, model.id), model.weights, dtype)
+    case "llama":
+      return new Llama(gpu, mem, decodeConfig(LlamaConfig, model.config, model.id), model.weights, dtype)
     default:
       throw engineError("Unsupported", `${model.id}: model_type '${model.config.model_type}' is not a supported causal LM`)
+  }
+}
+
+/** Builds a text encoder (BERT) from a resolved model. */
+export const loadEncoder = (gpu: GpuDevice, mem: Memory, model: ResolvedModel, dtype: DType): Bert => {
+  switch (model.config.model_type) {
+    case "bert":
+      return new Bert(gpu, mem, decodeConfig(BertConfig, model.config, model.id), model.weights, dtype)
+    default:
+      throw engineError("Unsupported", `${model.id}: model_type '${model.config.model_type}' is not a supported encoder`)
+  }
+}
+
+/** Builds an image classifier (ResNet, HF or torchvision names) from a resolved model. */
+export const loadVision = (gpu: GpuDevice, mem: Memory, model: ResolvedModel, dtype: DType): ResNet => {
+  switch (model.config.model_type) {
+    case "resnet":
+      return new ResNet(gpu, mem, decodeConfig(ResNetConfig, model.config, model.id), model.weights, dtype)
+    default:
+      throw engineError("Unsupported", `${model.id}: model_type '${model.config.model_type}' is not a supported vision model`)
+  }
+}
+
+export type ModelKind = "causal-lm" | "encoder" | "vision"
+
+export type LoadedModel =
+  | { readonly kind: "causal-lm"; readonly model: CausalLM }
+  | { readonly kind: "encoder"; readonly model: Bert }
+  | { readonly kind: "vision"; readonly model: ResNet }
+
+/** Which loader a model_type needs. */
+export const modelKind = (modelType: string): ModelKind | undefined =>
+  modelType === "gpt2" || modelType === "llama" ? "causal-lm" : modelType === "bert" ? "encoder" : modelType === "resnet" ? "vision" : undefined
+
+/** Builds any supported model, tagged with its kind. */
+export const loadModel = (gpu: GpuDevice, mem: Memory, model: ResolvedModel, dtype: DType): LoadedModel => {
+  switch (modelKind(model.config.model_type)) {
+    case "causal-lm":
+      return { kind: "causal-lm", model: loadCausalLM(gpu, mem, model, dtype) }
+    case "encoder":
+      return { kind: "encoder", model: loadEncoder(gpu, mem, model, dtype) }
+    case "vision":
+      return { kind: "vision", model: loadVision(gpu, mem, model, dtype) }
+    default:
+      throw engineError("Unsupported", `${model.id}: model_type '${model.config.model_type}' is not supported`)
   }
 }

@@ -1,0 +1,245 @@
+import type { DType, GpuDevice } from "@djinn/gpu"
+import { add, attention, copy2d, embedding, layernorm, matmul, tanh } from "@djinn/kernels"
+import { Schema } from "effect"
+import { engineError } from "../errors.ts"
+import { allocTensor, binding, readTensor, type Memory, type Tensor } from "../memory.ts"
+import type { WeightSource } from "../weights.ts"
+import { ParamLoader, releaseAll, type TensorSpec } from "./params.ts"
+
+export const BertConfig = Schema.Struct({
+  model_type: Schema.Literal("bert"),
+  vocab_size: Schema.Int,
+  hidden_size: Schema.Int,
+  num_hidden_layers: Schema.Int,
+  num_attention_heads: Schema.Int,
+  intermediate_size: Schema.Int,
+  max_position_embeddings: Schema.Int,
+  type_vocab_size: Schema.optional(Schema.Int),
+  hidden_act: Schema.optional(Schema.String),
+  layer_norm_eps: Schema.optional(Schema.Number),
+  position_embedding_type: Schema.optional(Schema.String),
+})
+export type BertConfig = typeof BertConfig.Type
+
+/** Every tensor of `BertModel` (with its pooler), by HF name. */
+export const bertTensors = (c: BertConfig): TensorSpec[] => {
+  const { hidden_size: D, intermediate_size: F } = c
+  const ln = (p: string): TensorSpec[] => [{ name: `${p}LayerNorm.weight`, shape: [D] }, { name: `${p}LayerNorm.bias`, shape: [D] }]
+  const dense = (p: string, out: number, inp: number): TensorSpec[] => [{ name: `${p}.weight`, shape: [out, inp] }, { name: `${p}.bias`, shape: [out] }]
+  const out: TensorSpec[] = [
+    { name: "embeddings.word_embeddings.weight", shape: [c.vocab_size, D] },
+    { name: "embeddings.position_embeddings.weight", shape: [c.max_position_embeddings, D] },
+    { name: "embeddings.token_type_embeddings.weight", shape: [c.type_vocab_size ?? 2, D] },
+    ...ln("embeddings."),
+  ]
+  for (let i = 0; i < c.num_hidden_layers; i++) {
+    const p = `encoder.layer.${i}.`
+    out.push(
+      ...dense(`${p}attention.self.query`, D, D), ...dense(`${p}attention.self.key`, D, D), ...dense(`${p}attention.self.value`, D, D),
+      ...dense(`${p}attention.output.dense`, D, D), ...ln(`${p}attention.output.`),
+      ...dense(`${p}intermediate.dense`, F, D), ...dense(`${p}output.dense`, D, F), ...ln(`${p}output.`),
+    )
+  }
+  out.push(...dense("pooler.dense", D, D))
+  return out
+}
+
+interface Norm { g: Tensor; b: Tensor }
+interface Layer { wqkv: Tensor; bqkv: Tensor; wo: Tensor; bo: Tensor; ln1: Norm; wi: Tensor; bi: Tensor; wout: Tensor; bout: Tensor; ln2: Norm }
+
+/** Activations for a [B, S] batch (the stack segment). */
+export interface BertScratch {
+  readonly B: number
+  readonly S: number
+  x: Tensor; t: Tensor; h: Tensor; qkv: Tensor; att: Tensor; inter: Tensor; cls: Tensor; pool: Tensor
+}
+
+export interface BertArgs {
+  readonly B: number
+  readonly S: number
+  /** i32 [B, S]. */
+  readonly ids: Tensor
+  /** i32 [B, S]: 1 attend, 0 padding; none: every position attends. */
+  readonly mask?: Tensor
+  /** i32 [B, S]; none: all 0. */
+  readonly tokenTypes?: Tensor
+  readonly scratch: BertScratch
+  /** [B, S, hidden]. */
+  readonly lastHidden: Tensor
+  /** [B, hidden] (tanh pooler over [CLS]); none: not computed. */
+  readonly pooled?: Tensor
+}
+
+/**
+ * BERT encoder (`BertModel`, or the `bert.` part of a BertFor… checkpoint): HF tensor names; query|key|value fused at
+ * load. Forward = word + position + token-type embeddings → LayerNorm → L × (fused qkv → bidirectional attention with
+ * the padding mask → dense → residual + LayerNorm → intermediate (GELU) → dense → residual + LayerNorm) → tanh pooler
+ * over the first token.
+ */
+export class Bert {
+  readonly config: BertConfig
+  readonly dtype: DType
+  readonly weightBytes: number
+  readonly hasPooler: boolean
+  private readonly gpu: GpuDevice
+  private readonly words: Tensor
+  private readonly positions: Tensor
+  private readonly tokenTypes: Tensor
+  private readonly embNorm: Norm
+  private readonly layers: Layer[]
+  private readonly poolW: Tensor | undefined
+  private readonly poolB: Tensor | undefined
+  private readonly eps: number
+  private readonly gelu: "gelu_erf" | "gelu_tanh"
+
+  constructor(gpu: GpuDevice, mem: Memory, config: BertConfig, weights: WeightSource, dtype: DType) {
+    const act = config.hidden_act ?? "gelu"
+    if (!["gelu", "gelu_new", "gelu_pytorch_tanh"].includes(act)) throw engineError("Unsupported", `bert: hidden_act '${act}'`)
+    if ((config.position_embedding_type ?? "absolute") !== "absolute") throw engineError("Unsupported", `bert: position_embedding_type '${config.position_embedding_type}'`)
+    if (config.hidden_size % config.num_attention_heads !== 0) throw engineError("Config", `bert: hidden_size ${config.hidden_size} is not a multiple of ${config.num_attention_heads} heads`)
+    this.gpu = gpu
+    this.config = config
+    this.dtype = dtype
+    this.gelu = act === "gelu" ? "gelu_erf" : "gelu_tanh"
+    this.eps = config.layer_norm_eps ?? 1e-12
+    const prefix = weights.kind === "checkpoint" && !weights.has("embeddings.word_embeddings.weight") && weights.has("bert.embeddings.word_embeddings.weight") ? "bert." : ""
+    const p = new ParamLoader(gpu, mem, weights, dtype, bertTensors(config), prefix)
+    const norm = (q: string): Norm => ({ g: p.load(`${q}LayerNorm.weight`), b: p.load(`${q}LayerNorm.bias`) })
+    this.words = p.load("embeddings.word_embeddings.weight")
+    this.positions = p.load("embeddings.position_embeddings.weight")
+    this.tokenTypes = p.load("embeddings.token_type_embeddings.weight")
+    this.embNorm = norm("embeddings.")
+    this.layers = Array.from({ length: config.num_hidden_layers }, (_, i) => {
+      const l = `encoder.layer.${i}.`
+      const a = `${l}attention.self.`
+      return {
+        wqkv: p.load(`${a}query.weight`, `${a}key.weight`, `${a}value.weight`),
+        bqkv: p.load(`${a}query.bias`, `${a}key.bias`, `${a}value.bias`),
+        wo: p.load(`${l}attention.output.dense.weight`), bo: p.load(`${l}attention.output.dense.bias`),
+        ln1: norm(`${l}attention.output.`),
+        wi: p.load(`${l}intermediate.dense.weight`), bi: p.load(`${l}intermediate.dense.bias`),
+        wout: p.load(`${l}output.dense.weight`), bout: p.load(`${l}output.dense.bias`),
+        ln2: norm(`${l}output.`),
+      }
+    })
+    // BertModel(add_pooling_layer=False) checkpoints have no pooler.
+    this.hasPooler = weights.kind === "synthetic" || weights.has(`${prefix}pooler.dense.weight`)
+    this.poolW = this.hasPooler ? p.load("pooler.dense.weight") : undefined
+    this.poolB = this.hasPooler ? p.load("pooler.dense.bias") : undefined
+    this.weightBytes = p.bytes
+  }
+
+  get hidden(): number { return this.config.hidden_size }
+
+  newScratch(mem: Memory, B: number, S: number): BertScratch {
+    const { hidden_size: D, intermediate_size: F } = this.config
+    const t = (shape: number[], label: string) => allocTensor(mem, shape, this.dtype, "stack", label)
+    const T = B * S
+    return {
+      B, S,
+      x: t([T, D], "x"), t: t([T, D], "t"), h: t([T, D], "h"), qkv: t([T, 3 * D], "qkv"), att: t([T, D], "att"),
+      inter: t([T, F], "intermediate"), cls: t([B, D], "cls"), pool: t([B, D], "pool"),
+    }
+  }
+
+  /** Records the forward of a [B, S] batch (no submit, no readback). */
+  encode(args: BertArgs): void {
+    const { gpu, dtype, eps } = this
+    const { B, S, scratch: s } = args
+    const D = this.hidden
+    const H = this.config.num_attention_heads
+    const hd = D / H
+    const T = B * S
+    if (S > this.config.max_position_embeddings) throw engineError("Input", `bert: ${S} positions exceed max_position_embeddings ${this.config.max_position_embeddings}`)
+    if (B > s.B || S !== s.S) throw engineError("Input", `bert: a [${B}, ${S}] batch does not fit the scratch for [${s.B}, ${s.S}]`)
+    const linear = (x: Tensor, w: Tensor, b: Tensor, y: Tensor, N: number, K: number, M = T, activation?: "gelu_erf" | "gelu_tanh") =>
+      matmul.linear(gpu, { x: binding(x), w: binding(w), b: binding(b), y: binding(y), M, N, K, wLayout: "nk", activation, dtype })
+    const ln = (x: Tensor, n: Norm, y: Tensor) => layernorm.encode(gpu, { x: binding(x), gamma: binding(n.g), beta: binding(n.b), y: binding(y), rows: T, cols: D, eps, dtype })
+    const sum = (a: Tensor, b: Tensor, out: Tensor, bLen = T * D) => add.encode(gpu, { a: binding(a), b: binding(b), out: binding(out), n: T * D, bLen, dtype })
+
+    embedding.encode(gpu, { table: binding(this.words), ids: binding(args.ids), out: binding(s.t), T, D, dtype })
+    // Positions 0…S−1 repeat for every sequence: the first S rows of the table, broadcast over the batch.
+    sum(s.t, this.positions, s.h, S * D)
+    if (args.tokenTypes !== undefined) {
+      embedding.encode(gpu, { table: binding(this.tokenTypes), ids: binding(args.tokenTypes), out: binding(s.t), T, D, dtype })
+      sum(s.h, s.t, s.x)
+    } else {
+      sum(s.h, this.tokenTypes, s.x, D)
+    }
+    ln(s.x, this.embNorm, s.h)
+    // The hidden state lives in h between layers.
+    for (const L of this.layers) {
+      linear(s.h, L.wqkv, L.bqkv, s.qkv, 3 * D, D)
+      attention.encode(gpu, {
+        q: binding(s.qkv), k: binding(s.qkv), v: binding(s.qkv), out: binding(s.att), mask: args.mask && binding(args.mask),
+        B, T: S, S, H, Hkv: H, headDim: hd, qStride: 3 * D, kStride: 3 * D, vStride: 3 * D, outStride: D,
+        qOffset: 0, kOffset: D, vOffset: 2 * D, causal: false, scale: 1 / Math.sqrt(hd), dtype,
+      })
+      linear(s.att, L.wo, L.bo, s.t, D, D)
+      sum(s.h, s.t, s.x)
+      ln(s.x, L.ln1, s.h)
+      linear(s.h, L.wi, L.bi, s.inter, this.config.intermediate_size, D, T, this.gelu)
+      linear(s.inter, L.wout, L.bout, s.t, D, this.config.intermediate_size)
+      sum(s.h, s.t, s.x)
+      ln(s.x, L.ln2, L === this.layers.at(-1) ? args.lastHidden : s.h)
+    }
+    if (this.layers.length === 0) copy2d.encode(gpu, { src: binding(s.h), dst: binding(args.lastHidden), rows: T, cols: D, srcStride: D, dstStride: D, dtype })
+    if (args.pooled !== undefined) {
+      if (this.poolW === undefined || this.poolB === undefined) throw engineError("Unsupported", "bert: this checkpoint has no pooler")
+      copy2d.encode(gpu, { src: binding(args.lastHidden), dst: binding(s.cls), rows: B, cols: D, srcStride: S * D, dstStride: D, dtype })
+      linear(s.cls, this.poolW, this.poolB, s.pool, D, D, B)
+      tanh.encode(gpu, { x: binding(s.pool), y: binding(args.pooled), n: B * D, dtype })
+    }
+  }
+}
+
+export interface EncoderInputs {
+  /** [B, S] token ids. */
+  readonly inputIds: Int32Array
+  readonly B: number
+  readonly S: number
+  readonly attentionMask?: Int32Array
+  readonly tokenTypeIds?: Int32Array
+}
+
+export interface EncoderOutputs {
+  /** [B, S, hidden]. */
+  readonly lastHiddenState: Float32Array
+  /** [B, hidden]; absent for checkpoints without a pooler. */
+  readonly poolerOutput?: Float32Array
+}
+
+/** One encoder forward: uploads the inputs, records, reads back last_hidden_state and pooler_output (as f32). */
+export const forwardEncoder = async (gpu: GpuDevice, mem: Memory, bert: Bert, inputs: EncoderInputs): Promise<EncoderOutputs> => {
+  const { B, S } = inputs
+  const V = bert.config.vocab_size
+  const TV = bert.config.type_vocab_size ?? 2
+  const n = B * S
+  if (n === 0) throw engineError("Input", "the input is empty")
+  for (const [name, data, limit] of [["input_ids", inputs.inputIds, V], ["token_type_ids", inputs.tokenTypeIds, TV], ["attention_mask", inputs.attentionMask, 2]] as const) {
+    if (data === undefined) continue
+    if (data.length !== n) throw engineError("Input", `${name} has ${data.length} values, expected ${B}×${S}`)
+    for (const v of data) if (v < 0 || v >= limit) throw engineError("Input", `${name}: value ${v} is outside [0, ${limit})`)
+  }
+  const upload = (data: Int32Array, label: string): Tensor => {
+    const t = allocTensor(mem, [B, S], "i32", "stack", label)
+    gpu.writeBuffer(t.buffer, t.offset, new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
+    return t
+  }
+  const io: Record<string, Tensor> = {
+    ids: upload(inputs.inputIds, "input_ids"),
+    lastHidden: allocTensor(mem, [B, S, bert.hidden], bert.dtype, "stack", "last_hidden_state"),
+  }
+  if (inputs.attentionMask !== undefined) io.mask = upload(inputs.attentionMask, "attention_mask")
+  if (inputs.tokenTypeIds !== undefined) io.tokenTypes = upload(inputs.tokenTypeIds, "token_type_ids")
+  if (bert.hasPooler) io.pooled = allocTensor(mem, [B, bert.hidden], bert.dtype, "stack", "pooler_output")
+  const scratch = bert.newScratch(mem, B, S)
+  try {
+    bert.encode({ B, S, ids: io.ids, mask: io.mask, tokenTypes: io.tokenTypes, scratch, lastHidden: io.lastHidden, pooled: io.pooled })
+    const lastHiddenState = await readTensor(gpu, io.lastHidden)
+    return io.pooled === undefined ? { lastHiddenState } : { lastHiddenState, poolerOutput: await readTensor(gpu, io.pooled) }
+  } finally {
+    releaseAll(mem, io)
+    releaseAll(mem, scratch as unknown as Record<string, unknown>)
+  }
+}

@@ -1,0 +1,93 @@
+import { openGpu, type GpuDevice } from "@djinn/gpu"
+import { registry } from "@djinn/kernels"
+import { Schema } from "effect"
+import { readFileSync } from "node:fs"
+import { join } from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import {
+  BertConfig, bertTensors, directMemory, findKnownModel, forwardEncoder, loadEncoder, loadModel, paramCount, resolveModel,
+  SafetensorsCheckpoint, syntheticWeights, toInt32, type ResolvedModel,
+} from "../src/index.ts"
+import { fixture, golden, relError } from "./fixtures.ts"
+
+let gpu: GpuDevice
+beforeAll(async () => { gpu = await openGpu(registry) })
+afterAll(() => gpu?.destroy())
+
+const decode = Schema.decodeUnknownSync(BertConfig)
+const knownConfig = (id: string) => JSON.parse(readFileSync(join(findKnownModel(id)!, "config.json"), "utf8"))
+
+describe("BERT bert-mini against PyTorch (two sequences, the second padded from position 11)", () => {
+  const g = golden("bert-mini")
+  const model = resolveModel({ modelDir: fixture("bert-mini") })
+  const mask = toInt32(SafetensorsCheckpoint.file(fixture("bert-mini/golden.safetensors")).read("attention_mask"))
+  const [B, S] = g.inputShape
+  const hidden = g.outputs.get("last_hidden_state")!.data
+  const pooled = g.outputs.get("pooler_output")!.data
+
+  it("the checkpoint holds exactly the tensors the config implies", () => {
+    const ckpt = SafetensorsCheckpoint.open(fixture("bert-mini"))
+    expect(new Map(bertTensors(decode(model.config)).map((t) => [t.name, t.shape]))).toEqual(new Map([...ckpt.tensors].map(([k, v]) => [k, v.shape])))
+  })
+
+  it("reproduces last_hidden_state and pooler_output (f32, rel ≤ 1e-4)", async () => {
+    const mem = directMemory(gpu)
+    const bert = loadEncoder(gpu, mem, model, "f32")
+    const out = await forwardEncoder(gpu, mem, bert, { inputIds: g.inputIds, B, S, attentionMask: mask })
+    expect(relError(out.lastHiddenState, hidden)).toBeLessThan(1e-4)
+    expect(relError(out.poolerOutput!, pooled)).toBeLessThan(1e-4)
+    // token_type_ids all 0, given explicitly, is the same model input.
+    const typed = await forwardEncoder(gpu, mem, bert, { inputIds: g.inputIds, B, S, attentionMask: mask, tokenTypeIds: new Int32Array(B * S) })
+    expect(relError(typed.lastHiddenState, hidden)).toBeLessThan(1e-4)
+    // The padding mask matters: without it the padded row changes.
+    const unmasked = await forwardEncoder(gpu, mem, bert, { inputIds: g.inputIds, B, S })
+    expect(relError(unmasked.lastHiddenState.subarray(S * 64), hidden.subarray(S * 64))).toBeGreaterThan(1e-3)
+  })
+
+  it("f16 stays within 1e-2", async () => {
+    if (!gpu.adapter.f16) return
+    const mem = directMemory(gpu)
+    const loaded = loadModel(gpu, mem, model, "f16")
+    expect(loaded.kind).toBe("encoder")
+    if (loaded.kind !== "encoder") return
+    const out = await forwardEncoder(gpu, mem, loaded.model, { inputIds: g.inputIds, B, S, attentionMask: mask })
+    expect(relError(out.lastHiddenState, hidden)).toBeLessThan(1e-2)
+    expect(relError(out.poolerOutput!, pooled)).toBeLessThan(1e-2)
+  })
+
+  it("rejects ids outside the vocabulary with a typed error", async () => {
+    const mem = directMemory(gpu)
+    const bert = loadEncoder(gpu, mem, model, "f32")
+    await expect(forwardEncoder(gpu, mem, bert, { inputIds: Int32Array.from([1, 1024]), B: 1, S: 2 })).rejects.toMatchObject({ _tag: "EngineError", reason: "Input" })
+  })
+})
+
+describe("BERT synthetic configs", () => {
+  it("google-bert/bert-base-uncased: every tensor's shape follows from config.json (109.5 M parameters)", () => {
+    const specs = bertTensors(decode(knownConfig("google-bert/bert-base-uncased")))
+    expect(specs.length).toBe(5 + 12 * 16 + 2)
+    expect(paramCount(specs)).toBe(109_482_240)
+  })
+
+  const tiny = (seed: number): ResolvedModel => ({
+    id: "tiny-bert",
+    config: { ...knownConfig("google-bert/bert-base-uncased"), vocab_size: 300, hidden_size: 48, num_hidden_layers: 2, num_attention_heads: 3, intermediate_size: 96, max_position_embeddings: 32 },
+    weights: syntheticWeights(seed),
+    weightsSource: "synthetic",
+  })
+
+  it("a tiny config with GPU-filled weights runs end to end, deterministically for a seed", async () => {
+    const inputs = { inputIds: Int32Array.from([101, 7, 8, 9, 102, 0, 101, 5, 102, 0, 0, 0]), B: 2, S: 6, attentionMask: Int32Array.from([1, 1, 1, 1, 1, 0, 1, 1, 1, 0, 0, 0]) }
+    const run = async (m: ResolvedModel) => {
+      const mem = directMemory(gpu)
+      return forwardEncoder(gpu, mem, loadEncoder(gpu, mem, m, "f32"), inputs)
+    }
+    const a = await run(tiny(1)), b = await run(tiny(1)), c = await run(tiny(2))
+    expect(a.lastHiddenState.length).toBe(2 * 6 * 48)
+    expect(a.poolerOutput!.length).toBe(2 * 48)
+    expect(a.lastHiddenState.every(Number.isFinite)).toBe(true)
+    expect(Array.from(a.lastHiddenState)).toEqual(Array.from(b.lastHiddenState))
+    expect(Array.from(a.poolerOutput!)).toEqual(Array.from(b.poolerOutput!))
+    expect(relError(c.lastHiddenState, a.lastHiddenState)).toBeGreaterThan(0.1)
+  })
+})
