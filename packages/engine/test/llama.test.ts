@@ -6,7 +6,7 @@ import { Schema } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
   directMemory, findKnownModel, forwardLogits, generate, LlamaConfig, llamaTensors, loadCausalLM, paramCount, resolveModel,
-  ropeTheta, SafetensorsCheckpoint, syntheticWeights, type ResolvedModel, type WeightSource,
+  ropeTheta, SafetensorsCheckpoint, syntheticWeights, tokenizerFor, type ResolvedModel, type WeightSource,
 } from "../src/index.ts"
 import { comparableSteps, fixture, golden, relError } from "./fixtures.ts"
 
@@ -93,5 +93,13 @@ describe("Llama synthetic configs", () => {
     const cpu = await run({ ...tiny(3), weights: onCpu(syntheticWeights(3)) })
     expect(relError(cpu.logits, a.logits)).toBeLessThan(1e-5)
     expect(cpu.tokens).toEqual(a.tokens)
+  })
+})
+
+describe("Llama tokenizer (SentencePiece, offline)", () => {
+  it("encodes like HF's LlamaTokenizer (BOS, leading space) and decodes back", () => {
+    const tok = tokenizerFor("llama")
+    expect(tok.encode("Hello world!")).toEqual([1, 15043, 3186, 29991])
+    expect(tok.decode(tok.encode("The quick brown fox."))).toBe("The quick brown fox.")
   })
 })
