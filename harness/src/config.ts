@@ -73,8 +73,9 @@ export const Baseline = Schema.Union([
   Schema.Struct({ ...baselineCommon, type: Schema.Literal("remote_djinn"), mode: Schema.Literals(["semantic", "blind"]), server_address: Schema.optionalKey(Address) }),
   // A canonical RPC that ships input/output tensors per call, with no semantics.
   Schema.Struct({ ...baselineCommon, type: Schema.Literal("rpc"), server_address: Schema.optionalKey(Address) }),
-  // An OpenAI-compatible endpoint (vLLM itself, or any server speaking its API).
-  Schema.Struct({ ...baselineCommon, type: Schema.Literal("vllm"), endpoint: Schema.String.pipe(withDefault("http://127.0.0.1:8000/v1")), served_model: Schema.optionalKey(Schema.String) }),
+  // An OpenAI-compatible endpoint (vLLM itself, or any server speaking its API). Without `endpoint`, the sweep starts
+  // a Djinn server with its OpenAI-compatible HTTP port and points at that.
+  Schema.Struct({ ...baselineCommon, type: Schema.Literal("vllm"), endpoint: Schema.optionalKey(Schema.String), served_model: Schema.optionalKey(Schema.String) }),
   // The real PyTorch peers, where Python with torch exists.
   Schema.Struct({ ...baselineCommon, type: Schema.Literal("native_pytorch"), python: Schema.String.pipe(withDefault("python3")), device: Schema.String.pipe(withDefault("cuda:0")) }),
   Schema.Struct({

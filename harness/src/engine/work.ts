@@ -26,6 +26,8 @@ export type WorkInput =
 export type WorkOutput =
   | { readonly kind: "tokens"; readonly tokens: ReadonlyArray<number> }
   | { readonly kind: "values"; readonly shape: ReadonlyArray<number>; readonly values: Float32Array }
+  /** An endpoint that returns text only (an OpenAI-compatible server without token ids): recorded, not comparable. */
+  | { readonly kind: "text"; readonly text: string }
 
 /** A fast seeded generator (mulberry32): the same (seed, stream) gives the same sequence in every process. */
 export const rng = (seed: number): (() => number) => {
@@ -74,6 +76,8 @@ export const outputDigest = (o: WorkOutput): string => {
   if (o.kind === "tokens") {
     h.update("tokens:")
     h.update(new Uint8Array(Int32Array.from(o.tokens).buffer))
+  } else if (o.kind === "text") {
+    h.update(`text:${o.text}`)
   } else {
     h.update(`values:${o.shape.join("x")}:`)
     h.update(new Uint8Array(o.values.buffer, o.values.byteOffset, o.values.byteLength))
@@ -82,7 +86,8 @@ export const outputDigest = (o: WorkOutput): string => {
 }
 
 /** Bytes of the payload a client gets back (token ids as i32, values as f32). */
-export const outputBytes = (o: WorkOutput): number => (o.kind === "tokens" ? 4 * o.tokens.length : 4 * o.values.length)
+export const outputBytes = (o: WorkOutput): number =>
+  o.kind === "tokens" ? 4 * o.tokens.length : o.kind === "text" ? Buffer.byteLength(o.text) : 4 * o.values.length
 
 /** Generated tokens of a run, for `tokens_generated`. */
 export const tokensOf = (o: WorkOutput): number | null => (o.kind === "tokens" ? o.tokens.length : null)
@@ -90,15 +95,16 @@ export const tokensOf = (o: WorkOutput): number | null => (o.kind === "tokens" ?
 // JSON (worker lines, Python) carries values as base64 of f32 LE.
 export type WorkOutputJson =
   | { readonly kind: "tokens"; readonly tokens: ReadonlyArray<number> }
+  | { readonly kind: "text"; readonly text: string }
   | { readonly kind: "values"; readonly shape: ReadonlyArray<number>; readonly values_b64: string }
 
 export const outputToJson = (o: WorkOutput): WorkOutputJson =>
-  o.kind === "tokens"
+  o.kind !== "values"
     ? o
     : { kind: "values", shape: o.shape, values_b64: Buffer.from(o.values.buffer, o.values.byteOffset, o.values.byteLength).toString("base64") }
 
 export const outputFromJson = (j: WorkOutputJson): WorkOutput => {
-  if (j.kind === "tokens") return { kind: "tokens", tokens: j.tokens }
+  if (j.kind !== "values") return j
   const b = Buffer.from(j.values_b64, "base64")
   const copy = new Uint8Array(b.byteLength)
   copy.set(b)

@@ -32,6 +32,7 @@ const handlers = (host: EngineHost) =>
         try: async () => {
           const started = performance.now()
           const { output, ms } = await host.run(toInput(req))
+          if (output.kind === "text") throw new Error("the engine returned text")
           const bytes = output.kind === "tokens" ? new Uint8Array(Int32Array.from(output.tokens).buffer) : new Uint8Array(output.values.buffer, output.values.byteOffset, output.values.byteLength)
           const shape = output.kind === "tokens" ? [output.tokens.length] : [...output.shape]
           return { output: bytes, shape, executionMs: ms, serverMs: performance.now() - started }

@@ -20,6 +20,7 @@ export const EXACT: Tolerance = { relative: 0 }
 
 /** Compares one output with the reference's; `null` when equal (within tolerance), else what differs. */
 export const compareOutput = (ref: WorkOutput, got: WorkOutput, tol: Tolerance): { readonly differs: string | null; readonly note?: string } => {
+  if (got.kind === "text" && ref.kind === "text") return { differs: got.text === ref.text ? null : "texts differ" }
   if (ref.kind !== got.kind) return { differs: `got ${got.kind}, reference has ${ref.kind}` }
   if (ref.kind === "tokens" && got.kind === "tokens") {
     if (ref.tokens.length !== got.tokens.length) return { differs: `${got.tokens.length} tokens, reference has ${ref.tokens.length}` }
@@ -56,6 +57,9 @@ export const judge = (reference: ReadonlyArray<RunOutcome> | null, runs: Readonl
   const got = byIndex(runs)
   const pairs = [...got.keys()].filter((i) => ref.has(i)).sort((a, b) => a - b)
   if (pairs.length === 0) return { match: null, detail: `no run with outputs on both sides` }
+  if (pairs.some((i) => got.get(i)!.kind === "text" && ref.get(i)!.kind !== "text")) {
+    return { match: null, detail: `the endpoint returned text without token ids: not comparable with ${refName}'s tokens` }
+  }
   const notes: Array<string> = []
   for (const i of pairs) {
     const c = compareOutput(ref.get(i)!, got.get(i)!, tol)
