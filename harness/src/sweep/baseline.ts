@@ -32,6 +32,8 @@ export interface Job {
 export interface SetupInfo {
   /** Where the system ran somewhere else (a server's adapter, torch's version). */
   readonly environment?: BaselineEnvironment
+  /** Set when this system does not compute the same function as native (e.g. other weights): why not. */
+  readonly notComparable?: string
 }
 
 export interface RunRequest {

@@ -46,6 +46,7 @@ interface BaselineRun {
   readonly warmups: ReadonlyArray<RunOutcome>
   readonly runs: ReadonlyArray<RunOutcome>
   readonly environment?: BaselineEnvironment
+  readonly notComparable?: string
 }
 
 /** Peers on another engine are held to a tolerance; our own systems share native's kernels and must be exact. */
@@ -99,6 +100,7 @@ const runBaseline = (config: BaselineConfig, job: Job, plan: { runs: number; war
       warmups,
       runs,
       ...(setup.success.environment ? { environment: setup.success.environment } : {}),
+      ...(setup.success.notComparable ? { notComparable: setup.success.notComparable } : {}),
     } satisfies BaselineRun
   }).pipe(Effect.scoped, Effect.provide(baselineLayer(config, job)))
 
@@ -139,6 +141,8 @@ const runWorkload = (
       const d = done.find((x) => x.config.name === b.name)!
       const verdict = d.status !== "ok"
         ? { match: null, detail: null }
+        : d.notComparable !== undefined
+        ? { match: null, detail: `not comparable: ${d.notComparable}` }
         : b.name === refName
         ? judgeReference(d.warmups, d.runs)
         : judge(refRuns, d.runs, toleranceFor(b, w), refName)

@@ -4,9 +4,9 @@ import type { Baseline as BaselineConfig } from "../../config.ts"
 import type { Baseline, Job } from "../baseline.ts"
 import { nativeLayer } from "./native.ts"
 import { remoteDjinnLayer } from "./remote-djinn.ts"
+import { pytorchLayer } from "./pytorch.ts"
 import { rpcLayer } from "./rpc.ts"
 import { vllmLayer } from "./vllm.ts"
-import { unavailableLayer } from "./unavailable.ts"
 
 export const baselineLayer = (config: BaselineConfig, job: Job): Layer.Layer<Baseline> => {
   switch (config.type) {
@@ -18,7 +18,8 @@ export const baselineLayer = (config: BaselineConfig, job: Job): Layer.Layer<Bas
       return rpcLayer(config, job)
     case "vllm":
       return vllmLayer(config, job)
-    default:
-      return unavailableLayer(`baseline type ${config.type} is not built yet`)
+    case "native_pytorch":
+    case "pytorch_rpc":
+      return pytorchLayer(config, job)
   }
 }
