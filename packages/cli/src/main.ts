@@ -5,10 +5,13 @@ import { Command } from "effect/cli"
 import { forward } from "./commands/forward.ts"
 import { generate } from "./commands/generate.ts"
 import { info } from "./commands/info.ts"
+// ---- server commands (server package owners): djinn serve, djinn server-stats ----
+import { serveCommand } from "@djinn/server"
+import { serverStats } from "./commands/server-stats.ts"
 
 const djinn = Command.make("djinn").pipe(
   Command.withDescription("djinn: disaggregated GPU inference on WebGPU"),
-  Command.withSubcommands([info, generate, forward]),
+  Command.withSubcommands([info, generate, forward, serveCommand(process.env), serverStats]),
 )
 
 const program = Command.run(djinn, { version: "0.1.0" }).pipe(

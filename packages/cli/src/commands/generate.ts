@@ -3,6 +3,7 @@ import { Console, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import { dtypeFlag, gpuFlags, modelFlags, toGpuConfig } from "../flags.ts"
 import { attempt, CliFailure, parseIds, pickDtype, withGpu } from "../run-engine.ts"
+import { generateRemote, remoteFlags, remoteMode } from "./remote.ts" // remote generation (server package owners)
 
 export const modelSpec = (f: { modelDir: Option.Option<string>; model: Option.Option<string>; seed: number }): ModelSpec => {
   if (Option.isSome(f.modelDir) && Option.isSome(f.model)) throw new CliFailure({ message: "give --model-dir or --model, not both" })
@@ -21,6 +22,7 @@ export const generate = Command.make(
     maxNewTokens: Flag.Int("max-new-tokens").pipe(Flag.withDescription("tokens to generate"), Flag.withDefault(32)),
     json: Flag.Boolean("json").pipe(Flag.withDescription('print {"tokens":[...]} on stdout and nothing else'), Flag.withDefault(false)),
     dtype: dtypeFlag,
+    ...remoteFlags, // --server / --mode: see remote.ts
   },
   (flags) =>
     Effect.gen(function* () {
@@ -30,7 +32,9 @@ export const generate = Command.make(
         if (Option.isSome(flags.inputIds) === Option.isSome(flags.prompt)) throw new CliFailure({ message: "give exactly one of --input-ids or --prompt" })
         return Option.isSome(flags.inputIds) ? parseIds(flags.inputIds.value) : tokenizerFor(model.config.model_type).encode(Option.getOrThrow(flags.prompt))
       })
-      const result = yield* withGpu(toGpuConfig(flags), async (gpu) => {
+      // ---- remote hook (remote.ts): --server / --mode semantic|blind run on a djinn server ----
+      const mode = remoteMode(flags)
+      const result = mode !== undefined ? yield* generateRemote(flags, mode, modelSpec(flags), model, ids, flags.maxNewTokens, flags.dtype) : yield* withGpu(toGpuConfig(flags), async (gpu) => {
         const mem = directMemory(gpu)
         const lm = loadCausalLM(gpu, mem, model, pickDtype(gpu, flags.dtype))
         const started = performance.now()
@@ -44,7 +48,7 @@ export const generate = Command.make(
         yield* Console.log(result.tokens.join(","))
         const text = yield* Effect.option(attempt(() => tokenizerFor(model.config.model_type).decode(result.tokens)))
         if (Option.isSome(text)) yield* Console.log(JSON.stringify(text.value))
-        yield* Console.error(`${result.tokens.length} tokens in ${result.ms.toFixed(1)} ms (${model.weightsSource} weights)`)
+        yield* Console.error(`${result.tokens.length} tokens in ${result.ms.toFixed(1)} ms (${model.weightsSource} weights)${"note" in result ? `; ${result.note}` : ""}`)
       }
     }),
 ).pipe(Command.withDescription("Greedy generation on the local GPU"))
