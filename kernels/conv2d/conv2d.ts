@@ -1,8 +1,16 @@
 import { grid, u32s, type Binding, type DType, type GpuDevice, type KernelSpec } from "@djinn/gpu"
 import { wgsl } from "../source.ts"
 
-/** Storage: x, w, b, y, and with the RESIDUAL variant a fifth, the residual. */
+/** Storage: x, w, b, y, and with RESIDUAL a fifth, the residual; with SPLIT_K only x, w and the f32 workspace. */
 export const spec: KernelSpec = { id: "conv2d", wgsl: wgsl("conv2d"), storage: ["read", "read", "read", "read_write", "read"], uniforms: true }
+/** Split-K's second pass. Storage: workspace, b, y, and with RESIDUAL the residual. */
+export const splitkSpec: KernelSpec = {
+  id: "conv2d_splitk",
+  wgsl: wgsl("conv2d", "conv2d_splitk.wgsl"),
+  storage: ["read", "read", "read_write", "read"],
+  uniforms: true,
+}
+export const specs: readonly KernelSpec[] = [spec, splitkSpec]
 
 export interface ConvShape {
   readonly N: number
@@ -28,11 +36,37 @@ export interface Conv2dArgs extends ConvShape {
   /** [N, Cout, Hout, Wout], added before the ReLU (a ResNet block's shortcut). */
   readonly residual?: Binding
   readonly relu?: boolean
+  /**
+   * f32 scratch of at least `plan(shape).workspaceBytes` bytes. With it, convolutions whose output is too small to
+   * fill the GPU but whose K is deep (ResNet's later stages at small batch) split K over workgroups and add the
+   * chunks in a second pass. Without it, one pass.
+   */
+  readonly workspace?: Binding
+  /** Upper bound on K chunks (1: never split). Default: `plan`'s choice. */
+  readonly maxSplits?: number
   readonly dtype?: DType
 }
 
 const BM = 64
 const BN = 64
+const BK = 16
+const WG = 256
+/** Aim for at least this many workgroups (a couple of waves on a 132-SM H100). */
+const TARGET_WORKGROUPS = 256
+/** Each chunk keeps at least this many K steps, so that the partial sums' traffic stays small beside the work. */
+const MIN_STEPS_PER_SPLIT = 4
+const MAX_SPLITS = 32
+
+export interface ConvPlan {
+  readonly hout: number
+  readonly wout: number
+  /** K chunks (1: a single pass). */
+  readonly splits: number
+  /** Taps per chunk, a multiple of 16. */
+  readonly kChunk: number
+  /** Workspace the split needs (0 when it does not split). */
+  readonly workspaceBytes: number
+}
 
 /** Output height/width of a convolution (no dilation). */
 export const outSize = (size: number, k: number, stride: number, pad: number): number => Math.floor((size + 2 * pad - k) / stride) + 1
@@ -43,22 +77,61 @@ const outShape = (a: ConvShape): [hout: number, wout: number] => {
   return [hout, wout]
 }
 
+/** How a convolution runs: split K when its output tiles alone leave the GPU idle and K is deep enough. */
+export const plan = (a: ConvShape, maxSplits = MAX_SPLITS): ConvPlan => {
+  const [hout, wout] = outShape(a)
+  const m = a.N * hout * wout
+  const k = a.Cin * a.kh * a.kw
+  const tiles = Math.ceil(m / BM) * Math.ceil(a.Cout / BN)
+  const steps = Math.ceil(k / BK)
+  const want = Math.min(Math.ceil(TARGET_WORKGROUPS / tiles), Math.floor(steps / MIN_STEPS_PER_SPLIT), maxSplits)
+  if (want < 2 || Math.ceil(m / BM) > 65535) return { hout, wout, splits: 1, kChunk: k, workspaceBytes: 0 }
+  const kChunk = Math.ceil(steps / want) * BK
+  const splits = Math.ceil(k / kChunk)
+  return { hout, wout, splits, kChunk, workspaceBytes: splits === 1 ? 0 : splits * m * a.Cout * 4 }
+}
+
 export const encode = (gpu: GpuDevice, args: Conv2dArgs): void => {
-  const [hout, wout] = outShape(args)
+  const dtype = args.dtype ?? "f32"
+  const pl = args.workspace === undefined ? plan(args, 1) : plan(args, args.maxSplits)
+  const { hout, wout } = pl
   const m = args.N * hout * wout
   const k = args.Cin * args.kh * args.kw
   const defines: string[] = []
   if (args.residual !== undefined) defines.push("RESIDUAL")
   if (args.relu === true) defines.push("RELU")
-  const pipeline = gpu.pipeline(spec.id, { dtype: args.dtype ?? "f32", defines })
+  const nTiles = Math.ceil(args.Cout / BN)
+  const shape = [args.N, args.Cin, args.H, args.W, args.Cout, args.kh, args.kw, args.stride, args.pad, hout, wout, m, k]
+  if (pl.splits > 1 && args.workspace !== undefined) {
+    const size = args.workspace.size
+    if (size !== undefined && size < pl.workspaceBytes) throw new Error(`conv2d: workspace of ${size} bytes < ${pl.workspaceBytes} needed`)
+    const mTiles = Math.ceil(m / BM)
+    gpu.dispatch({
+      pipeline: gpu.pipeline(spec.id, { dtype, defines: ["SPLIT_K"] }),
+      bindings: [args.x, args.w, args.workspace],
+      uniforms: u32s(...shape, mTiles, pl.kChunk, 0),
+      workgroups: [mTiles, nTiles, pl.splits],
+    })
+    const total = m * args.Cout
+    const workgroups = grid(Math.ceil(total / WG))
+    const bindings = [args.workspace, args.b, args.y]
+    if (args.residual !== undefined) bindings.push(args.residual)
+    gpu.dispatch({
+      pipeline: gpu.pipeline(splitkSpec.id, { dtype, defines }),
+      bindings,
+      uniforms: u32s(total, hout * wout, args.Cout, pl.splits, workgroups[0] * WG, 0, 0, 0),
+      workgroups,
+    })
+    return
+  }
   const [tilesX, tilesZ] = grid(Math.ceil(m / BM))
   const bindings = [args.x, args.w, args.b, args.y]
   if (args.residual !== undefined) bindings.push(args.residual)
   gpu.dispatch({
-    pipeline,
+    pipeline: gpu.pipeline(spec.id, { dtype, defines }),
     bindings,
-    uniforms: u32s(args.N, args.Cin, args.H, args.W, args.Cout, args.kh, args.kw, args.stride, args.pad, hout, wout, m, k, tilesX, 0, 0),
-    workgroups: [tilesX, Math.ceil(args.Cout / BN), tilesZ],
+    uniforms: u32s(...shape, tilesX, k, 0),
+    workgroups: [tilesX, nTiles, tilesZ],
   })
 }
 

@@ -25,8 +25,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let row = wid.x + wid.y * p.grid_x;
   if (row >= p.rows) { return; }
   let base = row * p.cols;
+  // Four independent loads per iteration keep several in flight: a single row (decode) is latency-bound.
   var s = 0.0;
-  for (var c = lid; c < p.cols; c += WG) {
+  var c = lid;
+  for (; c + 3u * WG < p.cols; c += 4u * WG) {
+    let v = vec4(f32(x[base + c]), f32(x[base + c + WG]), f32(x[base + c + 2u * WG]), f32(x[base + c + 3u * WG]));
+    s += dot(v, v);
+  }
+  for (; c < p.cols; c += WG) {
     let v = f32(x[base + c]);
     s += v * v;
   }
@@ -37,7 +43,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     workgroupBarrier();
   }
   let inv = inverseSqrt(partial[0] / f32(p.cols) + p.eps);
-  for (var c = lid; c < p.cols; c += WG) {
+  c = lid;
+  for (; c + 3u * WG < p.cols; c += 4u * WG) {
+    let v = vec4(f32(x[base + c]), f32(x[base + c + WG]), f32(x[base + c + 2u * WG]), f32(x[base + c + 3u * WG]));
+    let g = vec4(f32(weight[c]), f32(weight[c + WG]), f32(weight[c + 2u * WG]), f32(weight[c + 3u * WG]));
+    let o = v * inv * g;
+    y[base + c] = E(o.x);
+    y[base + c + WG] = E(o.y);
+    y[base + c + 2u * WG] = E(o.z);
+    y[base + c + 3u * WG] = E(o.w);
+  }
+  for (; c < p.cols; c += WG) {
     y[base + c] = E(f32(x[base + c]) * inv * f32(weight[c]));
   }
 }
