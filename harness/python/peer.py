@@ -35,12 +35,20 @@ def load(spec):
     device = pick_device(spec["device"])
     # float16 on a CPU is slow and partly unsupported: compute in float32 there (recorded in the environment).
     dtype = torch.float16 if spec["dtype"] == "float16" and device != "cpu" else torch.float32
+    # transformers 5 names the argument `dtype`; 4.x before 4.56 only knew `torch_dtype`.
+    kw = {"dtype": dtype}
     if spec.get("dir"):
-        model = AutoModelForCausalLM.from_pretrained(spec["dir"], torch_dtype=dtype)
+        try:
+            model = AutoModelForCausalLM.from_pretrained(spec["dir"], **kw)
+        except TypeError:
+            model = AutoModelForCausalLM.from_pretrained(spec["dir"], torch_dtype=dtype)
     else:
         torch.manual_seed(spec.get("seed", 0))
         config = AutoConfig.for_model(**spec["config"])
-        model = AutoModelForCausalLM.from_config(config, torch_dtype=dtype)
+        try:
+            model = AutoModelForCausalLM.from_config(config, **kw)
+        except TypeError:
+            model = AutoModelForCausalLM.from_config(config, torch_dtype=dtype)
     model.to(device).eval()
     return model, device, str(dtype).replace("torch.", "")
 

@@ -57,7 +57,7 @@ export const exportSynthetic = (source: Extract<ModelSource, { kind: "synthetic"
   const tensors = exportTensors(source)
   mkdirSync(dir, { recursive: true })
   const modelType = String(source.config.model_type)
-  const config = { architectures: ARCHITECTURES[modelType] ? [ARCHITECTURES[modelType]] : undefined, ...source.config, torch_dtype: "float32" }
+  const config = { architectures: ARCHITECTURES[modelType] ? [ARCHITECTURES[modelType]] : undefined, ...source.config }
   writeFileSync(join(dir, "config.json"), `${JSON.stringify(config, null, 2)}\n`)
   writeSafetensors(join(dir, "model.safetensors"), tensors)
   return Object.keys(tensors).length

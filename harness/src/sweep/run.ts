@@ -210,7 +210,8 @@ export const runSweep = Effect.fn("Sweep.run")(function*(options: SweepOptions) 
   }
   if (plan.runs < 1) return yield* harnessError("ConfigInvalid", "--runs", [{ key: "", detail: `must be ≥ 1, got ${plan.runs}` }])
   if (plan.warmup < 0) return yield* harnessError("ConfigInvalid", "--warmup", [{ key: "", detail: `must be ≥ 0, got ${plan.warmup}` }])
-  const sweepId = randomUUID()
+  // Children carry DJINN_SWEEP_ID (a caller may choose it, as the Ctrl-C test does, to find them afterwards).
+  const sweepId = options.env.DJINN_SWEEP_ID ?? randomUUID()
   const progress = makeProgress({ total: workloads.length * baselines.length * (plan.runs + plan.warmup), ...(options.tty !== undefined ? { tty: options.tty } : {}) })
   const files: Array<{ path: string; result: ResultFile }> = []
   for (const w of workloads) {
