@@ -110,7 +110,7 @@ try {
     tokensMatchNative: same(s),
     ...(s[0].extra !== undefined ? { medians: Object.fromEntries(Object.keys(s[0].extra).map((k) => [k, median(s.map((x) => x.extra![k]))])) } : {}),
   })
-  const stats = await semConn.stats() as { gpus: Array<{ name: string }> }
+  const stats = (await semConn.stats()) as unknown as { gpus: Array<{ name: string }> }
   const report = {
     workload: `hf_tiny_gpt2: ${MODEL} (synthetic weights), prompt ${PROMPT.length} + ${NEW_TOKENS} new tokens, f32, batch 1`,
     runs: N,

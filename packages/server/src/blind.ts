@@ -3,6 +3,7 @@ import type { GpuCall } from "@djinn/protocol"
 import { Context, Effect, Layer, Scope } from "effect"
 import { serverError, toServerError, type ServerError } from "./errors.ts"
 import { Executor } from "./executor.ts"
+import { Planner } from "./planner.ts"
 import { Qos } from "./qos.ts"
 import type { RequestClock } from "./profiler.ts"
 import { Vmu } from "./vmu.ts"
@@ -118,10 +119,12 @@ export class Blind extends Context.Service<Blind, {
       const executor = yield* Executor
       const qos = yield* Qos
       const vmu = yield* Vmu
+      const planner = yield* Planner
 
       const open = (scope: Scope.Scope) =>
         Effect.gen(function* () {
-          const gpu = 0
+          // A blind client has no hints: it goes where the planner would put a default session.
+          const gpu = planner.place({ phase: "auto", priority: "interactive", expectedTokens: 0, kvBudgetBytes: 0, finalize: false })
           const device = yield* executor.openNamespace(gpu)
           yield* Effect.acquireRelease(Effect.sync(() => vmu.blindNamespace(gpu, 1)), () => Effect.sync(() => vmu.blindNamespace(gpu, -1)))
           return new BlindNamespace(device, gpu)

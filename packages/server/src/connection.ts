@@ -7,7 +7,7 @@ import {
   type MessageBody,
   type RequestId,
 } from "@djinn/protocol"
-import { Cause, Context, Deferred, Effect, Layer, Result } from "effect"
+import { Cause, Context, Deferred, Effect, Layer, Result, Scope } from "effect"
 import type { Socket } from "node:net"
 import { timingSafeEqual } from "node:crypto"
 import { Blind, type BlindNamespace } from "./blind.ts"
@@ -105,8 +105,10 @@ export class Connections extends Context.Service<Connections, {
           models.dropUploads(owner)
           socket.destroy()
         }))
-        // Lanes are made after the finalizer above, so at close they stop first: sessions close (their scopes are
-        // children of this one) after their running requests finish, then the socket goes.
+        // What the connection owns (sessions, its blind namespace) lives in a child scope made before the lanes, so
+        // at close the lanes stop first (a running item finishes), then the owned scope closes (each session after its
+        // own running request), then the socket goes.
+        const owned = yield* Scope.fork(scope)
         const control = yield* makeLane
         const blindLane = yield* makeLane
 
@@ -155,7 +157,7 @@ export class Connections extends Context.Service<Connections, {
         const controlMessage = (requestId: number, body: MessageBody): Effect.Effect<MessageBody | undefined, ServerError> => {
           switch (body._tag) {
             case "OpenSession":
-              return sessions.open(owner, scope, body.hints).pipe(
+              return sessions.open(owner, owned, body.hints).pipe(
                 Effect.map((s): MessageBody => ({ _tag: "SessionOpened", sessionId: s.id, kvArenaBytes: s.arena.capacity })))
             case "CloseSession":
               return sessions.close(owner, body.sessionId).pipe(Effect.as<MessageBody>({ _tag: "Ack" }))
@@ -231,7 +233,7 @@ export class Connections extends Context.Service<Connections, {
             case "GpuSubmit": {
               const clock = new RequestClock(receivedAt)
               return enqueue(blindLane, requestId, bytes, Effect.gen(function* () {
-                const ns = state.blind ?? (state.blind = yield* blind.open(scope))
+                const ns = state.blind ?? (state.blind = yield* blind.open(owned))
                 const reads = yield* blind.submit(ns, body.calls, clock)
                 return { _tag: "GpuSubmitResult", reads, profile: clock.profile() } satisfies MessageBody
               }))
