@@ -1,5 +1,5 @@
-// @djinn/harness public API. The sweep (issue 6, built separately) composes these: load a config, run baselines,
-// build run records, write result files; `analyze`/`report` read them back.
+// @djinn/harness public API: load a config, run baselines (one Layer each behind `Baseline`), build run records, write
+// result files (`runSweep`); `analyze`/`report` read them back.
 export {
   BASELINE_TYPES, Baseline, type BaselineType, canonicalJson, CausalLmWorkload, DEFAULT_SERVER_ADDRESS, Dtype,
   EncoderWorkload, type Env, Experiment, type LoadedConfig, loadConfig, parseConfig, resolveServerAddress,
@@ -22,3 +22,9 @@ export { analyze, type AnalyzeOptions, type OutputFormat, render, renderCsv, ren
 export { breakdownTable, type Cell, type Column, formatCell, semanticTable, type Table, table1 } from "./tables.ts"
 export { renderReport, type ReportOptions, sectionData, type SectionData, writeReport } from "./report.ts"
 export { analyzeCommand, defaultSubcommands, makeHarness, reportCommand, runCli } from "./cli.ts"
+export { Baseline, type BaselineShape, type Job, makeBaseline, type Measured, type RunOutcome, type RunRequest, type SetupInfo } from "./sweep/baseline.ts"
+export { BaselineError, baselineError } from "./sweep/errors.ts"
+export { baselineLayer } from "./sweep/layers/index.ts"
+export { makeSweepCommand } from "./sweep/command.ts"
+export { runSweep, type SweepOptions, type SweepResult } from "./sweep/run.ts"
+export { type ModelJob, type ModelSource, outputDigest, type WorkInput, workInput, type WorkOutput } from "./engine/work.ts"
