@@ -22,7 +22,7 @@ export { analyze, type AnalyzeOptions, type OutputFormat, render, renderCsv, ren
 export { breakdownTable, type Cell, type Column, formatCell, semanticTable, type Table, table1 } from "./tables.ts"
 export { renderReport, type ReportOptions, sectionData, type SectionData, writeReport } from "./report.ts"
 export { analyzeCommand, defaultSubcommands, makeHarness, reportCommand, runCli } from "./cli.ts"
-export { Baseline, type BaselineShape, type Job, makeBaseline, type Measured, type RunOutcome, type RunRequest, type SetupInfo } from "./sweep/baseline.ts"
+export { Baseline as BaselineService, type BaselineShape, type Job, makeBaseline, type Measured, type RunOutcome, type RunRequest, type SetupInfo } from "./sweep/baseline.ts"
 export { BaselineError, baselineError } from "./sweep/errors.ts"
 export { baselineLayer } from "./sweep/layers/index.ts"
 export { makeSweepCommand } from "./sweep/command.ts"
