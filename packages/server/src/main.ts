@@ -4,8 +4,9 @@ import { Effect } from "effect"
 import { Command } from "effect/cli"
 import { serveCommand } from "./command.ts"
 
-// The environment is read here, once, and passed down.
-const program = Command.runWith(serveCommand(process.env), { version: "0.1.0" })(process.argv.slice(2)).pipe(
+// The environment is read here, once, and passed down. `pnpm start -- --port 1` hands the "--" on verbatim: skip it.
+const argv = process.argv.slice(2)
+const program = Command.runWith(serveCommand(process.env), { version: "0.1.0" })(argv[0] === "--" ? argv.slice(1) : argv).pipe(
   Effect.provide(NodeServices.layer),
 )
 
