@@ -1,6 +1,6 @@
 import { tokenizerFor } from "@djinn/engine"
 import type { Hints } from "@djinn/protocol"
-import { Context, Effect, Exit, FiberSet, Layer, Result, Schema, Scope } from "effect"
+import { Cause, Context, Effect, Exit, Fiber, FiberSet, Layer, Result, Schema, Scope } from "effect"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import { Settings } from "./config.ts"
@@ -102,8 +102,6 @@ export class Http extends Context.Service<Http, { readonly port: number | undefi
         const created = Math.floor(Date.now() / 1000)
         const decode = (ids: readonly number[]) => { try { return tokenizerFor(modelType).decode(ids) } catch { return "" } }
         const scope = yield* Scope.fork(layerScope)
-        // A client that goes away mid-stream closes its session: the running job finishes, then everything is freed.
-        res.on("close", () => { if (!res.writableFinished) fork(Scope.close(scope, Exit.void)) })
         return yield* Effect.gen(function* () {
           const session = yield* sessions.open(`http:${id}`, scope, hints)
           const clock = new RequestClock()
@@ -146,10 +144,13 @@ export class Http extends Context.Service<Http, { readonly port: number | undefi
         }
         if (req.method === "GET" && url === "/v1/models") return listModels(res)
         if (req.method === "POST" && url === "/v1/completions") {
-          fork(completion(req, res).pipe(
+          const fiber = fork(completion(req, res).pipe(
             Effect.catch((e: ServerError) => Effect.sync(() => fail(toServerError(e)))),
-            Effect.catchCause((cause) => Effect.sync(() => fail(serverError("Internal", String(cause))))),
+            Effect.catchCause((cause) => Effect.sync(() => { if (!Cause.hasInterruptsOnly(cause)) fail(serverError("Internal", String(cause))) })),
           ))
+          // A client that goes away mid-stream interrupts its request: a running GPU job finishes (it is
+          // uninterruptible), then the session and its arena are freed.
+          res.on("close", () => { if (!res.writableFinished) fork(Fiber.interrupt(fiber)) })
           return
         }
         fail(serverError("NotFound", `${req.method} ${url}: the endpoints are GET /v1/models and POST /v1/completions`))

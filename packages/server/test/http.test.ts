@@ -59,6 +59,23 @@ describe("OpenAI-compatible HTTP", () => {
     expect(body.usage).toMatchObject({ prompt_tokens: prompt.length, completion_tokens: 12 })
   })
 
+  it("a client that hangs up mid-stream leaves no session or arena behind", async () => {
+    const abort = new AbortController()
+    const r = await fetch(`${base}/v1/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "gpt2-mini", prompt: [1, 2, 3], max_tokens: 200, stream: true }),
+      signal: abort.signal,
+    })
+    const reader = r.body!.getReader()
+    const first = await reader.read()
+    expect(new TextDecoder().decode(first.value)).toContain("data: ")
+    abort.abort()
+    const conn = await connect(server.address)
+    await waitForStats(conn, (s) => s.sessions.length === 0 && s.vmu.data.arenas === 0)
+    conn.close()
+  })
+
   it("answers bad requests with OpenAI-style errors and leaves no session behind", async () => {
     const post = (body: unknown) => fetch(`${base}/v1/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })
     const unknown = await post({ model: "nope", prompt: [1], max_tokens: 1 })
