@@ -1,5 +1,7 @@
 import type { KernelRegistry, KernelSpec } from "@djinn/gpu"
 import * as add from "./add/add.ts"
+import * as matmul from "./matmul/matmul.ts"
+import * as gemv from "./gemv/gemv.ts"
 import * as copy2d from "./copy2d/copy2d.ts"
 import * as cast from "./cast/cast.ts"
 import * as gelu from "./gelu/gelu.ts"
@@ -18,8 +20,8 @@ import * as avgpool from "./avgpool/avgpool.ts"
 import * as conv2d from "./conv2d/conv2d.ts"
 
 /** Every kernel, by id: the GPU device compiles pipelines from here (locally, and on a server for blind clients). */
-export const specs: readonly KernelSpec[] = [add.spec, copy2d.spec, cast.spec, gelu.spec, embedding.spec, fill.spec, argmax.spec, layernorm.spec, softmax.spec, ...attention.specs, rope.spec, silu_mul.spec, maxpool.spec, avgpool.spec, ...conv2d.specs, rmsnorm.spec, tanh.spec]
+export const specs: readonly KernelSpec[] = [add.spec, copy2d.spec, cast.spec, gelu.spec, embedding.spec, fill.spec, argmax.spec, layernorm.spec, softmax.spec, ...attention.specs, rope.spec, silu_mul.spec, maxpool.spec, avgpool.spec, ...conv2d.specs, rmsnorm.spec, tanh.spec, matmul.spec, ...gemv.specs]
 
 export const registry: KernelRegistry = new Map(specs.map((s) => [s.id, s]))
 
-export { add, copy2d, cast, gelu, embedding, fill, argmax, layernorm, softmax, attention, rmsnorm, rope, silu_mul, tanh, maxpool, avgpool, conv2d }
+export { add, copy2d, cast, gelu, embedding, fill, argmax, layernorm, softmax, attention, rmsnorm, rope, silu_mul, tanh, maxpool, avgpool, conv2d, matmul, gemv }

@@ -1,0 +1,80 @@
+import { describe, expect, it } from "vitest"
+import type { DType } from "@djinn/gpu"
+import { dtypesOf, guardedOutput, randomFloats, relError, roundF16, testDevice, tolerance, upload } from "../testing/harness.ts"
+import type { Activation, WLayout } from "../matmul/linear.ts"
+import { encode, knSplit, MAX_M, reference } from "./gemv.ts"
+
+type Case = [M: number, N: number, K: number, layout: WLayout, bias: boolean, activation: Activation, xOffset: number, yOffset: number]
+
+// Paths: "nk" with vec4 (K and xOffset multiples of 4) and scalar loads, the 4-way unrolled loop and its tail, rows
+// past N in the last workgroup; "kn" with vec4 (N and yOffset multiples of 4) and scalar columns, one K chunk and
+// split-K (with the reduce pass carrying bias and activation), partial column groups; M from 1 to MAX_M. Cases share
+// variants where they can: every variant is a shader compile, and lavapipe compiles slowly.
+const f32Cases: Case[] = [
+  [1, 1, 1, "nk", false, "none", 0, 0],
+  [1, 17, 4096, "nk", false, "none", 0, 0],
+  [1, 1031, 256, "nk", false, "none", 4, 0],
+  [1, 257, 1031, "nk", true, "gelu_erf", 0, 0],
+  [3, 67, 515, "nk", true, "gelu_tanh", 1, 3],
+  [8, 257, 128, "nk", true, "none", 0, 0],
+  [1, 1, 1, "kn", true, "gelu_tanh", 0, 0],
+  [1, 17, 67, "kn", false, "none", 0, 0],
+  [1, 257, 1031, "kn", false, "gelu_erf", 0, 0],
+  [1, 1032, 256, "kn", true, "gelu_tanh", 3, 4],
+  [3, 64, 60, "kn", false, "none", 0, 1],
+  [8, 1031, 67, "kn", true, "gelu_erf", 0, 0],
+]
+const f16Cases: Case[] = [
+  [1, 257, 1031, "nk", true, "none", 0, 0],
+  [1, 1032, 256, "nk", false, "none", 0, 0],
+  [2, 67, 516, "nk", false, "none", 4, 0],
+  [1, 1032, 256, "kn", true, "none", 0, 0],
+  [1, 65, 60, "kn", false, "none", 0, 0],
+  [2, 257, 1031, "kn", false, "none", 0, 0],
+]
+
+const inputs = (M: number, N: number, K: number, xOffset: number, dtype: DType, seed: number) => {
+  const round = (a: Float32Array) => (dtype === "f16" ? roundF16(a) : a)
+  return {
+    x: round(randomFloats(xOffset + M * K, seed)),
+    w: round(randomFloats(N * K, seed + 1, -0.5, 0.5)),
+    b: round(randomFloats(N, seed + 2)),
+  }
+}
+
+describe("gemv", async () => {
+  const gpu = await testDevice()
+  const reductions = gpu.adapter.subgroups ? [true, false] : [false]
+  for (const dtype of dtypesOf(gpu)) {
+    for (const [M, N, K, wLayout, bias, activation, xOffset, yOffset] of dtype === "f32" ? f32Cases : f16Cases) {
+      // The workgroup-memory reduction is tested beside the subgroup one for f32 rows 1 and 8.
+      const both = wLayout === "nk" && dtype === "f32" && (N === 257 && (K === 1031 || M === 8))
+      for (const subgroups of both ? reductions : [gpu.adapter.subgroups]) {
+        const name = `${dtype} ${M}×${N}×${K} ${wLayout}${bias ? " +b" : ""} ${activation}${xOffset ? ` xOffset=${xOffset}` : ""}${yOffset ? ` yOffset=${yOffset}` : ""}${subgroups ? " subgroups" : ""}`
+        it(name, async () => {
+          const { x, w, b } = inputs(M, N, K, xOffset, dtype, M * 5 + N + K * 3)
+          const y = guardedOutput(gpu, yOffset + M * N, dtype)
+          encode(gpu, {
+            x: upload(gpu, x, dtype), w: upload(gpu, w, dtype), b: bias ? upload(gpu, b, dtype) : undefined, y: y.binding,
+            M, N, K, wLayout, activation, dtype, xOffset, yOffset,
+          }, { subgroups })
+          const got = (await y.read()).subarray(yOffset)
+          const want = reference({ x, w, b: bias ? b : undefined, M, N, K, wLayout, activation, xOffset })
+          expect(relError(got, want)).toBeLessThan(tolerance(dtype))
+        })
+      }
+    }
+  }
+
+  it("splits K for narrow kn matrices and not for wide ones", () => {
+    expect(knSplit(1032, 256, true).chunks).toBeGreaterThan(1)
+    expect(knSplit(64, 60, false).chunks).toBe(1)
+    const { chunk, chunks } = knSplit(4096, 4096, true)
+    expect(chunk * chunks).toBeGreaterThanOrEqual(4096)
+    expect(chunk * (chunks - 1)).toBeLessThan(4096)
+  })
+
+  it(`rejects M > ${MAX_M}`, () => {
+    expect(() => encode(gpu, { x: { buffer: 0 }, w: { buffer: 0 }, y: { buffer: 0 }, M: MAX_M + 1, N: 4, K: 4, wLayout: "nk" })).toThrow(/MAX_M/)
+  })
+})

@@ -1,0 +1,110 @@
+import { grid, packUniforms, type Binding, type BufferId, type GpuDevice, type KernelSpec } from "@djinn/gpu"
+import { wgsl } from "../source.ts"
+import { checkShape, dtypeOf, epilogueDefines, epilogueWgsl, type LinearArgs } from "../matmul/linear.ts"
+
+export { reference, type LinearArgs } from "../matmul/linear.ts"
+
+/** The most rows of x one gemv call takes (decode, or a few speculative tokens); `linear` uses matmul beyond. */
+export const MAX_M = 8
+
+const epilogue = epilogueWgsl()
+/** Bindings: x, W, y, then b (BIAS). */
+export const nkSpec: KernelSpec = { id: "gemv_nk", wgsl: wgsl("gemv", "gemv_nk.wgsl") + "\n" + epilogue, storage: ["read", "read", "read_write", "read"], uniforms: true }
+/** Bindings: x, W, then y and b (BIAS), or with SPLIT the f32 partials. */
+export const knSpec: KernelSpec = { id: "gemv_kn", wgsl: wgsl("gemv", "gemv_kn.wgsl") + "\n" + epilogue, storage: ["read", "read", "read_write", "read"], uniforms: true }
+/** Bindings: partials, y, then b (BIAS). */
+export const splitkSpec: KernelSpec = { id: "gemv_splitk", wgsl: wgsl("gemv", "gemv_splitk.wgsl") + "\n" + epilogue, storage: ["read", "read_write", "read"], uniforms: true }
+export const specs: readonly KernelSpec[] = [nkSpec, knSpec, splitkSpec]
+
+// Must match the WGSL constants.
+const NK_ROWS_PER_GROUP = 8 // WG / T
+const KN_COLS_PER_GROUP = 64 // CT (in units of V)
+/** Split-K of the "kn" kernel: aim for this many workgroups, but give each at least this many rows of W. */
+const KN_TARGET_GROUPS = 1024
+const KN_MIN_CHUNK = 64
+
+/** The f32 partial sums of split-K, one growing buffer per device (dispatches of one pass run in order). */
+const scratch = new WeakMap<GpuDevice, { buffer: BufferId; bytes: number }>()
+
+const scratchOf = (gpu: GpuDevice, bytes: number): BufferId => {
+  const have = scratch.get(gpu)
+  if (have !== undefined && have.bytes >= bytes) return have.buffer
+  if (have !== undefined) gpu.destroyBuffer(have.buffer)
+  const size = Math.max(bytes, 1 << 20)
+  const buffer = gpu.createBuffer(size, "gemv split-K partials")
+  scratch.set(gpu, { buffer, bytes: size })
+  return buffer
+}
+
+/** How the "kn" kernel splits K for a shape: rows of W per workgroup and the number of chunks. */
+export const knSplit = (N: number, K: number, vec4: boolean): { chunk: number; chunks: number } => {
+  const columnGroups = Math.ceil((vec4 ? N / 4 : N) / KN_COLS_PER_GROUP)
+  const wanted = Math.ceil(KN_TARGET_GROUPS / columnGroups)
+  const chunks0 = Math.max(1, Math.min(wanted, Math.ceil(K / KN_MIN_CHUNK), 65535))
+  const chunk = Math.ceil(K / chunks0)
+  return { chunk, chunks: Math.ceil(K / chunk) }
+}
+
+const withBias = (bindings: Binding[], b: Binding | undefined): Binding[] => (b === undefined ? bindings : [...bindings, b])
+
+export interface GemvOptions {
+  /** Reduce with subgroupAdd where the adapter has subgroups (default true); false forces workgroup memory. */
+  readonly subgroups?: boolean
+}
+
+/** Matrix-vector product for M ≤ MAX_M rows of x: y[M,N] = act(x[M,K] · W + b), W in either layout. */
+export const encode = (gpu: GpuDevice, args: LinearArgs, options: GemvOptions = {}): void => {
+  checkShape("gemv", args)
+  const { M, N, K } = args
+  if (M > MAX_M) throw new Error(`gemv: M = ${M} exceeds MAX_M = ${MAX_M} (use matmul / linear)`)
+  const dtype = dtypeOf(args)
+  const xOff = args.xOffset ?? 0
+  const yOff = args.yOffset ?? 0
+  const constants = { MR: M }
+  if (args.wLayout === "nk") {
+    const vec4 = K % 4 === 0 && xOff % 4 === 0
+    const defines = epilogueDefines(args)
+    if (vec4) defines.push("VEC4")
+    if (gpu.adapter.subgroups && options.subgroups !== false) defines.push("SUBGROUPS")
+    const workgroups = grid(Math.ceil(N / NK_ROWS_PER_GROUP))
+    const v = vec4 ? 4 : 1
+    gpu.dispatch({
+      pipeline: gpu.pipeline(nkSpec.id, { dtype, defines, constants }),
+      bindings: withBias([args.x, args.w, args.y], args.b),
+      uniforms: packUniforms([["u32", M], ["u32", N], ["u32", K / v], ["u32", xOff / v], ["u32", yOff], ["u32", workgroups[0]]]),
+      workgroups,
+    })
+    return
+  }
+  const vec4 = N % 4 === 0 && yOff % 4 === 0
+  const v = vec4 ? 4 : 1
+  const { chunk, chunks } = knSplit(N, K, vec4)
+  const columnGroups = Math.ceil(N / v / KN_COLS_PER_GROUP)
+  if (columnGroups > 65535) throw new Error(`gemv: N = ${N} needs more than 65535 workgroups`)
+  const uniforms = packUniforms([["u32", M], ["u32", N / v], ["u32", K], ["u32", xOff], ["u32", yOff / v], ["u32", chunk]])
+  const defines = vec4 ? ["VEC4"] : []
+  if (chunks === 1) {
+    gpu.dispatch({
+      pipeline: gpu.pipeline(knSpec.id, { dtype, defines: [...defines, ...epilogueDefines(args)], constants }),
+      bindings: withBias([args.x, args.w, args.y], args.b),
+      uniforms,
+      workgroups: [columnGroups, 1, 1],
+    })
+    return
+  }
+  const partBytes = chunks * M * N * 4
+  const part: Binding = { buffer: scratchOf(gpu, partBytes), offset: 0, size: partBytes }
+  gpu.dispatch({
+    pipeline: gpu.pipeline(knSpec.id, { dtype, defines: [...defines, "SPLIT"], constants }),
+    bindings: [args.x, args.w, part],
+    uniforms,
+    workgroups: [columnGroups, chunks, 1],
+  })
+  const workgroups = grid(Math.ceil((M * N) / 256))
+  gpu.dispatch({
+    pipeline: gpu.pipeline(splitkSpec.id, { dtype, defines: epilogueDefines(args) }),
+    bindings: withBias([part, args.y], args.b),
+    uniforms: packUniforms([["u32", M], ["u32", N], ["u32", chunks], ["u32", yOff], ["u32", workgroups[0] * 256]]),
+    workgroups,
+  })
+}

@@ -1,0 +1,111 @@
+/**
+ * What the linear kernels (matmul, gemv) share: their arguments, variant defines and the CPU reference.
+ * y[M,N] = act(x[M,K] · W + b[N]) with W as [K,N] ("kn", GPT-2 Conv1D) or [N,K] ("nk", nn.Linear).
+ */
+import type { Binding, DType } from "@djinn/gpu"
+import { wgsl } from "../source.ts"
+
+export type WLayout = "kn" | "nk"
+export type Activation = "none" | "gelu_tanh" | "gelu_erf"
+
+export interface LinearArgs {
+  readonly x: Binding
+  readonly w: Binding
+  /** Bias of N elements; none when absent. */
+  readonly b?: Binding
+  readonly y: Binding
+  readonly M: number
+  readonly N: number
+  readonly K: number
+  readonly wLayout: WLayout
+  readonly activation?: Activation
+  /** Storage dtype of x, W, b and y (arithmetic is f32 either way). */
+  readonly dtype?: "f32" | "f16"
+  /** Element offset of x's first row within its binding, for starts that are not 256-byte aligned. */
+  readonly xOffset?: number
+  /** Element offset of y's first row within its binding. */
+  readonly yOffset?: number
+}
+
+/** The activation functions, appended to each linear kernel's WGSL. */
+export const epilogueWgsl = (): string => wgsl("matmul", "epilogue.wgsl")
+
+/** Defines for the bias and activation (the part of a variant that both kernels share). */
+export const epilogueDefines = (args: LinearArgs): string[] => {
+  const defines: string[] = []
+  if (args.b !== undefined) defines.push("BIAS")
+  if (args.activation === "gelu_tanh") defines.push("GELU_TANH")
+  else if (args.activation === "gelu_erf") defines.push("GELU_ERF")
+  return defines
+}
+
+export const checkShape = (op: string, args: LinearArgs): void => {
+  for (const [name, v] of [["M", args.M], ["N", args.N], ["K", args.K]] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new Error(`${op}: ${name} must be a positive integer, got ${v}`)
+  }
+  for (const [name, v] of [["xOffset", args.xOffset ?? 0], ["yOffset", args.yOffset ?? 0]] as const) {
+    if (!Number.isInteger(v) || v < 0) throw new Error(`${op}: ${name} must be a non-negative integer, got ${v}`)
+  }
+  if (args.N * args.K >= 2 ** 32 || args.M * Math.max(args.N, args.K) >= 2 ** 32) throw new Error(`${op}: indices exceed u32`)
+}
+
+export const dtypeOf = (args: LinearArgs): DType => args.dtype ?? "f32"
+
+// ---- CPU reference (float64) ----
+
+/** erf to double precision: Taylor series near 0, Lentz's continued fraction for erfc beyond. */
+export const erf = (z: number): number => {
+  const a = Math.abs(z)
+  if (a < 2.5) {
+    let term = z
+    let sum = z
+    for (let n = 1; n < 80; n++) {
+      term *= (-z * z) / n
+      const add = term / (2 * n + 1)
+      sum += add
+      if (Math.abs(add) < 1e-17 * Math.abs(sum)) break
+    }
+    return (2 / Math.sqrt(Math.PI)) * sum
+  }
+  if (a > 6) return Math.sign(z)
+  // erfc(a) = exp(-a²)/√π · 1/(a + (1/2)/(a + 1/(a + (3/2)/(a + 2/(a + …))))), evaluated from the tail.
+  let f = a
+  for (let n = 60; n >= 1; n--) f = a + n / 2 / f
+  const erfc = Math.exp(-a * a) / Math.sqrt(Math.PI) / f
+  return Math.sign(z) * (1 - erfc)
+}
+
+export const activate = (v: number, activation: Activation = "none"): number => {
+  if (activation === "gelu_tanh") return 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v * v * v)))
+  if (activation === "gelu_erf") return 0.5 * v * (1 + erf(v / Math.SQRT2))
+  return v
+}
+
+export interface ReferenceArgs {
+  readonly x: ArrayLike<number>
+  readonly w: ArrayLike<number>
+  readonly b?: ArrayLike<number>
+  readonly M: number
+  readonly N: number
+  readonly K: number
+  readonly wLayout: WLayout
+  readonly activation?: Activation
+  readonly xOffset?: number
+}
+
+/** One output y[m,n] in float64. */
+export const referenceAt = (r: ReferenceArgs, m: number, n: number): number => {
+  const xo = (r.xOffset ?? 0) + m * r.K
+  let s = 0
+  if (r.wLayout === "nk") for (let k = 0; k < r.K; k++) s += r.x[xo + k] * r.w[n * r.K + k]
+  else for (let k = 0; k < r.K; k++) s += r.x[xo + k] * r.w[k * r.N + n]
+  if (r.b !== undefined) s += r.b[n]
+  return activate(s, r.activation)
+}
+
+/** CPU reference: y[M,N] in float64. */
+export const reference = (r: ReferenceArgs): Float64Array => {
+  const y = new Float64Array(r.M * r.N)
+  for (let m = 0; m < r.M; m++) for (let n = 0; n < r.N; n++) y[m * r.N + n] = referenceAt(r, m, n)
+  return y
+}

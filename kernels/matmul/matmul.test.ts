@@ -1,0 +1,82 @@
+import { describe, expect, it } from "vitest"
+import type { DType } from "@djinn/gpu"
+import { dtypesOf, guardedOutput, randomFloats, relError, roundF16, testDevice, tolerance, upload } from "../testing/harness.ts"
+import { encode, erf, linear, reference, type Activation, type WLayout } from "./matmul.ts"
+
+type Case = [M: number, N: number, K: number, layout: WLayout, bias: boolean, activation: Activation, xOffset: number]
+
+// Sizes of 1, primes and non-multiples of the 64/128 tiles and of the K-step 16; both layouts with both tiles
+// (520×515 takes the 128×128 path), bias and each activation. Cases share variants where they can: every variant is a
+// shader compile, and lavapipe compiles slowly.
+const f32Cases: Case[] = [
+  [1, 1, 1, "kn", false, "none", 0],
+  [17, 67, 257, "kn", true, "gelu_tanh", 3],
+  [9, 1031, 17, "kn", false, "none", 0],
+  [67, 17, 31, "nk", false, "none", 0],
+  [64, 64, 16, "nk", false, "none", 5],
+  [130, 257, 67, "nk", true, "gelu_erf", 0],
+  [256, 1031, 257, "nk", false, "none", 0],
+  [520, 515, 33, "kn", true, "none", 0],
+  [520, 515, 33, "nk", false, "none", 1],
+]
+const f16Cases: Case[] = [
+  [1, 1, 1, "kn", false, "none", 0],
+  [130, 257, 67, "kn", false, "none", 0],
+  [17, 67, 257, "nk", true, "gelu_tanh", 3],
+  [520, 515, 33, "kn", false, "none", 0],
+]
+
+const inputs = (M: number, N: number, K: number, xOffset: number, dtype: DType, seed: number) => {
+  const round = (a: Float32Array) => (dtype === "f16" ? roundF16(a) : a)
+  const x = round(randomFloats(xOffset + M * K, seed))
+  const w = round(randomFloats(N * K, seed + 1, -0.5, 0.5))
+  const b = round(randomFloats(N, seed + 2))
+  return { x, w, b }
+}
+
+describe("matmul", async () => {
+  const gpu = await testDevice()
+  for (const dtype of dtypesOf(gpu)) {
+    for (const [M, N, K, wLayout, bias, activation, xOffset] of dtype === "f32" ? f32Cases : f16Cases) {
+      it(`${dtype} ${M}×${N}×${K} ${wLayout}${bias ? " +b" : ""} ${activation}${xOffset ? ` xOffset=${xOffset}` : ""}`, async () => {
+        const { x, w, b } = inputs(M, N, K, xOffset, dtype, M * 7 + N * 3 + K)
+        const y = guardedOutput(gpu, M * N, dtype)
+        encode(gpu, {
+          x: upload(gpu, x, dtype), w: upload(gpu, w, dtype), b: bias ? upload(gpu, b, dtype) : undefined, y: y.binding,
+          M, N, K, wLayout, activation, dtype, xOffset,
+        })
+        const want = reference({ x, w, b: bias ? b : undefined, M, N, K, wLayout, activation, xOffset })
+        expect(relError(await y.read(), want)).toBeLessThan(tolerance(dtype))
+      })
+    }
+  }
+
+  it("writes at yOffset and nowhere else", async () => {
+    const [M, N, K] = [5, 33, 20]
+    const { x, w, b } = inputs(M, N, K, 0, "f32", 99)
+    const y = guardedOutput(gpu, 7 + M * N)
+    encode(gpu, { x: upload(gpu, x), w: upload(gpu, w), b: upload(gpu, b), y: y.binding, M, N, K, wLayout: "kn", yOffset: 7 })
+    const got = await y.read()
+    expect(Array.from(got.subarray(0, 7), (v) => new Uint32Array(new Float32Array([v]).buffer)[0])).toEqual(Array(7).fill(0x7f7f7f7f))
+    expect(relError(got.subarray(7), reference({ x, w, b, M, N, K, wLayout: "kn" }))).toBeLessThan(1e-5)
+  })
+
+  it("linear picks gemv up to M = 8 and matmul beyond", async () => {
+    for (const M of [1, 9]) {
+      const [N, K] = [40, 36]
+      const { x, w, b } = inputs(M, N, K, 0, "f32", M)
+      const y = guardedOutput(gpu, M * N)
+      linear(gpu, { x: upload(gpu, x), w: upload(gpu, w), b: upload(gpu, b), y: y.binding, M, N, K, wLayout: "nk" })
+      expect(relError(await y.read(), reference({ x, w, b, M, N, K, wLayout: "nk" }))).toBeLessThan(1e-5)
+    }
+  })
+
+  it("rejects empty shapes", () => {
+    expect(() => encode(gpu, { x: { buffer: 0 }, w: { buffer: 0 }, y: { buffer: 0 }, M: 0, N: 1, K: 1, wLayout: "kn" })).toThrow(/M must be/)
+  })
+
+  it("reference erf is accurate to double precision", () => {
+    const known: [number, number][] = [[0.5, 0.5204998778130465], [1, 0.8427007929497149], [2, 0.9953222650189527], [3, 0.9999779095030014], [-1, -0.8427007929497149]]
+    for (const [z, want] of known) expect(Math.abs(erf(z) - want)).toBeLessThan(1e-14)
+  })
+})

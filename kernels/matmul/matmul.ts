@@ -1,0 +1,43 @@
+import { packUniforms, type GpuDevice, type KernelSpec } from "@djinn/gpu"
+import { wgsl } from "../source.ts"
+import * as gemv from "../gemv/gemv.ts"
+import { checkShape, dtypeOf, epilogueDefines, epilogueWgsl, type LinearArgs } from "./linear.ts"
+
+export { reference, referenceAt, activate, erf, type Activation, type LinearArgs, type ReferenceArgs, type WLayout } from "./linear.ts"
+
+/** Bindings: x, W, y, then b (only in BIAS variants). */
+export const spec: KernelSpec = {
+  id: "matmul",
+  wgsl: wgsl("matmul") + "\n" + epilogueWgsl(),
+  storage: ["read", "read", "read_write", "read"],
+  uniforms: true,
+}
+
+const MAX_GROUPS = 65535
+
+/** 128×128 tiles (8×8 per thread) pay off once there are enough of them to fill the GPU; 64×64 otherwise. */
+export const tileOf = (M: number, N: number): 64 | 128 => (M >= 512 && N >= 512 ? 128 : 64)
+
+/** Tiled GEMM, any M, N, K: y[M,N] = act(x[M,K] · W + b). */
+export const encode = (gpu: GpuDevice, args: LinearArgs): void => {
+  checkShape("matmul", args)
+  const tile = tileOf(args.M, args.N)
+  const defines = epilogueDefines(args)
+  if (args.wLayout === "nk") defines.push("W_NK")
+  if (tile === 128) defines.push("TILE_8X8")
+  const gx = Math.ceil(args.N / tile)
+  const gy = Math.ceil(args.M / tile)
+  if (gx > MAX_GROUPS || gy > MAX_GROUPS) throw new Error(`matmul: ${args.M}×${args.N} needs more than ${MAX_GROUPS} tiles per dimension`)
+  const bindings = [args.x, args.w, args.y]
+  if (args.b !== undefined) bindings.push(args.b)
+  gpu.dispatch({
+    pipeline: gpu.pipeline(spec.id, { dtype: dtypeOf(args), defines }),
+    bindings,
+    uniforms: packUniforms([["u32", args.M], ["u32", args.N], ["u32", args.K], ["u32", args.xOffset ?? 0], ["u32", args.yOffset ?? 0]]),
+    workgroups: [gx, gy, 1],
+  })
+}
+
+/** The engine's linear layer: gemv for decode-sized M (≤ gemv.MAX_M), the tiled GEMM otherwise. */
+export const linear = (gpu: GpuDevice, args: LinearArgs): void =>
+  args.M <= gemv.MAX_M ? gemv.encode(gpu, args) : encode(gpu, args)

@@ -1,0 +1,117 @@
+// Tiled GEMM with bias and a fused activation: y[M,N] = act(x[M,K] · W + b[N]).
+// W is [K,N] row-major ("kn", GPT-2's Conv1D) or, with W_NK, [N,K] row-major ("nk", nn.Linear).
+// Each workgroup of 16×16 threads computes a BM×BN tile of y, stepping through K by BK: both input tiles are staged
+// in workgroup memory (as f32, transposed so that the inner product reads them along M and N), and each thread
+// accumulates TM×TN outputs in registers. A thread owns rows ty + 16i and columns tx + 16j (strided, not blocked),
+// so that workgroup-memory reads are broadcasts or consecutive words and the final stores are coalesced.
+// Storage is the variant's dtype (f32 or f16); arithmetic is f32. Any M, N, K: out-of-range loads read 0.
+// Variants: W_NK, BIAS, TILE_8X8 (128×128 tiles for large shapes), activation defines of epilogue.wgsl.
+alias E = f32; // @dtype
+
+struct Params {
+  M: u32,
+  N: u32,
+  K: u32,
+  // Element offsets of x's and y's first rows within their bindings (bindings start on 256-byte boundaries).
+  x_off: u32,
+  y_off: u32,
+  _p0: u32,
+  _p1: u32,
+  _p2: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<E>;
+@group(0) @binding(2) var<storage, read> w: array<E>;
+@group(0) @binding(3) var<storage, read_write> y: array<E>;
+// #if BIAS
+@group(0) @binding(4) var<storage, read> b: array<E>;
+// #endif
+
+// #if TILE_8X8
+const TM: u32 = 8u;
+const TN: u32 = 8u;
+// #else
+const TM: u32 = 4u;
+const TN: u32 = 4u;
+// #endif
+const BM: u32 = 16u * TM;
+const BN: u32 = 16u * TN;
+const BK: u32 = 16u;
+const THREADS: u32 = 256u;
+// Row strides of the staged tiles, padded by one word so that the transposing stores do not all hit one bank.
+const SA: u32 = BM + 1u;
+const SB: u32 = BN + 1u;
+
+var<workgroup> tile_a: array<f32, BK * SA>;
+var<workgroup> tile_b: array<f32, BK * SB>;
+
+@compute @workgroup_size(16, 16)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
+        @builtin(local_invocation_index) t: u32) {
+  let row0 = wid.y * BM;
+  let col0 = wid.x * BN;
+  let M = p.M;
+  let N = p.N;
+  let K = p.K;
+  var acc: array<f32, TM * TN>;
+
+  for (var k0 = 0u; k0 < K; k0 += BK) {
+    // x tile, BM×BK: consecutive threads read consecutive k of one row.
+    for (var i = 0u; i < BM * BK / THREADS; i++) {
+      let idx = t + i * THREADS;
+      let m = idx / BK;
+      let k = idx % BK;
+      let gm = row0 + m;
+      let gk = k0 + k;
+      var v = 0.0;
+      if (gm < M && gk < K) { v = f32(x[p.x_off + gm * K + gk]); }
+      tile_a[k * SA + m] = v;
+    }
+    // W tile, BK×BN: consecutive threads read consecutive addresses of W in either layout.
+    for (var i = 0u; i < BK * BN / THREADS; i++) {
+      let idx = t + i * THREADS;
+      // #if W_NK
+      let n = idx / BK;
+      let k = idx % BK;
+      // #else
+      let k = idx / BN;
+      let n = idx % BN;
+      // #endif
+      let gn = col0 + n;
+      let gk = k0 + k;
+      var v = 0.0;
+      // #if W_NK
+      if (gn < N && gk < K) { v = f32(w[gn * K + gk]); }
+      // #else
+      if (gn < N && gk < K) { v = f32(w[gk * N + gn]); }
+      // #endif
+      tile_b[k * SB + n] = v;
+    }
+    workgroupBarrier();
+    for (var k = 0u; k < BK; k++) {
+      var a: array<f32, TM>;
+      var bb: array<f32, TN>;
+      for (var i = 0u; i < TM; i++) { a[i] = tile_a[k * SA + lid.y + 16u * i]; }
+      for (var j = 0u; j < TN; j++) { bb[j] = tile_b[k * SB + lid.x + 16u * j]; }
+      for (var i = 0u; i < TM; i++) {
+        for (var j = 0u; j < TN; j++) { acc[i * TN + j] = fma(a[i], bb[j], acc[i * TN + j]); }
+      }
+    }
+    workgroupBarrier();
+  }
+
+  for (var i = 0u; i < TM; i++) {
+    let gm = row0 + lid.y + 16u * i;
+    if (gm >= M) { break; }
+    for (var j = 0u; j < TN; j++) {
+      let gn = col0 + lid.x + 16u * j;
+      if (gn >= N) { break; }
+      var v = acc[i * TN + j];
+      // #if BIAS
+      v += f32(b[gn]);
+      // #endif
+      y[p.y_off + gm * N + gn] = E(act(v));
+    }
+  }
+}
