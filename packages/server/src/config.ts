@@ -6,8 +6,8 @@ const MB = 1024 * 1024
 const Port = Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 65535 }))
 const PositiveInt = Schema.Int.check(Schema.isGreaterThan(0))
 
-/** Per priority class: how many requests may run at once (over all GPUs) and how many may wait. */
-export const ClassLimits = Schema.Struct({ concurrency: PositiveInt, maxQueued: PositiveInt })
+/** Per priority class: how many requests may run at once over all GPUs (0 = one per GPU) and how many may wait. */
+export const ClassLimits = Schema.Struct({ concurrency: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)), maxQueued: PositiveInt })
 export type ClassLimits = typeof ClassLimits.Type
 
 export const ServerConfig = Schema.Struct({
@@ -74,7 +74,7 @@ export const DEFAULTS = {
   // Off by default: @djinn/gpu resolves timestamp queries at 16-byte offsets (WebGPU needs 256), which makes every
   // timed submit after the first invalid. Turn on once that is fixed.
   profiling: "off",
-  qos: "realtime=1:64,interactive=1:256,batch=1:1024",
+  qos: "realtime=0:64,interactive=0:256,batch=0:1024",
 } as const
 
 const envValue = (env: Readonly<Record<string, string | undefined>>, key: keyof ConfigInput): string | undefined => {
@@ -100,7 +100,7 @@ const parseQos = (spec: string): Record<Priority, { concurrency: number; maxQueu
   for (const part of list(DEFAULTS.qos).concat(list(spec))) {
     const [name, value] = part.split("=")
     const [c, q] = (value ?? "").split(":")
-    const prev = out[name as Priority] ?? { concurrency: 1, maxQueued: 256 }
+    const prev = out[name as Priority] ?? { concurrency: 0, maxQueued: 256 }
     out[name as Priority] = { concurrency: c === undefined || c === "" ? prev.concurrency : Number(c), maxQueued: q === undefined ? prev.maxQueued : Number(q) }
   }
   for (const name of Object.keys(out)) {

@@ -24,7 +24,9 @@ export class Qos extends Context.Service<Qos, {
     Effect.gen(function* () {
       const settings = yield* Settings
       const executor = yield* Executor
-      const core = new QosCore(executor.slots.length, settings.qos)
+      const gpus = executor.slots.length
+      const perGpu = (l: { concurrency: number; maxQueued: number }) => ({ concurrency: l.concurrency === 0 ? gpus : l.concurrency, maxQueued: l.maxQueued })
+      const core = new QosCore(gpus, { realtime: perGpu(settings.qos.realtime), interactive: perGpu(settings.qos.interactive), batch: perGpu(settings.qos.batch) })
 
       const run = <A, E, R>(priority: Priority, gpu: number, effect: Effect.Effect<A, E, R>): Effect.Effect<{ readonly value: A; readonly queueMs: number }, E | ServerError, R> =>
         Effect.uninterruptibleMask((restore): Effect.Effect<{ readonly value: A; readonly queueMs: number }, E | ServerError, R> => {

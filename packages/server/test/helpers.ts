@@ -16,7 +16,8 @@ export const waitForStats = async (conn: Connection, done: (s: Stats) => boolean
 }
 
 export interface Stats {
-  sessions: Array<{ id: number; owner: string; arenaBytes: number; contexts: Array<{ model: number; tokens: number }>; refs: number }>
+  sessions: Array<{ id: number; owner: string; gpu: number; arenaBytes: number; contexts: Array<{ model: number; tokens: number }>; refs: number }>
+  gpus: Array<{ index: number; name: string; jobs: number }>
   vmu: {
     sessions: number
     models: number
@@ -26,7 +27,7 @@ export interface Stats {
     refs: { bytes: number; count: number }
     gpus: Array<{ blind: { namespaces: number } }>
   }
-  models: Array<{ handle: number; id: string; fingerprint: string; refs: number; loads: number; paramBytes: number; source: string }>
+  models: Array<{ handle: number; id: string; fingerprint: string; refs: number; loads: number; paramBytes: number; source: string; gpus: Array<{ gpu: number }> }>
   connections: Array<{ id: string; sessions: number; blind: boolean }>
   planner: { hits: number; misses: number }
 }
