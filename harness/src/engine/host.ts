@@ -1,12 +1,13 @@
-// The engine hosted in a harness-owned process (the native worker, the rpc server): open the GPU, load one model,
-// run inputs. Promise-based on purpose: the hot path stays out of Effect, as in the engine's own CLI.
+// The engine hosted in a harness-owned process (the native worker, the rpc server) or on a RemoteGpu (the blind
+// client): open the GPU, load one model, run inputs. Promise-based on purpose: the hot path stays out of Effect, as in
+// the engine's own CLI.
 import { type AdapterDescription, adapterName, type DType, type GpuDevice, openGpu } from "@djinn/gpu"
 import {
-  type CausalLM, directMemory, forwardLogits, generate, loadCausalLM, type Memory, resolveModel, type ResolvedModel,
-  syntheticWeights,
+  directMemory, forwardEncoder, forwardLogits, forwardVision, generate, type LoadedModel, loadModel, type Memory,
+  resolveModel, type ResolvedModel, syntheticWeights,
 } from "@djinn/engine"
 import { registry } from "@djinn/kernels"
-import type { ModelJob, ModelSource, WorkInput, WorkOutput } from "./work.ts"
+import { type ModelJob, type ModelSource, pixels, type WorkInput, type WorkOutput } from "./work.ts"
 
 export interface HostInfo {
   readonly adapter: AdapterDescription
@@ -19,8 +20,8 @@ export interface HostInfo {
 
 export interface EngineHost {
   readonly info: HostInfo
-  /** Runs one input; `ms` is the engine's wall time from upload to outputs read back. */
-  run(input: WorkInput): Promise<{ readonly output: WorkOutput; readonly ms: number }>
+  /** Runs one input (a classify input's pixels given, or made from its seed); `ms` is the engine's wall time. */
+  run(input: WorkInput, images?: Float32Array): Promise<{ readonly output: WorkOutput; readonly ms: number }>
   close(): void
 }
 
@@ -34,16 +35,37 @@ export const resolveSource = (source: ModelSource): ResolvedModel => {
 export const pickDtype = (gpu: GpuDevice, requested: ModelJob["dtype"]): DType =>
   requested === "float16" && gpu.adapter.f16 ? "f16" : "f32"
 
-/** Runs one input on a loaded model: the same call the native worker and the rpc server make. */
-export const runInput = async (gpu: GpuDevice, mem: Memory, lm: CausalLM, input: WorkInput): Promise<WorkOutput> => {
-  if (input.kind === "generate") {
-    const out = await generate(gpu, mem, lm, input.ids, { maxNewTokens: input.newTokens })
-    for (const t of [...out.cache.keys, ...out.cache.values]) mem.release({ buffer: t.buffer, offset: t.offset, size: 0 })
-    return { kind: "tokens", tokens: out.tokens }
+const mismatch = (model: LoadedModel, input: WorkInput) => new Error(`a ${model.kind} model cannot run a '${input.kind}' input`)
+
+/**
+ * Runs one input on a loaded model: the same calls the native worker, the rpc server and the blind client make.
+ * `images` are a classify input's pixels when the caller made them already (outside its timing).
+ */
+export const runInput = async (gpu: GpuDevice, mem: Memory, model: LoadedModel, input: WorkInput, images?: Float32Array): Promise<WorkOutput> => {
+  switch (input.kind) {
+    case "generate": {
+      if (model.kind !== "causal-lm") throw mismatch(model, input)
+      const out = await generate(gpu, mem, model.model, input.ids, { maxNewTokens: input.newTokens })
+      for (const t of [...out.cache.keys, ...out.cache.values]) mem.release({ buffer: t.buffer, offset: t.offset, size: 0 })
+      return { kind: "tokens", tokens: out.tokens }
+    }
+    case "forward": {
+      if (model.kind !== "causal-lm") throw mismatch(model, input)
+      const all = await forwardLogits(gpu, mem, model.model, input.ids)
+      const V = model.model.vocabSize
+      return { kind: "values", shape: [1, V], values: all.slice(all.length - V) }
+    }
+    case "encode": {
+      if (model.kind !== "encoder") throw mismatch(model, input)
+      const out = await forwardEncoder(gpu, mem, model.model, { inputIds: Int32Array.from(input.ids), B: input.batch, S: input.seq })
+      return { kind: "values", shape: [input.batch, input.seq, out.lastHiddenState.length / (input.batch * input.seq)], values: out.lastHiddenState }
+    }
+    case "classify": {
+      if (model.kind !== "vision") throw mismatch(model, input)
+      const logits = await forwardVision(gpu, mem, model.model, images ?? pixels(input), input.shape)
+      return { kind: "values", shape: [input.shape[0], logits.length / input.shape[0]], values: logits }
+    }
   }
-  const all = await forwardLogits(gpu, mem, lm, input.ids)
-  const V = lm.vocabSize
-  return { kind: "values", shape: [1, V], values: all.slice(all.length - V) }
 }
 
 export const openHost = async (job: ModelJob): Promise<EngineHost> => {
@@ -52,13 +74,15 @@ export const openHost = async (job: ModelJob): Promise<EngineHost> => {
   try {
     const mem = directMemory(gpu)
     const dtype = pickDtype(gpu, job.dtype)
-    const lm = loadCausalLM(gpu, mem, model, dtype)
+    const loaded = loadModel(gpu, mem, model, dtype)
     await gpu.checkErrors()
     return {
-      info: { adapter: gpu.adapter, gpu: adapterName(gpu.adapter), dtype, weightsSource: model.weightsSource, weightBytes: lm.weightBytes },
-      run: async (input) => {
+      info: { adapter: gpu.adapter, gpu: adapterName(gpu.adapter), dtype, weightsSource: model.weightsSource, weightBytes: loaded.model.weightBytes },
+      run: async (input, given) => {
+        // Inputs made from a seed (images) are made before the clock starts: only the engine call is timed.
+        const images = given ?? (input.kind === "classify" ? pixels(input) : undefined)
         const started = performance.now()
-        const output = await runInput(gpu, mem, lm, input)
+        const output = await runInput(gpu, mem, loaded, input, images)
         const ms = performance.now() - started
         await gpu.checkErrors()
         return { output, ms }

@@ -22,6 +22,10 @@ export type WorkInput =
   | { readonly kind: "generate"; readonly ids: ReadonlyArray<number>; readonly newTokens: number }
   /** One forward over `ids`, returning the logits of the last position (what the next token is chosen from). */
   | { readonly kind: "forward"; readonly ids: ReadonlyArray<number> }
+  /** An encoder forward over `batch` × `seq` ids (row-major), returning last_hidden_state [batch, seq, hidden]. */
+  | { readonly kind: "encode"; readonly ids: ReadonlyArray<number>; readonly batch: number; readonly seq: number }
+  /** A classifier forward over NCHW images drawn from `seed` (see `pixels`), returning logits [N, classes]. */
+  | { readonly kind: "classify"; readonly seed: number; readonly shape: readonly [number, number, number, number] }
 
 export type WorkOutput =
   | { readonly kind: "tokens"; readonly tokens: ReadonlyArray<number> }
@@ -65,10 +69,29 @@ export const workInput = (w: Workload, seed: number, index: number, config: Reco
       const ids = Array.from({ length: w.params.prompt_length }, () => Math.floor(next() * vocab))
       return w.params.new_tokens > 0 ? { kind: "generate", ids, newTokens: w.params.new_tokens } : { kind: "forward", ids }
     }
-    default:
-      throw new Error(`workload ${w.name}: implementation ${w.implementation} has no inputs yet`)
+    case "synthetic_transformer": {
+      const next = rng((seed ^ fnv1a(`${w.name}#${index}`)) >>> 0)
+      const vocab = vocabOf(w, config)
+      const ids = Array.from({ length: w.batch_size * w.params.seq_len }, () => Math.floor(next() * vocab))
+      return { kind: "encode", ids, batch: w.batch_size, seq: w.params.seq_len }
+    }
+    case "hf_vision":
+      return { kind: "classify", seed: (seed ^ fnv1a(`${w.name}#${index}`)) >>> 0, shape: [w.batch_size, w.params.channels, w.params.image_size, w.params.image_size] }
   }
 }
+
+/** The images of a classify input: values uniform in [-1, 1) (normalised pixels), the same in every process. */
+export const pixels = (input: Extract<WorkInput, { kind: "classify" }>): Float32Array => {
+  const next = rng(input.seed)
+  const n = input.shape.reduce((a, b) => a * b, 1)
+  const out = new Float32Array(n)
+  for (let i = 0; i < n; i++) out[i] = 2 * next() - 1
+  return out
+}
+
+/** Bytes of the input tensor a remote call ships (ids as i32, images as f32). */
+export const inputTensorBytes = (input: WorkInput, images?: Float32Array): Uint8Array =>
+  input.kind === "classify" ? new Uint8Array((images ?? pixels(input)).buffer) : new Uint8Array(Int32Array.from(input.ids).buffer)
 
 /** sha256 over the output's canonical bytes: token ids as i32 LE, values as f32 LE with the shape. */
 export const outputDigest = (o: WorkOutput): string => {

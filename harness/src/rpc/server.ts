@@ -11,7 +11,7 @@ import { SocketServer } from "effect/socket"
 import { type EngineHost, openHost } from "../engine/host.ts"
 import type { ModelJob, WorkInput } from "../engine/work.ts"
 import { layerMsgPack } from "./msgpack.ts"
-import { EngineRpcs, RpcFailure } from "./protocol.ts"
+import { EngineRpcs, RpcFailure, type RunRequest } from "./protocol.ts"
 
 const { values } = parseArgs({ options: { job: { type: "string" }, host: { type: "string", default: "127.0.0.1" }, port: { type: "string", default: "0" } } })
 if (values.job === undefined) {
@@ -20,9 +20,22 @@ if (values.job === undefined) {
 }
 const job = JSON.parse(values.job) as ModelJob
 
-const toInput = (req: typeof import("./protocol.ts").RunRequest.Type): WorkInput => {
-  const ids = Array.from(new Int32Array(req.ids.buffer.slice(req.ids.byteOffset, req.ids.byteOffset + req.ids.byteLength)))
-  return req.kind === "generate" ? { kind: "generate", ids, newTokens: req.newTokens } : { kind: "forward", ids }
+/** The shipped tensor back into an input (images are used as sent: a classify input's seed is not looked at). */
+const toInput = (req: typeof RunRequest.Type): { readonly input: WorkInput; readonly images?: Float32Array } => {
+  const bytes = req.data.buffer.slice(req.data.byteOffset, req.data.byteOffset + req.data.byteLength)
+  if (req.kind === "classify") {
+    const [n, c, h, w] = req.shape
+    return { input: { kind: "classify", seed: 0, shape: [n, c, h, w] }, images: new Float32Array(bytes) }
+  }
+  const ids = Array.from(new Int32Array(bytes))
+  switch (req.kind) {
+    case "generate":
+      return { input: { kind: "generate", ids, newTokens: req.newTokens } }
+    case "forward":
+      return { input: { kind: "forward", ids } }
+    case "encode":
+      return { input: { kind: "encode", ids, batch: req.shape[0], seq: req.shape[1] } }
+  }
 }
 
 const handlers = (host: EngineHost) =>
@@ -31,7 +44,8 @@ const handlers = (host: EngineHost) =>
       Effect.tryPromise({
         try: async () => {
           const started = performance.now()
-          const { output, ms } = await host.run(toInput(req))
+          const { input, images } = toInput(req)
+          const { output, ms } = await host.run(input, images)
           if (output.kind === "text") throw new Error("the engine returned text")
           const bytes = output.kind === "tokens" ? new Uint8Array(Int32Array.from(output.tokens).buffer) : new Uint8Array(output.values.buffer, output.values.byteOffset, output.values.byteLength)
           const shape = output.kind === "tokens" ? [output.tokens.length] : [...output.shape]

@@ -15,7 +15,8 @@ export interface DjinnEndpoint {
   readonly port: number
   /** The OpenAI-compatible HTTP port, when the server was started with one. */
   readonly httpPort: number | undefined
-  readonly model: DjinnModel
+  /** The model the server holds for us (null for blind clients, which upload their own weights). */
+  readonly model: DjinnModel | null
   /** Started by the harness (true) or found at a configured address. */
   readonly launched: boolean
 }
@@ -43,14 +44,18 @@ export const djinnModel = (job: Job): Effect.Effect<DjinnModel, BaselineError> =
 const LISTENING = /djinn server listening on (\S+):(\d+)(?: \(http \S+:(\d+)\))?/
 
 /** The server for a remote baseline: the configured address if one is set, else a fresh server of our own. */
-export const djinnServer = (config: BaselineConfig, job: Job, options: { readonly http: boolean }): Effect.Effect<DjinnEndpoint, BaselineError, Scope.Scope> =>
+export const djinnServer = (
+  config: BaselineConfig,
+  job: Job,
+  options: { readonly http: boolean; readonly preload: boolean },
+): Effect.Effect<DjinnEndpoint, BaselineError, Scope.Scope> =>
   Effect.gen(function*() {
-    const model = yield* djinnModel(job)
+    const model = options.preload ? yield* djinnModel(job) : null
     const address = yield* resolveServerAddress(job.loaded, job.env, config).pipe(Effect.mapError((e) => baselineError("Setup", e.message)))
     if (address.source !== "default" && !options.http) {
       return { host: address.host, port: address.port, httpPort: undefined, model, launched: false }
     }
-    const preload = "modelDir" in model ? model.modelDir : model.modelId
+    const preload = model === null ? [] : ["--preload", "modelDir" in model ? model.modelDir : model.modelId]
     const server = yield* spawnChild({
       label: `${config.name}: djinn server`,
       command: job.node,
@@ -59,7 +64,7 @@ export const djinnServer = (config: BaselineConfig, job: Job, options: { readonl
         "--host", "127.0.0.1",
         "--port", "0",
         ...(options.http ? ["--http-port", "0"] : []),
-        "--preload", preload,
+        ...preload,
         "--dtype", job.model.dtype === "float16" ? "f16" : "f32",
       ],
       cwd: job.repoRoot,

@@ -11,7 +11,7 @@ import { renderMarkdown } from "../analyze.ts"
 import { type BaselineEnvironment, type BaselineInput, buildResultFile, type ResultFile } from "../result.ts"
 import { writeResultFile } from "../result-io.ts"
 import { Baseline, type Job, type RunOutcome } from "./baseline.ts"
-import { EXACT, judge, judgeReference, type Tolerance } from "./equivalence.ts"
+import { judge, judgeReference, type Tolerance } from "./equivalence.ts"
 import { makeJob } from "./job.ts"
 import { baselineLayer } from "./layers/index.ts"
 import { makeProgress, type Progress } from "./progress.ts"
@@ -49,9 +49,15 @@ interface BaselineRun {
   readonly notComparable?: string
 }
 
-/** Peers on another engine are held to a tolerance; our own systems share native's kernels and must be exact. */
+/**
+ * Tokens must always be identical. Values: peers on another engine within 1e-2 (float16) / 1e-4 (float32); our own
+ * systems run native's kernels but may pick another variant for the same math (the server computes only the last
+ * row of a prefill), so a few units in the last place of the dtype: 2e-3 (float16) / 1e-5 (float32).
+ */
 const toleranceFor = (b: BaselineConfig, w: Workload): Tolerance =>
-  b.type === "native_pytorch" || b.type === "pytorch_rpc" ? { relative: w.dtype === "float16" ? 1e-2 : 1e-4 } : EXACT
+  b.type === "native_pytorch" || b.type === "pytorch_rpc"
+    ? { relative: w.dtype === "float16" ? 1e-2 : 1e-4 }
+    : { relative: w.dtype === "float16" ? 2e-3 : 1e-5 }
 
 const select = <A extends { readonly name: string }>(all: ReadonlyArray<A>, wanted: ReadonlyArray<string>, what: string, file: string) => {
   if (wanted.length === 0) return Effect.succeed(all)

@@ -7,12 +7,12 @@
 //   and round trips summed over the run's calls, server execution summed over its GpuSubmits.
 import { type Connection, type RemoteGpu, type Session } from "@djinn/client"
 import { Connection as ConnectionClass } from "@djinn/client"
-import { type CausalLM, directMemory, loadCausalLM, type Memory } from "@djinn/engine"
+import { directMemory, type LoadedModel, loadModel, type Memory } from "@djinn/engine"
 import { type AdapterDescription, f16ToF32 } from "@djinn/gpu"
 import { Effect, Layer, type Scope } from "effect"
 import type { Baseline as BaselineConfig } from "../../config.ts"
 import { pickDtype, resolveSource, runInput } from "../../engine/host.ts"
-import type { WorkInput, WorkOutput } from "../../engine/work.ts"
+import { pixels, type WorkInput, type WorkOutput } from "../../engine/work.ts"
 import { adapterEnvironment } from "../adapter.ts"
 import { Baseline, type Job, makeBaseline, type Measured, type SetupInfo } from "../baseline.ts"
 import { djinnServer } from "../djinn-server.ts"
@@ -57,6 +57,7 @@ const lastLogitsOf = (t: { dtype: string; shape: ReadonlyArray<number>; data: Ui
 
 const semanticRun = (config: BaselineConfig, s: SemanticState, input: WorkInput) =>
   Effect.gen(function*() {
+    if (input.kind !== "generate" && input.kind !== "forward") return yield* baselineError("Run", `${config.name}: the Djinn server serves causal LMs only`)
     const started = performance.now()
     const r = input.kind === "generate"
       ? yield* attempt(config.name, () => s.session.generate(s.handle, input.ids, { maxNewTokens: input.newTokens }))
@@ -92,7 +93,7 @@ const semanticRun = (config: BaselineConfig, s: SemanticState, input: WorkInput)
 interface BlindState {
   readonly gpu: RemoteGpu
   readonly mem: Memory
-  readonly lm: CausalLM
+  readonly model: LoadedModel
   /** Sums over the server's replies to GpuSubmits, kept by a tap on the connection (RemoteGpu does not expose them). */
   readonly server: { executionMs: number; durationMs: number }
 }
@@ -116,8 +117,9 @@ const blindRun = (config: BaselineConfig, s: BlindState, input: WorkInput) =>
     const before = { ...s.gpu.stats }
     s.server.executionMs = 0
     s.server.durationMs = 0
+    const images = input.kind === "classify" ? pixels(input) : undefined
     const started = performance.now()
-    const output = yield* attempt(config.name, () => runInput(s.gpu, s.mem, s.lm, input))
+    const output = yield* attempt(config.name, () => runInput(s.gpu, s.mem, s.model, input, images))
     const latencyMs = performance.now() - started
     const after = { ...s.gpu.stats }
     const server = { ...s.server }
@@ -144,12 +146,15 @@ type State = { readonly mode: "semantic"; readonly semantic: SemanticState } | {
 export const makeRemoteDjinn = (config: BaselineConfig, job: Job) => {
   const mode = config.type === "remote_djinn" ? config.mode : "semantic"
   const setup = Effect.gen(function*(): Effect.fn.Return<{ readonly state: State; readonly info: SetupInfo }, BaselineError, Scope.Scope> {
-    const endpoint = yield* djinnServer(config, job, { http: false })
+    if (mode === "semantic" && job.workload.implementation !== "hf_causal_lm") {
+      return yield* baselineError("Unavailable", `the Djinn server serves causal LMs only (Generate/Forward); ${job.workload.implementation} runs in semantic_blind`)
+    }
+    const endpoint = yield* djinnServer(config, job, { http: false, preload: mode === "semantic" })
     const conn = yield* connection(config, endpoint.host, endpoint.port)
     const adapter = yield* serverAdapter(conn)
     const environment = adapter === undefined ? {} : { environment: adapterEnvironment(adapter, { "server.launched": String(endpoint.launched) }) }
     if (mode === "semantic") {
-      const model = yield* attempt(`${config.name} model`, () => conn.ensureModel(endpoint.model)).pipe(Effect.mapError((e) => baselineError("Setup", e.message)))
+      const model = yield* attempt(`${config.name} model`, () => conn.ensureModel(endpoint.model!)).pipe(Effect.mapError((e) => baselineError("Setup", e.message)))
       const session = yield* attempt(`${config.name} session`, () => conn.openSession({ priority: "interactive" })).pipe(Effect.mapError((e) => baselineError("Setup", e.message)))
       return { state: { mode: "semantic", semantic: { session, handle: model.handle as number } }, info: environment }
     }
@@ -161,12 +166,12 @@ export const makeRemoteDjinn = (config: BaselineConfig, job: Job) => {
     )
     const mem = directMemory(gpu)
     // The engine in this process builds the model on the remote GPU: the weights cross the network once, here.
-    const lm = yield* Effect.try({
-      try: () => loadCausalLM(gpu, mem, resolveSource(job.model.model), pickDtype(gpu, job.model.dtype)),
+    const model = yield* Effect.try({
+      try: () => loadModel(gpu, mem, resolveSource(job.model.model), pickDtype(gpu, job.model.dtype)),
       catch: (e) => baselineError(/Unsupported/.test(describe(e)) ? "Unavailable" : "Setup", `${config.name}: ${describe(e)}`),
     })
     yield* attempt(`${config.name} weight upload`, () => gpu.finish()).pipe(Effect.mapError((e) => baselineError("Setup", e.message)))
-    return { state: { mode: "blind", blind: { gpu, mem, lm, server } }, info: environment }
+    return { state: { mode: "blind", blind: { gpu, mem, model, server } }, info: environment }
   })
   return makeBaseline(config.name, job, setup, (state, request) =>
     state.mode === "semantic" ? semanticRun(config, state.semantic, request.input) : blindRun(config, state.blind, request.input))

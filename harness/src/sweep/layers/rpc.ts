@@ -8,7 +8,7 @@ import { RpcClient } from "effect/rpc"
 import type { Baseline as BaselineConfig } from "../../config.ts"
 import { resolveServerAddress } from "../../config.ts"
 import type { HostInfo } from "../../engine/host.ts"
-import type { WorkOutput } from "../../engine/work.ts"
+import { inputTensorBytes, pixels, type WorkOutput } from "../../engine/work.ts"
 import { layerMsgPack, makeMeter, resetMeter } from "../../rpc/msgpack.ts"
 import { EngineRpcs } from "../../rpc/protocol.ts"
 import { adapterEnvironment } from "../adapter.ts"
@@ -60,11 +60,14 @@ export const makeRpc = (config: BaselineConfig, job: Job) => {
     (client, request) =>
       Effect.gen(function*() {
         const input = request.input
+        // Images made from the seed before the clock starts (the client has them in memory, as a real caller would).
+        const images = input.kind === "classify" ? pixels(input) : undefined
         resetMeter(meter)
         const started = performance.now()
-        const ids = new Uint8Array(Int32Array.from(input.ids).buffer)
+        const data = inputTensorBytes(input, images)
+        const shape = input.kind === "classify" ? [...input.shape] : input.kind === "encode" ? [input.batch, input.seq] : [input.ids.length]
         const packMs = performance.now() - started
-        const reply = yield* client.Run({ kind: input.kind, ids, newTokens: input.kind === "generate" ? input.newTokens : 0 }).pipe(
+        const reply = yield* client.Run({ kind: input.kind, data, shape, newTokens: input.kind === "generate" ? input.newTokens : 0 }).pipe(
           Effect.mapError((e) => baselineError("Run", `${config.name}: ${describe(e)}`)),
         )
         const t = performance.now()

@@ -104,7 +104,7 @@ const setup = (config: BaselineConfig, job: Job): Effect.Effect<{ readonly state
     const configured = config.type === "vllm" ? config.endpoint : undefined
     const base = configured !== undefined
       ? configured
-      : yield* djinnServer(config, job, { http: true }).pipe(Effect.map((s) => `http://127.0.0.1:${s.httpPort}/v1`))
+      : yield* djinnServer(config, job, { http: true, preload: true }).pipe(Effect.map((s) => `http://127.0.0.1:${s.httpPort}/v1`))
     const agent = yield* Effect.acquireRelease(Effect.sync(() => new Agent({ keepAlive: true, maxSockets: 1 })), (a) => Effect.sync(() => a.destroy()))
     const url = new URL(base)
     const model = yield* servedModel(config, { url, agent })
