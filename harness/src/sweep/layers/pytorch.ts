@@ -17,11 +17,12 @@ type PyConfig = Extract<BaselineConfig, { type: "native_pytorch" | "pytorch_rpc"
 const probe = (python: string) =>
   Effect.callback<Record<string, string>, BaselineError>((resume) => {
     const code = "import json, sys, torch, transformers; print(json.dumps({'python': sys.version.split()[0], 'torch': torch.__version__, 'transformers': transformers.__version__, 'cuda': str(torch.cuda.is_available())}))"
-    execFile(python, ["-c", code], { timeout: 120_000 }, (err, stdout, stderr) => {
+    const child = execFile(python, ["-c", code], { timeout: 120_000 }, (err, stdout, stderr) => {
       if (err === null) return resume(Effect.succeed(JSON.parse(stdout.trim().split("\n").at(-1)!) as Record<string, string>))
       const why = stderr.trim().split("\n").filter((l) => l.trim() !== "").at(-1) ?? err.message
       resume(Effect.fail(baselineError("Unavailable", `${python} cannot import torch and transformers here (${why})`)))
     })
+    return Effect.sync(() => void child.kill("SIGKILL")) // interrupted (Ctrl-C): the probe goes too
   })
 
 type Reply = { ok: true; info?: Record<string, unknown>; ms?: number; output?: WorkOutputJson; server_ms?: number; engine_ms?: number; bytes_out?: number; bytes_in?: number } | { ok: false; error: string }
