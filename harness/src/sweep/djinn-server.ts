@@ -60,6 +60,7 @@ export const djinnServer = (
       label: `${config.name}: djinn server`,
       command: job.node,
       args: [
+        "--import", `${job.repoRoot}/harness/src/workers/exit-with-parent.ts`,
         `${job.repoRoot}/packages/server/src/main.ts`,
         "--host", "127.0.0.1",
         "--port", "0",
