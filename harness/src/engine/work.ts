@@ -108,10 +108,6 @@ export const outputDigest = (o: WorkOutput): string => {
   return h.digest("hex")
 }
 
-/** Bytes of the payload a client gets back (token ids as i32, values as f32). */
-export const outputBytes = (o: WorkOutput): number =>
-  o.kind === "tokens" ? 4 * o.tokens.length : o.kind === "text" ? Buffer.byteLength(o.text) : 4 * o.values.length
-
 /** Generated tokens of a run, for `tokens_generated`. */
 export const tokensOf = (o: WorkOutput): number | null => (o.kind === "tokens" ? o.tokens.length : null)
 

@@ -3,10 +3,9 @@
 // native_pytorch, pytorch_rpc).
 import { Context, Effect, Exit, Scope } from "effect"
 import type { Baseline as BaselineConfig, Env, Experiment, LoadedConfig, Workload } from "../config.ts"
-import type { ModelJob, WorkInput, WorkOutput } from "../engine/work.ts"
+import { type ModelJob, outputDigest, tokensOf, type WorkInput, type WorkOutput } from "../engine/work.ts"
 import { type BaselineEnvironment, failedRun, type MeasuredRun, measuredRun, type RunRecord } from "../result.ts"
 import { baselineError, type BaselineError } from "./errors.ts"
-import { outputBytes, outputDigest, tokensOf } from "../engine/work.ts"
 
 /** One workload as every baseline sees it. */
 export interface Job {
@@ -77,8 +76,6 @@ export const toOutcome = (job: Job, index: number, m: Measured): RunOutcome => (
     tokens: m.output.kind === "tokens" ? m.output.tokens : null,
   }),
 })
-
-export { outputBytes }
 
 /**
  * Builds a Baseline from a system's setup (acquiring what it needs into a scope of its own, closed by teardown or
