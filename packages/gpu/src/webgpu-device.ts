@@ -17,6 +17,7 @@ const UNIFORM_ALIGN = 256
 const READBACK = 0x0001 | 0x0008 // MAP_READ | COPY_DST
 /** Submits between two `finish()` calls that get GPU timestamps; later ones go untimed. */
 const MAX_TIMED_SUBMITS = 512
+const QUERY_SLOT = 256
 
 interface PipelineEntry {
   readonly pipeline: GPUComputePipeline
@@ -73,8 +74,9 @@ export class WebGpuDevice implements GpuDevice {
     })
     if (profiling && adapter.timestamps) {
       this.querySet = device.createQuerySet({ type: "timestamp", count: 2 * MAX_TIMED_SUBMITS })
-      this.queryBuffer = device.createBuffer({ size: 16 * MAX_TIMED_SUBMITS, usage: 0x0200 | 0x0004 }) // QUERY_RESOLVE | COPY_SRC
-      this.queryRead = device.createBuffer({ size: 16 * MAX_TIMED_SUBMITS, usage: READBACK })
+      // resolveQuerySet's destination offset must be a multiple of 256: one 256-byte slot per timed submit.
+      this.queryBuffer = device.createBuffer({ size: QUERY_SLOT * MAX_TIMED_SUBMITS, usage: 0x0200 | 0x0004 }) // QUERY_RESOLVE | COPY_SRC
+      this.queryRead = device.createBuffer({ size: QUERY_SLOT * MAX_TIMED_SUBMITS, usage: READBACK })
     }
   }
 
@@ -221,7 +223,7 @@ export class WebGpuDevice implements GpuDevice {
       // The end stamp goes in a tiny trailing pass so it covers the whole submit.
       const end = encoder.beginComputePass({ timestampWrites: { querySet: this.querySet!, endOfPassWriteIndex: 2 * slot + 1 } })
       end.end()
-      encoder.resolveQuerySet(this.querySet!, 2 * slot, 2, this.queryBuffer!, 16 * slot)
+      encoder.resolveQuerySet(this.querySet!, 2 * slot, 2, this.queryBuffer!, QUERY_SLOT * slot)
       this.timedSubmits++
     }
     this.device.queue.submit([encoder.finish()])
@@ -236,13 +238,18 @@ export class WebGpuDevice implements GpuDevice {
     if (n === 0 || this.queryRead === undefined) return 0
     this.timedSubmits = 0
     const encoder = this.device.createCommandEncoder()
-    encoder.copyBufferToBuffer(this.queryBuffer!, 0, this.queryRead, 0, 16 * n)
+    const bytes = QUERY_SLOT * n
+    encoder.copyBufferToBuffer(this.queryBuffer!, 0, this.queryRead, 0, bytes)
     this.device.queue.submit([encoder.finish()])
-    await this.queryRead.mapAsync(0x0001, 0, 16 * n)
-    const stamps = new BigUint64Array(this.queryRead.getMappedRange(0, 16 * n).slice(0))
+    await this.queryRead.mapAsync(0x0001, 0, bytes)
+    const stamps = new BigUint64Array(this.queryRead.getMappedRange(0, bytes).slice(0))
     this.queryRead.unmap()
+    const stride = QUERY_SLOT / 8
     let ns = 0
-    for (let i = 0; i < n; i++) if (stamps[2 * i + 1] > stamps[2 * i]) ns += Number(stamps[2 * i + 1] - stamps[2 * i])
+    for (let i = 0; i < n; i++) {
+      const [begin, end] = [stamps[i * stride], stamps[i * stride + 1]]
+      if (end > begin) ns += Number(end - begin)
+    }
     return ns
   }
 
