@@ -10,7 +10,16 @@ rmSync(dist, { recursive: true, force: true })
 mkdirSync(dist, { recursive: true })
 
 const entries: Record<string, string> = { djinn: "packages/cli/src/main.ts", "compare-golden": "scripts/compare-golden.ts" }
-for (const [name, path] of [["server", "packages/server/src/main.ts"], ["harness", "harness/src/main.ts"], ["kernels", "kernels/runner/main.ts"], ["zoo", "packages/engine/bench/zoo.ts"]] as const) {
+for (const [name, path] of [
+  ["server", "packages/server/src/main.ts"],
+  ["harness", "harness/src/main.ts"],
+  ["native-worker", "harness/src/workers/native-worker.ts"],
+  ["rpc-server", "harness/src/rpc/server.ts"],
+  ["exit-with-parent", "harness/src/workers/exit-with-parent.ts"],
+  ["kernels", "kernels/runner/main.ts"],
+  ["zoo", "packages/engine/bench/zoo.ts"],
+  ["roundtrip", "packages/server/bench/roundtrip.ts"],
+] as const) {
   if (existsSync(join(root, path))) entries[name] = path
 }
 await build({
@@ -22,7 +31,7 @@ await build({
   format: "esm",
   target: "node22",
   external: ["webgpu"],
-  sourcemap: "linked",
+  sourcemap: false,
   logLevel: "warning",
   // Bundled code finds kernels/ and configs/ beside itself (see kernels/source.ts).
   banner: { js: "globalThis.__DJINN_BUNDLED__ = true; import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
@@ -38,6 +47,9 @@ const copyWgsl = (from: string, to: string) => {
 }
 copyWgsl(join(root, "kernels"), join(dist, "kernels"))
 cpSync(join(root, "configs"), join(dist, "configs"), { recursive: true })
+// The sweep's PyTorch peers and the report's chart script travel as files.
+if (existsSync(join(root, "harness/python"))) cpSync(join(root, "harness/python"), join(dist, "harness/python"), { recursive: true })
+if (existsSync(join(root, "harness/src/report-charts.js"))) cpSync(join(root, "harness/src/report-charts.js"), join(dist, "report-charts.js"))
 
 const webgpu = join(root, "node_modules/webgpu")
 const target = join(dist, "node_modules/webgpu")

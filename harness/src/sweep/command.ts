@@ -1,5 +1,5 @@
 // `harness sweep`: run the suite of a config and print the analyzer's tables.
-import { fileURLToPath } from "node:url"
+import { repoRoot as programsRepoRoot } from "../programs.ts"
 import { Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import type { Env } from "../config.ts"
@@ -12,7 +12,7 @@ const list = (name: string, description: string) =>
     Flag.withDescription(description),
   )
 
-const repoRoot = fileURLToPath(new URL("../../../", import.meta.url))
+const repoRoot = programsRepoRoot()
 
 /** `sweep`, built over the environment it may read (main passes `process.env`; no module reads it). */
 export const makeSweepCommand = (env: Env) =>

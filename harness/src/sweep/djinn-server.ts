@@ -1,5 +1,6 @@
 // Where the remote baselines find a Djinn server: at the address the config or environment names, or one the harness
 // starts for the baseline (`node packages/server/src/main.ts --port 0 --preload <model>`) and stops after it.
+import { programPath } from "../programs.ts"
 import { findKnownModel, resolveModel } from "@djinn/engine"
 import { Effect, Result, Scope } from "effect"
 import { type Baseline as BaselineConfig, resolveServerAddress } from "../config.ts"
@@ -60,8 +61,8 @@ export const djinnServer = (
       label: `${config.name}: djinn server`,
       command: job.node,
       args: [
-        "--import", `${job.repoRoot}/harness/src/workers/exit-with-parent.ts`,
-        `${job.repoRoot}/packages/server/src/main.ts`,
+        "--import", programPath(job.repoRoot, "exit-with-parent"),
+        programPath(job.repoRoot, "server"),
         "--host", "127.0.0.1",
         "--port", "0",
         ...(options.http ? ["--http-port", "0"] : []),

@@ -1,5 +1,6 @@
 // `native`: the engine on the local GPU in a dedicated child process (harness/src/workers/native-worker.ts), no
 // network. The worker times the engine call itself, so the JSON-lines hop over stdio is not part of the latency.
+import { programPath } from "../../programs.ts"
 import { Effect, Layer } from "effect"
 import type { HostInfo } from "../../engine/host.ts"
 import { outputFromJson, type WorkOutputJson } from "../../engine/work.ts"
@@ -16,7 +17,7 @@ const expectOk = (label: string) => (reply: unknown) =>
     ? Effect.succeed(reply as Extract<Reply, { ok: true }>)
     : Effect.fail(baselineError("Run", `${label}: ${(reply as { error?: string }).error ?? JSON.stringify(reply)}`))
 
-export const workerPath = (job: Job) => `${job.repoRoot}/harness/src/workers/native-worker.ts`
+export const workerPath = (job: Job) => programPath(job.repoRoot, "native-worker")
 
 export const makeNative = (config: BaselineConfig, job: Job) =>
   makeBaseline(

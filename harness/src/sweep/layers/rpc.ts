@@ -2,6 +2,7 @@
 // server process (harness/src/rpc/server.ts) that holds only the model. Each run ships the input ids and gets the
 // output tensor back. Client breakdown: (de)serialization measured in the parser, bytes counted on the wire; the
 // network share is the round trip minus both and the server's handler time, split evenly (as the djinn client does).
+import { programPath } from "../../programs.ts"
 import { NodeSocket } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import { RpcClient } from "effect/rpc"
@@ -24,7 +25,7 @@ const launch = (config: BaselineConfig, job: Job) =>
     const server = yield* spawnChild({
       label: `${config.name} server`,
       command: job.node,
-      args: [`${job.repoRoot}/harness/src/rpc/server.ts`, "--job", JSON.stringify(job.model), "--host", "127.0.0.1", "--port", "0"],
+      args: [programPath(job.repoRoot, "rpc-server"), "--job", JSON.stringify(job.model), "--host", "127.0.0.1", "--port", "0"],
       cwd: job.repoRoot,
       env: { DJINN_SWEEP_ID: job.sweepId },
     })
