@@ -45,10 +45,12 @@ def load(spec):
     else:
         torch.manual_seed(spec.get("seed", 0))
         config = AutoConfig.for_model(**spec["config"])
-        try:
-            model = AutoModelForCausalLM.from_config(config, **kw)
-        except TypeError:
-            model = AutoModelForCausalLM.from_config(config, torch_dtype=dtype)
+        # Built on the target device: a 7B model initialised on the CPU takes minutes.
+        with torch.device(device):
+            try:
+                model = AutoModelForCausalLM.from_config(config, **kw)
+            except TypeError:
+                model = AutoModelForCausalLM.from_config(config, torch_dtype=dtype)
     model.to(device).eval()
     return model, device, str(dtype).replace("torch.", "")
 
