@@ -14,7 +14,10 @@ export interface SpawnedServer {
   readonly stop: (graceMs?: number) => Promise<number | null>
 }
 
-const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url))
+// Bundled (dist/), the server is server.mjs beside the bundle that spawns it.
+const MAIN = fileURLToPath((globalThis as { __DJINN_BUNDLED__?: boolean }).__DJINN_BUNDLED__ === true
+  ? new URL("./server.mjs", import.meta.url)
+  : new URL("./main.ts", import.meta.url))
 const LISTENING = /djinn server listening on (\S+):(\d+)(?: \(http \S+:(\d+)\))?/
 
 /**
