@@ -5,7 +5,8 @@ import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFile
 import { join } from "node:path"
 
 const root = new URL("..", import.meta.url).pathname
-const dist = join(root, "dist")
+// DJINN_DIST_DIR lets several people bundle side by side (default dist/).
+const dist = join(root, process.env.DJINN_DIST_DIR ?? "dist")
 rmSync(dist, { recursive: true, force: true })
 mkdirSync(dist, { recursive: true })
 

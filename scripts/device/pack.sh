@@ -4,9 +4,12 @@
 # `source .device/prelude.sh; bash scripts/device/unpack.sh` first.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# DJINN_DEVBUNDLE names another bundle folder (e.g. .devbundle-gemm) so several people can pack side by side.
+bundle=${DJINN_DEVBUNDLE:-.devbundle}
+export DJINN_DIST_DIR=${bundle}/dist
 node_modules/.bin/node scripts/bundle.ts
-mkdir -p .devbundle
-tar -C . -cf - dist | xz -T0 -6 > .devbundle/dist.tar.xz
+tar -C "$bundle" -cf - dist | xz -T0 -6 > "$bundle/dist.tar.xz"
+rm -rf "$bundle/dist"
 fixtures=$(cd ../shared && pwd)/fixtures
-tar -C "$(dirname "$fixtures")" -cf - fixtures | xz -T0 -6 > .devbundle/fixtures.tar.xz
-du -sh .devbundle/* .device 2>/dev/null
+tar -C "$(dirname "$fixtures")" -cf - fixtures | xz -T0 -6 > "$bundle/fixtures.tar.xz"
+du -sh "$bundle"/* .device 2>/dev/null
