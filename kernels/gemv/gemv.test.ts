@@ -6,8 +6,8 @@ import { encode, knSplit, MAX_M, reference } from "./gemv.ts"
 
 type Case = [M: number, N: number, K: number, layout: WLayout, bias: boolean, activation: Activation, xOffset: number, yOffset: number]
 
-// Paths: "nk" with vec4 (K and xOffset multiples of 4) and scalar loads, the 4-way unrolled loop and its tail, rows
-// past N in the last workgroup; "kn" with vec4 (N and yOffset multiples of 4) and scalar columns, one K chunk and
+// Paths: "nk" with 16-byte (K and xOffset multiples of 4, or of 8 for packed f16) and scalar loads, the 4-way unrolled loop and its tail, rows
+// past N in the last workgroup; "kn" with 16-byte (N and yOffset multiples of 4 / 8) and scalar columns, one K chunk and
 // split-K (with the reduce pass carrying bias and activation), partial column groups; M from 1 to MAX_M. Cases share
 // variants where they can: every variant is a shader compile, and lavapipe compiles slowly.
 const f32Cases: Case[] = [
@@ -29,6 +29,8 @@ const f16Cases: Case[] = [
   [1, 1032, 256, "nk", false, "none", 0, 0],
   [2, 67, 516, "nk", false, "none", 4, 0],
   [1, 1032, 256, "kn", true, "none", 0, 0],
+  [1, 64, 100, "kn", true, "gelu_tanh", 0, 8],
+  [2, 1036, 64, "kn", false, "none", 0, 0],
   [1, 65, 60, "kn", false, "none", 0, 0],
   [2, 257, 1031, "kn", false, "none", 0, 0],
 ]
@@ -66,10 +68,24 @@ describe("gemv", async () => {
     }
   }
 
+  it("honours the tuning options (threads per row, column-threads, split-K, unpacked f16)", async () => {
+    const dtype: DType = gpu.adapter.f16 ? "f16" : "f32"
+    const [M, N, K] = [2, 72, 264]
+    const { x, w, b } = inputs(M, N, K, 0, dtype, 77)
+    const options = [{ rowThreads: 8 }, { rowThreads: 128 }, { columnThreads: 16, targetGroups: 64, minChunk: 16 }, { columnThreads: 128 }, { packed: false }]
+    for (const wLayout of ["nk", "kn"] as const) {
+      for (const o of options) {
+        const y = guardedOutput(gpu, M * N, dtype)
+        encode(gpu, { x: upload(gpu, x, dtype), w: upload(gpu, w, dtype), b: upload(gpu, b, dtype), y: y.binding, M, N, K, wLayout, dtype }, o)
+        expect(relError(await y.read(), reference({ x, w, b, M, N, K, wLayout }))).toBeLessThan(tolerance(dtype))
+      }
+    }
+  })
+
   it("splits K for narrow kn matrices and not for wide ones", () => {
-    expect(knSplit(1032, 256, true).chunks).toBeGreaterThan(1)
-    expect(knSplit(64, 60, false).chunks).toBe(1)
-    const { chunk, chunks } = knSplit(4096, 4096, true)
+    expect(knSplit(1032, 256, 4).chunks).toBeGreaterThan(1)
+    expect(knSplit(64, 60, 1).chunks).toBe(1)
+    const { chunk, chunks } = knSplit(4096, 4096, 4)
     expect(chunk * chunks).toBeGreaterThanOrEqual(4096)
     expect(chunk * (chunks - 1)).toBeLessThan(4096)
   })

@@ -16,12 +16,24 @@ export const knSpec: KernelSpec = { id: "gemv_kn", wgsl: wgsl("gemv", "gemv_kn.w
 export const splitkSpec: KernelSpec = { id: "gemv_splitk", wgsl: wgsl("gemv", "gemv_splitk.wgsl") + "\n" + epilogue, storage: ["read", "read_write", "read"], uniforms: true }
 export const specs: readonly KernelSpec[] = [nkSpec, knSpec, splitkSpec]
 
-// Must match the WGSL constants.
-const NK_ROWS_PER_GROUP = 8 // WG / T
-const KN_COLS_PER_GROUP = 64 // CT (in units of V)
-/** Split-K of the "kn" kernel: aim for this many workgroups, but give each at least this many rows of W. */
-const KN_TARGET_GROUPS = 1024
-const KN_MIN_CHUNK = 64
+const WG = 256
+
+export interface GemvOptions {
+  /** Reduce with subgroupAdd where the adapter has subgroups (default true); false forces workgroup memory. */
+  readonly subgroups?: boolean
+  /** f16: read eight halves per 16-byte load where K ("nk") or N ("kn") allows (default true). */
+  readonly packed?: boolean
+  /** "nk": threads per output row, a power of two from 8 to 256 (default 32). */
+  readonly rowThreads?: number
+  /** "kn": column-threads per workgroup, a power of two ≤ 256; the rest of the 256 split K (default 32). */
+  readonly columnThreads?: number
+  /** "kn" split-K: aim for this many workgroups (default 512)… */
+  readonly targetGroups?: number
+  /** …but give each at least this many rows of W (default 128). */
+  readonly minChunk?: number
+}
+
+const defaults = { subgroups: true, packed: true, rowThreads: 32, columnThreads: 32, targetGroups: 512, minChunk: 128 }
 
 /** The f32 partial sums of split-K, one growing buffer per device (dispatches of one pass run in order). */
 const scratch = new WeakMap<GpuDevice, { buffer: BufferId; bytes: number }>()
@@ -37,37 +49,37 @@ const scratchOf = (gpu: GpuDevice, bytes: number): BufferId => {
 }
 
 /** How the "kn" kernel splits K for a shape: rows of W per workgroup and the number of chunks. */
-export const knSplit = (N: number, K: number, vec4: boolean): { chunk: number; chunks: number } => {
-  const columnGroups = Math.ceil((vec4 ? N / 4 : N) / KN_COLS_PER_GROUP)
-  const wanted = Math.ceil(KN_TARGET_GROUPS / columnGroups)
-  const chunks0 = Math.max(1, Math.min(wanted, Math.ceil(K / KN_MIN_CHUNK), 65535))
+export const knSplit = (N: number, K: number, columnsPerThread: number, options: GemvOptions = {}): { chunk: number; chunks: number } => {
+  const o = { ...defaults, ...options }
+  const columnGroups = Math.ceil(N / columnsPerThread / o.columnThreads)
+  const wanted = Math.ceil(o.targetGroups / columnGroups)
+  const chunks0 = Math.max(1, Math.min(wanted, Math.ceil(K / o.minChunk), 65535))
   const chunk = Math.ceil(K / chunks0)
   return { chunk, chunks: Math.ceil(K / chunk) }
 }
 
 const withBias = (bindings: Binding[], b: Binding | undefined): Binding[] => (b === undefined ? bindings : [...bindings, b])
 
-export interface GemvOptions {
-  /** Reduce with subgroupAdd where the adapter has subgroups (default true); false forces workgroup memory. */
-  readonly subgroups?: boolean
-}
-
 /** Matrix-vector product for M ≤ MAX_M rows of x: y[M,N] = act(x[M,K] · W + b), W in either layout. */
 export const encode = (gpu: GpuDevice, args: LinearArgs, options: GemvOptions = {}): void => {
   checkShape("gemv", args)
+  const o = { ...defaults, ...options }
   const { M, N, K } = args
   if (M > MAX_M) throw new Error(`gemv: M = ${M} exceeds MAX_M = ${MAX_M} (use matmul / linear)`)
   const dtype = dtypeOf(args)
   const xOff = args.xOffset ?? 0
   const yOff = args.yOffset ?? 0
-  const constants = { MR: M }
   if (args.wLayout === "nk") {
-    const vec4 = K % 4 === 0 && xOff % 4 === 0
+    // 16-byte loads: eight halves (PACKED) or four floats (VEC4) where K and x's offset divide; else scalars.
+    const packed = o.packed && dtype === "f16" && K % 8 === 0 && xOff % 8 === 0
+    const vec4 = !packed && K % 4 === 0 && xOff % 4 === 0
     const defines = epilogueDefines(args)
+    if (packed) defines.push("PACKED")
     if (vec4) defines.push("VEC4")
-    if (gpu.adapter.subgroups && options.subgroups !== false) defines.push("SUBGROUPS")
-    const workgroups = grid(Math.ceil(N / NK_ROWS_PER_GROUP))
-    const v = vec4 ? 4 : 1
+    if (gpu.adapter.subgroups && o.subgroups) defines.push("SUBGROUPS")
+    const workgroups = grid(Math.ceil(N / (WG / o.rowThreads)))
+    const constants = { MR: M, T: o.rowThreads }
+    const v = packed ? 8 : vec4 ? 4 : 1
     gpu.dispatch({
       pipeline: gpu.pipeline(nkSpec.id, { dtype, defines, constants }),
       bindings: withBias([args.x, args.w, args.y], args.b),
@@ -76,13 +88,15 @@ export const encode = (gpu: GpuDevice, args: LinearArgs, options: GemvOptions = 
     })
     return
   }
-  const vec4 = N % 4 === 0 && yOff % 4 === 0
-  const v = vec4 ? 4 : 1
-  const { chunk, chunks } = knSplit(N, K, vec4)
-  const columnGroups = Math.ceil(N / v / KN_COLS_PER_GROUP)
+  const packed = o.packed && dtype === "f16" && N % 8 === 0 && yOff % 8 === 0
+  const vec4 = !packed && N % 4 === 0 && yOff % 4 === 0
+  const v = packed ? 8 : vec4 ? 4 : 1
+  const { chunk, chunks } = knSplit(N, K, v, o)
+  const columnGroups = Math.ceil(N / v / o.columnThreads)
+  const constants = { MR: M, CT: o.columnThreads }
   if (columnGroups > 65535) throw new Error(`gemv: N = ${N} needs more than 65535 workgroups`)
   const uniforms = packUniforms([["u32", M], ["u32", N / v], ["u32", K], ["u32", xOff], ["u32", yOff / v], ["u32", chunk]])
-  const defines = vec4 ? ["VEC4"] : []
+  const defines = packed ? ["PACKED"] : vec4 ? ["VEC4"] : []
   if (chunks === 1) {
     gpu.dispatch({
       pipeline: gpu.pipeline(knSpec.id, { dtype, defines: [...defines, ...epilogueDefines(args)], constants }),

@@ -1,16 +1,23 @@
 // GEMV for decode, W as [K,N] (GPT-2's Conv1D): y[m,n] = act(Σ_k x[m,k]·W[k,n] + b[n]) for m < MR ≤ MAX_M.
-// Memory-bound: W is read once, in coalesced rows. A workgroup owns CT column-threads (each one V: a vec4 of columns
-// with VEC4, else one column) × KS k-slices; the grid's y splits K into chunks so that narrow matrices still fill
-// the GPU. The KS slices are summed in workgroup memory; with one chunk (no SPLIT) the workgroup applies bias and
-// activation and stores y, with SPLIT it stores f32 partials [chunk, M, N] for gemv_splitk to sum.
-// Variants: VEC4 (N and y's offset multiples of 4), SPLIT, BIAS, activation defines; override MR (rows of x).
+// Memory-bound: W is read once, in coalesced rows. A workgroup owns CT column-threads × KS k-slices; each thread
+// reads one V of columns per row (16 bytes where N allows: VEC4 = 4 floats, PACKED = 8 halves as vec4<u32>; else one
+// column), U rows in flight. The grid's y splits K into chunks so that narrow matrices still fill the GPU. The KS
+// slices are summed in workgroup memory; with one chunk (no SPLIT) the workgroup applies bias and activation and
+// stores y, with SPLIT it stores f32 partials [chunk, M, N] for gemv_splitk to sum. Arithmetic is f32 (A).
+// Variants: VEC4 | PACKED (f16, N and y's offset multiples of 4 | 8), SPLIT, BIAS, activation defines;
+// overrides MR (rows of x), CT (column-threads).
 alias E = f32; // @dtype
+// #if PACKED
+alias V = vec4<u32>;
+alias A = mat2x4<f32>;
+// #else
 // #if VEC4
 alias V = vec4<f32>; // @dtype
 alias A = vec4<f32>;
 // #else
 alias V = f32; // @dtype
 alias A = f32;
+// #endif
 // #endif
 
 struct Params {
@@ -41,17 +48,51 @@ struct Params {
 
 override MR: u32 = 1u;
 const MAX_M: u32 = 8u;
+// Rows of W in flight per thread.
+const U: u32 = 8u;
 const WG: u32 = 256u;
-const CT: u32 = 64u;
-const KS: u32 = WG / CT;
+// Column-threads (each one V of columns) and k-slices per workgroup: CT × KS = WG.
+override CT: u32 = 64u;
+override KS: u32 = WG / CT;
 
 var<workgroup> red: array<A, WG>;
 
+// #if PACKED
+fn h2(v: u32) -> vec2<f32> {
+  return vec2<f32>(bitcast<vec2<f16>>(v));
+}
+
+fn p2(v: vec2<f32>) -> u32 {
+  return bitcast<u32>(vec2<f16>(v));
+}
+// #endif
+
+fn widen(v: V) -> A {
+  // #if PACKED
+  return A(vec4<f32>(h2(v.x), h2(v.y)), vec4<f32>(h2(v.z), h2(v.w)));
+  // #else
+  return A(v);
+  // #endif
+}
+
+fn narrow(v: A) -> V {
+  // #if PACKED
+  return V(p2(v[0].xy), p2(v[0].zw), p2(v[1].xy), p2(v[1].zw));
+  // #else
+  return V(v);
+  // #endif
+}
+
 fn actv(v: A) -> A {
+  // #if PACKED
+  return A(vec4<f32>(act(v[0].x), act(v[0].y), act(v[0].z), act(v[0].w)),
+           vec4<f32>(act(v[1].x), act(v[1].y), act(v[1].z), act(v[1].w)));
+  // #else
   // #if VEC4
   return A(act(v.x), act(v.y), act(v.z), act(v.w));
   // #else
   return act(v);
+  // #endif
   // #endif
 }
 
@@ -67,18 +108,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let k_end = min(k_begin + p.k_chunk, p.K);
   var acc: array<A, MAX_M>;
   var k = k_begin + s;
-  for (; k + 3u * KS < k_end; k += 4u * KS) {
-    let w0 = A(w[k * N + col]);
-    let w1 = A(w[(k + KS) * N + col]);
-    let w2 = A(w[(k + 2u * KS) * N + col]);
-    let w3 = A(w[(k + 3u * KS) * N + col]);
+  for (; k + (U - 1u) * KS < k_end; k += U * KS) {
+    var wu: array<A, U>;
+    for (var u = 0u; u < U; u++) { wu[u] = widen(w[(k + u * KS) * N + col]); }
     for (var m = 0u; m < MR; m++) {
       let xo = p.x_off + m * p.K + k;
-      acc[m] += (w0 * f32(x[xo]) + w1 * f32(x[xo + KS])) + (w2 * f32(x[xo + 2u * KS]) + w3 * f32(x[xo + 3u * KS]));
+      var t = A();
+      for (var u = 0u; u < U; u++) { t += wu[u] * f32(x[xo + u * KS]); }
+      acc[m] += t;
     }
   }
   for (; k < k_end; k += KS) {
-    let w0 = A(w[k * N + col]);
+    let w0 = widen(w[k * N + col]);
     for (var m = 0u; m < MR; m++) { acc[m] += w0 * f32(x[p.x_off + m * p.K + k]); }
   }
 
@@ -92,9 +133,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       part[(wid.y * MR + m) * N + nv] = t;
       // #else
       // #if BIAS
-      t += A(b[nv]);
+      t += widen(b[nv]);
       // #endif
-      y[p.y_off + m * N + nv] = V(actv(t));
+      y[p.y_off + m * N + nv] = narrow(actv(t));
       // #endif
     }
     workgroupBarrier();

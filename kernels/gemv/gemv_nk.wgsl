@@ -2,16 +2,21 @@
 enable subgroups;
 // #endif
 // GEMV for decode, W as [N,K] (nn.Linear): y[m,n] = act(Σ_k x[m,k]·W[n,k] + b[n]) for m < MR ≤ MAX_M.
-// Memory-bound: W is read once. T threads share one output row, walking K in vec4s (VEC4, when K and x's offset
-// are multiples of 4; else scalars), four independent loads in flight per thread; the T partial sums are then reduced
+// Memory-bound: W is read once. T threads share one output row, walking K in 16-byte words where K and x's offset
+// allow (VEC4: vec4<f32>; PACKED: f16 as vec4<u32>, eight halves) or else scalars, U loads in flight per thread; the T partial sums are then reduced
 // in workgroup memory, or with subgroupAdd in SUBGROUPS variants where the subgroup fits in a row.
 // Every x row rides along with each W load, so W is read once for all MR rows. Arithmetic is f32.
-// Variants: VEC4, SUBGROUPS, BIAS, activation defines of epilogue.wgsl; override MR (rows of x).
+// Variants: VEC4 | PACKED (f16 only), SUBGROUPS, BIAS, activation defines of epilogue.wgsl; override MR (rows of x).
 alias E = f32; // @dtype
+// #if PACKED
+// f16 data read as vec4<u32>: eight halves per 16-byte load.
+alias V = vec4<u32>;
+// #else
 // #if VEC4
 alias V = vec4<f32>; // @dtype
 // #else
 alias V = f32; // @dtype
+// #endif
 // #endif
 
 struct Params {
@@ -38,23 +43,30 @@ struct Params {
 
 override MR: u32 = 1u;
 const MAX_M: u32 = 8u;
+// Loads of W in flight per thread.
+const U: u32 = 4u;
 const WG: u32 = 256u;
-// Threads per output row, and rows per workgroup.
-const T: u32 = 32u;
-const R: u32 = WG / T;
+// Threads per output row (a power of two ≤ WG), and rows per workgroup.
+override T: u32 = 32u;
 
 var<workgroup> red: array<f32, MAX_M * WG>;
 
+// #if PACKED
+fn h2(v: u32) -> vec2<f32> {
+  return vec2<f32>(bitcast<vec2<f16>>(v));
+}
+// #endif
+
 fn dotv(a: V, c: V) -> f32 {
+  // #if PACKED
+  return (dot(h2(a.x), h2(c.x)) + dot(h2(a.y), h2(c.y))) + (dot(h2(a.z), h2(c.z)) + dot(h2(a.w), h2(c.w)));
+  // #else
   // #if VEC4
   return dot(vec4<f32>(a), vec4<f32>(c));
   // #else
   return f32(a) * f32(c);
   // #endif
-}
-
-fn dot4(w0: V, w1: V, w2: V, w3: V, xo: u32) -> f32 {
-  return (dotv(w0, x[xo]) + dotv(w1, x[xo + T])) + (dotv(w2, x[xo + 2u * T]) + dotv(w3, x[xo + 3u * T]));
+  // #endif
 }
 
 fn store(m: u32, n: u32, s: f32) {
@@ -73,18 +85,21 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 ) {
   let lane = li % T;
   let r = li / T;
-  let n = (wid.x + wid.y * p.gx) * R + r;
+  let n = (wid.x + wid.y * p.gx) * (WG / T) + r;
   // Rows past N compute a duplicate of the last row (keeping control flow uniform) and store nothing.
   let wrow = min(n, p.N - 1u) * p.kv;
   let kv = p.kv;
   var acc: array<f32, MAX_M>;
   var k = lane;
-  for (; k + 3u * T < kv; k += 4u * T) {
-    let w0 = w[wrow + k];
-    let w1 = w[wrow + k + T];
-    let w2 = w[wrow + k + 2u * T];
-    let w3 = w[wrow + k + 3u * T];
-    for (var m = 0u; m < MR; m++) { acc[m] += dot4(w0, w1, w2, w3, p.x_off + m * kv + k); }
+  for (; k + (U - 1u) * T < kv; k += U * T) {
+    var wu: array<V, U>;
+    for (var u = 0u; u < U; u++) { wu[u] = w[wrow + k + u * T]; }
+    for (var m = 0u; m < MR; m++) {
+      let xo = p.x_off + m * kv + k;
+      var s = 0.0;
+      for (var u = 0u; u < U; u++) { s += dotv(wu[u], x[xo + u * T]); }
+      acc[m] += s;
+    }
   }
   for (; k < kv; k += T) {
     let w0 = w[wrow + k];

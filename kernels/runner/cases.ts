@@ -1,0 +1,160 @@
+/** The perf runner's cases: the linear layers of decode (gemv) and prefill (matmul), and a bandwidth probe. */
+import { dtypeBytes, f16ToF32, type Binding, type BufferId, type DType, type GpuDevice } from "@djinn/gpu"
+import { MAX_M } from "../gemv/gemv.ts"
+import { activate, linear, type WLayout } from "../matmul/matmul.ts"
+import { relError, tolerance } from "../testing/harness.ts"
+import { settle, type PerfCase, type PerfInstance, type Validation } from "../testing/perf.ts"
+import * as probe from "./bandwidth.ts"
+import { fill, periodic, PERIOD, type Periodic } from "./data.ts"
+
+export interface Shape {
+  readonly M: number
+  readonly N: number
+  readonly K: number
+}
+
+/** Llama-7B-sized layers (4096 hidden, 11008 MLP, 32000 vocab) on a GPU; the same shapes scaled down on CPU adapters. */
+export const shapes = (small: boolean): { matmul: Shape[]; gemv: Shape[]; probeBytes: number } =>
+  small
+    ? {
+      matmul: [{ M: 256, N: 256, K: 256 }, { M: 64, N: 256, K: 256 }],
+      gemv: [{ M: 1, N: 1024, K: 1024 }, { M: 1, N: 2752, K: 1024 }, { M: 1, N: 1024, K: 2752 }, { M: 1, N: 8000, K: 1024 }],
+      probeBytes: 64 << 20,
+    }
+    : {
+      matmul: [{ M: 4096, N: 4096, K: 4096 }, { M: 1024, N: 4096, K: 4096 }],
+      gemv: [{ M: 1, N: 4096, K: 4096 }, { M: 1, N: 11008, K: 4096 }, { M: 1, N: 4096, K: 11008 }, { M: 1, N: 32000, K: 4096 }],
+      probeBytes: 1 << 30,
+    }
+
+const SAMPLES = 96
+
+/** Output positions to check: the corners, then a seeded spread. */
+const samplePositions = ({ M, N }: Shape): [number, number][] => {
+  const out: [number, number][] = [[0, 0], [M - 1, N - 1], [0, N - 1], [M - 1, 0]]
+  let s = 12345
+  for (let i = out.length; i < Math.min(SAMPLES, M * N); i++) {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0
+    const idx = s % (M * N)
+    out.push([Math.floor(idx / N), idx % N])
+  }
+  return out
+}
+
+const readOutput = async (gpu: GpuDevice, y: BufferId, count: number, dtype: DType): Promise<Float32Array> => {
+  const raw = await gpu.read(y, 0, count * dtypeBytes(dtype))
+  if (dtype === "f32") return new Float32Array(raw.buffer, raw.byteOffset, count)
+  return f16ToF32(new Uint16Array(raw.buffer, raw.byteOffset, count))
+}
+
+/** A linear layer y = x·W + b through `linear` (gemv for M ≤ MAX_M, else matmul), with a bias, no activation. */
+export const linearCase = (shape: Shape, wLayout: WLayout, dtype: DType, rotateBytes: number): PerfCase => {
+  const { M, N, K } = shape
+  const e = dtypeBytes(dtype)
+  const weightBytes = N * K * e
+  const gemv = M <= MAX_M
+  return {
+    kernel: gemv ? "gemv" : "matmul",
+    variant: `${dtype} ${wLayout} +b`,
+    shape: `${M}×${N}×${K}`,
+    bytes: (N * K + M * K + N + M * N) * e,
+    flops: 2 * M * N * K,
+    bound: gemv ? "memory" : "compute",
+    setup: async (gpu) => {
+      const limit = gpu.adapter.limits.maxStorageBufferBindingSize
+      if (weightBytes > limit) throw new Error(`W of ${weightBytes} bytes exceeds maxStorageBufferBindingSize ${limit}`)
+      // Weights rotate among copies (> L2 together) so that repeated gemv runs read device memory, not cache.
+      const copies = gemv ? Math.max(1, Math.min(8, Math.ceil(rotateBytes / weightBytes))) : 1
+      const xData = periodic(1, dtype)
+      const wData = periodic(2, dtype, -0.5, 0.5)
+      const bData = periodic(3, dtype)
+      const make = (elements: number, data: Periodic | undefined, label: string): BufferId => {
+        const id = gpu.createBuffer(elements * e, label)
+        if (data !== undefined) fill(gpu, id, elements, data)
+        return id
+      }
+      const ws = [make(N * K, wData, "perf W")]
+      for (let c = 1; c < copies; c++) {
+        ws.push(make(N * K, undefined, `perf W${c}`))
+        gpu.copy(ws[0], 0, ws[c], 0, Math.ceil(weightBytes / 4) * 4)
+      }
+      const x = make(M * K, xData, "perf x")
+      const b = make(N, bData, "perf b")
+      const y = make(M * N, undefined, "perf y")
+      const bind = (buffer: BufferId): Binding => ({ buffer })
+      const encode = (i: number) =>
+        linear(gpu, { x: bind(x), w: bind(ws[i % copies]), b: bind(b), y: bind(y), M, N, K, wLayout, dtype })
+      const at = (d: Periodic, i: number) => d.block[i % PERIOD]
+      const validate = async (): Promise<Validation> => {
+        gpu.writeBuffer(y, 0, new Uint8Array(Math.ceil((M * N * e) / 4) * 4).fill(0x7f)) // poison
+        encode(0)
+        await settle(gpu)
+        const out = await readOutput(gpu, y, M * N, dtype)
+        await gpu.checkErrors()
+        const got: number[] = []
+        const want: number[] = []
+        for (const [m, n] of samplePositions(shape)) {
+          let s = 0
+          for (let k = 0; k < K; k++) s += at(xData, m * K + k) * at(wData, wLayout === "nk" ? n * K + k : k * N + n)
+          want.push(activate(s + at(bData, n)))
+          got.push(out[m * N + n])
+        }
+        const error = relError(got, want)
+        const tol = 4 * tolerance(dtype)
+        return { ok: error < tol, error, tolerance: tol, checked: got.length }
+      }
+      await settle(gpu)
+      const instance: PerfInstance = {
+        encode,
+        rotation: copies,
+        validate,
+        dispose: () => { for (const id of [...ws, x, b, y]) gpu.destroyBuffer(id) },
+      }
+      return instance
+    },
+  }
+}
+
+/** Reads a buffer of `bytes` once: the device's read bandwidth, the ceiling of the memory-bound cases. */
+export const probeCase = (wantBytes: number): PerfCase => ({
+  kernel: "bandwidth",
+  variant: "read vec4<f32>",
+  shape: `${wantBytes / 2 ** 20} MiB`,
+  bytes: wantBytes,
+  flops: 0,
+  bound: "memory",
+  setup: async (gpu) => {
+    const limit = Math.min(gpu.adapter.limits.maxStorageBufferBindingSize, gpu.adapter.limits.maxBufferSize)
+    if (wantBytes > limit) throw new Error(`probe of ${wantBytes} bytes exceeds the binding limit ${limit}`)
+    const src = gpu.createBuffer(wantBytes, "probe src")
+    const sink = gpu.createBuffer(16, "probe sink")
+    // Random data (never zeros): 16 MiB written once, copied on the GPU across the buffer.
+    const piece = Math.min(wantBytes, 16 << 20)
+    const tile = gpu.createBuffer(piece, "probe tile")
+    fill(gpu, tile, piece / 4, periodic(4, "f32"))
+    for (let at = 0; at < wantBytes; at += piece) gpu.copy(tile, 0, src, at, Math.min(piece, wantBytes - at))
+    await settle(gpu)
+    gpu.destroyBuffer(tile)
+    return {
+      encode: () => probe.encode(gpu, { buffer: src }, { buffer: sink }, wantBytes),
+      rotation: 1,
+      validate: async () => ({ ok: true, error: 0, tolerance: 0, checked: 0 }),
+      dispose: () => { gpu.destroyBuffer(src); gpu.destroyBuffer(sink) },
+    }
+  },
+})
+
+export interface CaseOptions {
+  readonly small: boolean
+  readonly dtypes: readonly DType[]
+}
+
+/** Every registered perf case, probe first. */
+export const perfCases = ({ small, dtypes }: CaseOptions): PerfCase[] => {
+  const s = shapes(small)
+  const rotateBytes = small ? 32 << 20 : 256 << 20
+  const out: PerfCase[] = [probeCase(s.probeBytes)]
+  for (const shape of s.matmul) for (const dtype of dtypes) for (const layout of ["nk", "kn"] as const) out.push(linearCase(shape, layout, dtype, rotateBytes))
+  for (const shape of s.gemv) for (const dtype of dtypes) for (const layout of ["nk", "kn"] as const) out.push(linearCase(shape, layout, dtype, rotateBytes))
+  return out
+}
