@@ -27,6 +27,8 @@ const workloadCommon = {
   model_config: Schema.optionalKey(Schema.Record(Schema.String, Schema.Unknown)),
   dtype: Dtype.pipe(withDefault("float16")),
   batch_size: Positive.pipe(withDefault(1)),
+  /** KV arena per session on a Djinn server this workload starts (MB); the server's default (128, as the seed) when absent. */
+  session_arena_mb: Schema.optionalKey(Positive),
 }
 
 /** Autoregressive LM: `new_tokens: 0` is a forward-only (prefill) run. Prompt ids are seeded, greedy decoding. */

@@ -3,7 +3,7 @@
 // the engine's own CLI.
 import { type AdapterDescription, adapterName, type DType, type GpuDevice, openGpu } from "@djinn/gpu"
 import {
-  directMemory, forwardEncoder, forwardLogits, forwardVision, generate, type LoadedModel, loadModel, type Memory,
+  directMemory, forwardEncoder, forwardLastLogits, forwardVision, generate, type LoadedModel, loadModel, type Memory,
   resolveModel, type ResolvedModel, syntheticWeights,
 } from "@djinn/engine"
 import { registry } from "@djinn/kernels"
@@ -51,9 +51,9 @@ export const runInput = async (gpu: GpuDevice, mem: Memory, model: LoadedModel, 
     }
     case "forward": {
       if (model.kind !== "causal-lm") throw mismatch(model, input)
-      const all = await forwardLogits(gpu, mem, model.model, input.ids)
-      const V = model.model.vocabSize
-      return { kind: "values", shape: [1, V], values: all.slice(all.length - V) }
+      // Only the last position's logits are compared (as the PyTorch peers return): no [T, V] readback.
+      const last = await forwardLastLogits(gpu, mem, model.model, input.ids)
+      return { kind: "values", shape: [1, model.model.vocabSize], values: last }
     }
     case "encode": {
       if (model.kind !== "encoder") throw mismatch(model, input)

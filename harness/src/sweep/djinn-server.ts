@@ -68,6 +68,7 @@ export const djinnServer = (
         ...(options.http ? ["--http-port", "0"] : []),
         ...preload,
         "--dtype", job.model.dtype === "float16" ? "f16" : "f32",
+        ...(job.workload.session_arena_mb === undefined ? [] : ["--arena-mb", String(job.workload.session_arena_mb)]),
       ],
       cwd: job.repoRoot,
       env: { DJINN_SWEEP_ID: job.sweepId },

@@ -1,7 +1,7 @@
 import { openGpu, type GpuDevice } from "@djinn/gpu"
 import { registry } from "@djinn/kernels"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { directMemory, forwardLogits, generate, loadCausalLM, resolveModel } from "../src/index.ts"
+import { directMemory, forwardLastLogits, forwardLogits, generate, loadCausalLM, resolveModel } from "../src/index.ts"
 import { comparableSteps, fixture, golden, relError } from "./fixtures.ts"
 
 let gpu: GpuDevice
@@ -20,6 +20,14 @@ for (const name of ["gpt2-tiny", "gpt2-mini"]) {
       const ref = g.outputs.get("logits")!
       expect(logits.length).toBe(ref.data.length)
       expect(relError(logits, ref.data)).toBeLessThan(1e-4)
+    })
+
+    it("forwardLastLogits gives the last row of the full logits", async () => {
+      const mem = directMemory(gpu)
+      const lm = loadCausalLM(gpu, mem, model, "f32")
+      const last = await forwardLastLogits(gpu, mem, lm, Array.from(g.inputIds))
+      const ref = g.outputs.get("logits")!.data
+      expect(relError(last, ref.subarray(ref.length - lm.vocabSize))).toBeLessThan(1e-4)
     })
 
     it("greedy generation reproduces greedy_32 (f32)", async () => {
