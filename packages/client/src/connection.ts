@@ -54,7 +54,8 @@ const profileOf = (body: MessageBody): Profile | undefined =>
 
 /**
  * One TCP connection to a djinn server: the handshake, then requests multiplexed by request id. Replies may be
- * preceded by events (TokenEvent) for the same id. Every call reports its client-side timings.
+ * preceded by events for the same id (TokenEvent; RefData carrying a forward's output values). Every call reports
+ * its client-side timings.
  */
 export class Connection {
   readonly address: ServerAddress
@@ -137,7 +138,8 @@ export class Connection {
       p.clock.deserializeMs += ms
       p.clock.bytesIn += frame.byteLength + 4
       p.clock.messagesIn++
-      if (body._tag === "TokenEvent") {
+      // Events ahead of a reply: streamed tokens, and output values of a forward (RefData, unless RefData is the reply).
+      if (body._tag === "TokenEvent" || (body._tag === "RefData" && !p.expect.includes("RefData"))) {
         p.onEvent?.(body)
         continue
       }
@@ -157,7 +159,7 @@ export class Connection {
 
   /**
    * Sends a request and resolves with its final reply, which must be one of `expect`; an Error reply rejects with a
-   * ClientError (reason "Server"). Events for the request (TokenEvent) go to `onEvent` as they arrive.
+   * ClientError (reason "Server"). Events for the request (TokenEvent, RefData) go to `onEvent` as they arrive.
    */
   call<T extends MessageTag>(body: MessageBody, expect: ReadonlyArray<T>, onEvent?: (body: MessageBody) => void): Promise<Reply<BodyOf<T>>> {
     if (this.closedWith !== undefined) return Promise.reject(this.closedWith)

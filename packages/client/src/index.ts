@@ -9,7 +9,11 @@ export { ClientError, ClientErrorReason, clientError } from "./errors.ts"
 export { canonicalJson, modelFingerprint } from "./fingerprint.ts"
 export { ensureModel, LocalModel, type ModelSpec, type RemoteModel } from "./models.ts"
 export { RemoteGpu, type BlindStats } from "./remote-gpu.ts"
-export { defaultHints, RemoteRef, Session, type GenerateOptions, type ModelRef, type RequestOptions, type RequestResult } from "./session.ts"
+export {
+  defaultHints, RemoteRef, Session, type ForwardInputs, type ForwardOptions, type ForwardOutput, type ForwardResult, type GenerateOptions, type ModelRef,
+  type RequestOptions, type RequestResult,
+} from "./session.ts"
+export { outputNames, tensorValues, wireTensor, type TensorData } from "./tensors.ts"
 export { sumTimings, type CallTimings } from "./timings.ts"
 export { DjinnClient } from "./service.ts"
 

@@ -1,6 +1,7 @@
 import type { BodyOf, DType, Hints, Input, MessageBody, Phase, Priority, Profile, RefId, SessionId, Tensor, Want } from "@djinn/protocol"
 import type { Connection } from "./connection.ts"
 import { clientError } from "./errors.ts"
+import { outputNames, wireTensor, type TensorData } from "./tensors.ts"
 import type { CallTimings } from "./timings.ts"
 
 export type ModelRef = number | { readonly handle: number }
@@ -74,6 +75,31 @@ export interface RequestResult {
   readonly timings: CallTimings
 }
 
+/** Named inputs of a forward: tensors sent inline, or refs the server holds (outputs of earlier requests). */
+export type ForwardInputs = Readonly<Record<string, TensorData | RemoteRef>>
+
+export interface ForwardOptions extends RequestOptions {
+  /**
+   * Return the outputs' values in the reply instead of keeping them on the server as refs (the default). Same as
+   * `want: { lastLogits: true, refs: false }`; an explicit `want` wins.
+   */
+  readonly values?: boolean
+}
+
+/** One output of a forward: its values (when asked for, in the model's dtype), its ref (when kept), or both. */
+export interface ForwardOutput {
+  readonly name: string
+  readonly dtype: DType
+  readonly shape: ReadonlyArray<number>
+  readonly tensor?: Tensor
+  readonly ref?: RemoteRef
+}
+
+export interface ForwardResult extends RequestResult {
+  /** By name: last_hidden_state and pooler_output (encoders), logits (vision models; a causal LM's kept logits). */
+  readonly outputs: Readonly<Record<string, ForwardOutput>>
+}
+
 const idsInput = (ids: ArrayLike<number>): Input => {
   const data = Int32Array.from(ids as ArrayLike<number>)
   return { name: "input_ids", tensor: { dtype: "i32", shape: [1, data.length], data: new Uint8Array(data.buffer) } }
@@ -133,17 +159,46 @@ export class Session {
     return this.result(r)
   }
 
-  /** One forward pass over `ids`; by default the logits stay on the server as a ref ([T, vocab]). */
-  async forward(model: ModelRef, ids: ArrayLike<number>, options: RequestOptions = {}): Promise<RequestResult> {
+  /**
+   * One forward pass. A causal LM takes token ids (its logits [T, vocab] stay on the server as a ref by default);
+   * an encoder takes `{ input_ids, attention_mask?, token_type_ids? }` (i32 [B, S]) and a vision model `{ input }`
+   * (f32 [N, C, H, W]), inline or as refs. Outputs come back by name: as refs by default, as values with `values`.
+   */
+  async forward(model: ModelRef, inputs: ArrayLike<number> | ForwardInputs, options: ForwardOptions = {}): Promise<ForwardResult> {
+    const ids = Array.isArray(inputs) || ArrayBuffer.isView(inputs)
+    const named = ids ? [idsInput(inputs as ArrayLike<number>)] : Object.entries(inputs as ForwardInputs).map(([name, t]): Input =>
+      t instanceof RemoteRef ? { name, ref: t.id } : { name, tensor: wireTensor(name, t) })
+    if (named.length === 0) throw clientError("Input", "a forward needs at least one input")
+    const values: Array<{ ref: BodyOf<"RefData">["ref"]; data: Uint8Array }> = []
     const r = await this.conn.call({
       _tag: "Forward",
       sessionId: this.id,
       modelHandle: handleOf(model) as BodyOf<"Forward">["modelHandle"],
-      inputs: [idsInput(ids)],
-      hints: this.requestHints({ phase: "prefill", ...options }),
-      want: { tokens: false, lastLogits: false, refs: true, ...options.want },
-    }, ["Result"])
-    return this.result(r)
+      inputs: named,
+      hints: this.requestHints({ phase: ids || "input_ids" in inputs ? "prefill" : "vision", ...options }),
+      want: { tokens: false, lastLogits: options.values === true, refs: options.values !== true, ...options.want },
+    }, ["Result"], (body) => { if (body._tag === "RefData") values.push({ ref: body.ref, data: body.data }) })
+    const result = this.result(r)
+    // Values arrive ahead of the Result (one RefData per output, ref id 0 when not kept); refs are in the Result.
+    const shapes = values.length > 0 ? values.map((v) => v.ref.shape) : result.refs.map((ref) => ref.shape)
+    const names = outputNames(shapes)
+    const outputs: Record<string, ForwardOutput> = {}
+    for (const [i, name] of names.entries()) {
+      const ref = result.refs[i]
+      const v = values[i]
+      const meta = v?.ref ?? ref
+      outputs[name] = {
+        name, dtype: meta.dtype, shape: meta.shape,
+        ...(v !== undefined ? { tensor: { dtype: v.ref.dtype, shape: v.ref.shape, data: v.data } } : {}),
+        ...(ref !== undefined ? { ref } : {}),
+      }
+    }
+    // A causal LM's last-position logits (want.lastLogits) travel in the Result itself.
+    if (result.lastLogits !== undefined && values.length === 0) {
+      const t = result.lastLogits
+      outputs.last_logits = { name: "last_logits", dtype: t.dtype, shape: t.shape, tensor: t }
+    }
+    return { ...result, outputs }
   }
 
   /** Ends the session: the server frees its arena, contexts and refs. */

@@ -228,7 +228,11 @@ export class Connections extends Context.Service<Connections, {
               const run = body._tag === "Generate"
                 ? inference.generate(req, body.params, clock, (index, token) => send(requestId, { _tag: "TokenEvent", index, token }))
                 : inference.forward(req, clock)
-              return enqueue(session.lane, requestId, bytes, run.pipe(Effect.map((o) => result(o, clock))))
+              // Output values (encoder / vision forwards) go ahead of the Result, one RefData each, in output order.
+              return enqueue(session.lane, requestId, bytes, run.pipe(Effect.map((o) => {
+                for (const v of o.values ?? []) send(requestId, { _tag: "RefData", ref: v.ref, data: v.data })
+                return result(o, clock)
+              })))
             }
             case "GpuSubmit": {
               const clock = new RequestClock(receivedAt)

@@ -93,7 +93,9 @@ export class Http extends Context.Service<Http, { readonly port: number | undefi
           : [...body.prompt]
         if (prompt.length === 0) return yield* serverError("BadRequest", "the prompt is empty")
         const maxTokens = body.max_tokens ?? 16
-        const lm = yield* models.onGpu(model, 0)
+        const loaded = yield* models.onGpu(model, 0)
+        if (loaded.kind !== "causal-lm") return yield* serverError("Unsupported", `'${body.model}' (${loaded.kind}) is not a causal LM: completions need one`)
+        const lm = loaded.model
         const hints: Hints = {
           phase: "auto", priority: body.priority ?? "interactive", expectedTokens: prompt.length + maxTokens, finalize: true,
           kvBudgetBytes: (prompt.length + Math.max(maxTokens, 1)) * lm.kvBytesPerToken() + 64 * 1024,

@@ -1,10 +1,13 @@
-import { allocTensor, generate as runGenerate, elementBytes, type Allocation, type CausalLM, type Memory, type Tensor as EngineTensor } from "@djinn/engine"
+import {
+  allocTensor, generate as runGenerate, elementBytes, modelKind, numel, type Allocation, type CausalLM, type LoadedModel, type Memory,
+  type Tensor as EngineTensor,
+} from "@djinn/engine"
 import type { GpuDevice } from "@djinn/gpu"
-import type { GenerationParams, Hints, Input, RemoteRef, Tensor, Want } from "@djinn/protocol"
+import { DTYPE_BYTES, type GenerationParams, type Hints, type Input, type RefId, type RemoteRef, type Tensor, type Want } from "@djinn/protocol"
 import { Context, Effect, Layer } from "effect"
-import { serverError, type ServerError } from "./errors.ts"
+import { serverError, toServerError, type ServerError } from "./errors.ts"
 import { Executor } from "./executor.ts"
-import { promptOf } from "./inputs.ts"
+import { namedInputs, promptOf } from "./inputs.ts"
 import { Models, type ModelEntry } from "./models.ts"
 import { Planner, type Plan } from "./planner.ts"
 import { Profiler, profilerTimed, type RequestClock } from "./profiler.ts"
@@ -12,6 +15,7 @@ import { Qos } from "./qos.ts"
 import type { Session, SessionContext } from "./session.ts"
 import { Sessions } from "./sessions.ts"
 import { Skeletonizer } from "./skeletonizer.ts"
+import { encoderForward, rowArgmax, visionForward, type TensorOutput } from "./tensor-forward.ts"
 import { Vmu } from "./vmu.ts"
 
 export interface SemanticRequest {
@@ -22,10 +26,18 @@ export interface SemanticRequest {
   readonly want: Want
 }
 
+/** An output's values, sent to the client ahead of the Result as RefData (ref id 0 when it was not also kept). */
+export interface OutputValues {
+  readonly ref: RemoteRef
+  readonly data: Uint8Array
+}
+
 export interface Outcome {
   readonly tokens: number[]
   readonly lastLogits?: Tensor
   readonly refs: RemoteRef[]
+  /** Encoder and vision forwards: every output's values, in the outputs' order, when `want.lastLogits` asks for values. */
+  readonly values?: ReadonlyArray<OutputValues>
 }
 
 /** Receives each generated token as soon as it is read back (index counts from 0 within the request). */
@@ -146,23 +158,31 @@ export class Inference extends Context.Service<Inference, {
         return { refs, lastLogits }
       }
 
-      /** Runs a request's GPU part holding its turn: placement, execution, skeletonization, then cleanup. */
-      const onGpu = <A>(session: Session, model: ModelEntry, plan: Plan, clock: RequestClock, extra: number,
-        work: (device: GpuDevice, lm: CausalLM, context: SessionContext) => Promise<A & { skeletonMs: number }>) =>
+      /** A causal LM's placement: the model, and the session's context for it (KV cache in the session arena). */
+      const causal = (session: Session, model: ModelEntry, plan: Plan, extra: number) => (loaded: LoadedModel) => {
+        if (loaded.kind !== "causal-lm") throw serverError("Unsupported", `model ${model.key.id} (${loaded.kind}) is not a causal LM`)
+        return { lm: loaded.model, context: contextFor(session, model, loaded.model, plan, extra) }
+      }
+
+      /**
+       * Runs a request's GPU part holding its turn: placement (the model resident on the session's GPU, then `place`),
+       * execution, skeletonization, then cleanup.
+       */
+      const onGpu = <P, A>(session: Session, model: ModelEntry, plan: Plan, clock: RequestClock, place: (loaded: LoadedModel) => P,
+        work: (device: GpuDevice, placed: P) => Promise<A & { skeletonMs: number }>) =>
         Effect.gen(function* () {
           let failed = true
           const placed = yield* profilerTimed(clock, "placementMs", Effect.gen(function* () {
-            const lm = yield* models.onGpu(model, session.gpu)
+            const loaded = yield* models.onGpu(model, session.gpu)
             sessions.useModel(session, model)
-            const context = yield* Effect.try({ try: () => contextFor(session, model, lm, plan, extra), catch: (e) => e as ServerError })
-            return { lm, context }
+            return yield* Effect.try({ try: () => place(loaded), catch: toServerError })
           }))
           const cleanup = profilerTimed(clock, "cleanupMs", Effect.sync(() => {
             vmu.resetStack(session.gpu)
             if (!plan.keepContext) sessions.reset(session)
             else if (failed) session.contexts.delete(model.handle) // a context a failed request touched is not to be trusted
           }))
-          const exec = yield* executor.run(session.gpu, (device) => work(device, placed.lm, placed.context)).pipe(
+          const exec = yield* executor.run(session.gpu, (device) => work(device, placed)).pipe(
             Effect.tap(() => Effect.sync(() => { failed = false })),
             Effect.ensuring(cleanup),
           )
@@ -175,6 +195,8 @@ export class Inference extends Context.Service<Inference, {
       const generate = Effect.fn("Inference.generate")(function* (req: SemanticRequest, params: GenerationParams, clock: RequestClock, emit: Emit) {
         const { session, hints, want } = req
         const model = yield* models.get(req.modelHandle)
+        const kind = modelKind(model.resolved.config.model_type)
+        if (kind !== "causal-lm") return yield* serverError("Unsupported", `model ${model.key.id} (${kind ?? model.resolved.config.model_type}) is not a causal LM: it has no Generate (use Forward)`)
         if (params.temperature > 0) return yield* serverError("Unsupported", `temperature ${params.temperature}: the engine decodes greedily (temperature 0) only`)
         const prompt = yield* promptOf(session, req.inputs, skeletonizer)
         const N = params.maxNewTokens
@@ -184,7 +206,7 @@ export class Inference extends Context.Service<Inference, {
           contextTokens: existing === undefined ? 0 : existing.cache.length + pending(existing),
         }))
         const stops = new Set(params.stopTokens)
-        const { value, queueMs } = yield* qos.run(hints.priority, session.gpu, onGpu(session, model, plan, clock, prompt.length + pending(existing) + Math.max(N, 1), async (device, lm, context) => {
+        const { value, queueMs } = yield* qos.run(hints.priority, session.gpu, onGpu(session, model, plan, clock, causal(session, model, plan, prompt.length + pending(existing) + Math.max(N, 1)), async (device, { lm, context }) => {
           const full = context.pending === undefined ? prompt : [context.pending, ...prompt]
           const start = context.cache.length
           const mem = requestMemory(session)
@@ -225,9 +247,40 @@ export class Inference extends Context.Service<Inference, {
         return outcome
       }, Effect.tapError(() => Effect.sync(() => profiler.failed("generate"))))
 
-      const forward = Effect.fn("Inference.forward")(function* (req: SemanticRequest, clock: RequestClock) {
+      /** The values of an output (model dtype), under its ref, or a ref of id 0 when it was not kept. */
+      const readOutput = async (device: GpuDevice, o: TensorOutput, ref: RemoteRef | undefined): Promise<OutputValues> => {
+        const dtype = o.tensor.dtype
+        const byteSize = numel(o.tensor.shape) * DTYPE_BYTES[dtype]
+        const data = await device.read(o.tensor.buffer, o.tensor.offset, Math.ceil(byteSize / 4) * 4)
+        return { ref: ref ?? { id: 0 as RefId, dtype, shape: [...o.tensor.shape], byteSize }, data: data.subarray(0, byteSize) }
+      }
+
+      /** Encoder / vision forward: one pass, no KV cache; outputs kept as refs and/or read back as values. */
+      const tensorForward = Effect.fn("Inference.tensorForward")(function* (req: SemanticRequest, clock: RequestClock, model: ModelEntry, kind: "encoder" | "vision") {
         const { session, hints, want } = req
-        const model = yield* models.get(req.modelHandle)
+        const inputs = yield* namedInputs(session, req.inputs, skeletonizer)
+        const request = yield* Effect.try({ try: () => (kind === "encoder" ? encoderForward : visionForward)(inputs), catch: toServerError })
+        const plan = clock.time("planMs", () => planner.plan({
+          kind: request.kind, model: model.handle, shape: request.shape, promptTokens: 0, maxNewTokens: 0, stream: false, hints, want, contextTokens: 0,
+        }))
+        const { value, queueMs } = yield* qos.run(hints.priority, session.gpu, onGpu(session, model, plan, clock, (loaded) => loaded, async (device, loaded) => {
+          const outputs = request.record(device, vmu.requestMemory(session.gpu, session.arena, `session ${session.id}`), loaded)
+          device.submit()
+          const t = performance.now()
+          const refs = plan.keepLogits ? outputs.map((o) => skeletonizer.keep(session, device, o.tensor, o.tensor.shape, o.tensor.dtype)) : []
+          if (refs.length > 0) device.submit()
+          const values = plan.readLastLogits ? await Promise.all(outputs.map((o, i) => readOutput(device, o, refs[i]))) : []
+          return { refs, values, skeletonMs: performance.now() - t }
+        }))
+        clock.queueMs = queueMs
+        session.requests++
+        const tokens = want.tokens && request.kind === "classify" ? rowArgmax({ ...value.values[0].ref, data: value.values[0].data }) : []
+        profiler.record(request.kind, clock.profile(), clock.executionWallMs)
+        return { tokens, refs: value.refs, values: want.lastLogits ? value.values : [] } satisfies Outcome
+      }, (effect, _req, _clock, _model, kind) => Effect.tapError(effect, () => Effect.sync(() => profiler.failed(kind === "encoder" ? "encode" : "classify"))))
+
+      const causalForward = Effect.fn("Inference.causalForward")(function* (req: SemanticRequest, clock: RequestClock, model: ModelEntry) {
+        const { session, hints, want } = req
         const prompt = yield* promptOf(session, req.inputs, skeletonizer)
         if (prompt.length === 0) return yield* serverError("BadRequest", "the input is empty")
         const existing = session.contexts.get(model.handle)
@@ -235,7 +288,7 @@ export class Inference extends Context.Service<Inference, {
           kind: "forward", model: model.handle, promptTokens: prompt.length, maxNewTokens: 0, stream: false, hints, want,
           contextTokens: existing === undefined ? 0 : existing.cache.length + pending(existing),
         }))
-        const { value, queueMs } = yield* qos.run(hints.priority, session.gpu, onGpu(session, model, plan, clock, prompt.length + pending(existing), async (device, lm, context) => {
+        const { value, queueMs } = yield* qos.run(hints.priority, session.gpu, onGpu(session, model, plan, clock, causal(session, model, plan, prompt.length + pending(existing)), async (device, { lm, context }) => {
           const full = context.pending === undefined ? prompt : [context.pending, ...prompt]
           for (const id of full) {
             if (!Number.isInteger(id) || id < 0 || id >= lm.vocabSize) throw serverError("Engine", `Input: token id ${id} is outside the vocabulary [0, ${lm.vocabSize})`)
@@ -260,6 +313,12 @@ export class Inference extends Context.Service<Inference, {
         profiler.record("forward", clock.profile(), clock.executionWallMs)
         return { tokens: value.tokens, refs: value.refs, ...(value.lastLogits !== undefined ? { lastLogits: value.lastLogits } : {}) } satisfies Outcome
       }, Effect.tapError(() => Effect.sync(() => profiler.failed("forward"))))
+
+      const forward = Effect.fn("Inference.forward")(function* (req: SemanticRequest, clock: RequestClock) {
+        const model = yield* models.get(req.modelHandle).pipe(Effect.tapError(() => Effect.sync(() => profiler.failed("forward"))))
+        const kind = modelKind(model.resolved.config.model_type)
+        return yield* (kind === "encoder" || kind === "vision" ? tensorForward(req, clock, model, kind) : causalForward(req, clock, model))
+      })
 
       return Inference.of({ generate, forward })
     }),

@@ -1,4 +1,4 @@
-import type { Input } from "@djinn/protocol"
+import type { DType, Input } from "@djinn/protocol"
 import { Effect } from "effect"
 import { serverError, type ServerError } from "./errors.ts"
 import type { Session } from "./session.ts"
@@ -33,4 +33,27 @@ export const promptOf = (session: Session, inputs: ReadonlyArray<Input>, skeleto
     const bad = checkShape(ref.shape, ref.dtype)
     if (bad !== undefined) return yield* bad
     return idsFromBytes(data, ref.dtype)
+  })
+
+/** An input's dtype, shape and bytes, wherever it came from. */
+export interface HostTensor {
+  readonly dtype: DType
+  readonly shape: ReadonlyArray<number>
+  readonly data: Uint8Array
+}
+
+/** Every input of a request by name: inline tensors as sent, refs read from the session's GPU. */
+export const namedInputs = (session: Session, inputs: ReadonlyArray<Input>, skeletonizer: Skeletonizer["Service"]): Effect.Effect<Map<string, HostTensor>, ServerError> =>
+  Effect.gen(function* () {
+    const out = new Map<string, HostTensor>()
+    for (const input of inputs) {
+      if (out.has(input.name)) return yield* serverError("BadRequest", `input ${input.name} is given twice`)
+      if ("tensor" in input) {
+        out.set(input.name, input.tensor)
+        continue
+      }
+      const { ref, data } = yield* skeletonizer.fetch(session, input.ref)
+      out.set(input.name, { dtype: ref.dtype, shape: ref.shape, data })
+    }
+    return out
   })

@@ -1,9 +1,9 @@
-import { findKnownModel, loadCausalLM, resolveModel, type CausalLM, type ResolvedModel } from "@djinn/engine"
+import { findKnownModel, loadModel, resolveModel, type LoadedModel, type ResolvedModel } from "@djinn/engine"
 import type { DType as GpuDType } from "@djinn/gpu"
 import { DTYPE_BYTES, shapeElements, type ModelHandle, type ModelKey, type TensorInfo } from "@djinn/protocol"
 import { Context, Effect, Layer } from "effect"
-import { existsSync, statSync } from "node:fs"
-import { basename } from "node:path"
+import { existsSync, readFileSync, statSync } from "node:fs"
+import { basename, join } from "node:path"
 import { Settings } from "./config.ts"
 import { serverError, toServerError, type ServerError } from "./errors.ts"
 import { Executor } from "./executor.ts"
@@ -12,7 +12,7 @@ import { Vmu, type ModelText } from "./vmu.ts"
 import { checkpointTensors, uploadedWeights } from "./weights.ts"
 
 interface OnGpu {
-  readonly lm: CausalLM
+  readonly model: LoadedModel
   readonly text: ModelText
   readonly loadMs: number
 }
@@ -35,6 +35,8 @@ interface Upload {
   readonly handle: ModelHandle
   readonly owner: string
   readonly key: ModelKey
+  /** The config JSON as sent (the fingerprint covers it), and as the engine reads it. */
+  readonly raw: unknown
   readonly config: Record<string, unknown> & { model_type: string }
   readonly tensors: ReadonlyArray<TensorInfo>
   readonly sizes: ReadonlyArray<number>
@@ -65,18 +67,38 @@ const parseKnownId = (id: string): { modelId: string; seed: number } => {
   return { modelId, seed: seed === null ? 0 : Number(seed[1]) }
 }
 
-const parseConfig = (json: string): Record<string, unknown> & { model_type: string } => {
+type ModelConfig = Record<string, unknown> & { model_type: string }
+
+/**
+ * A config as the engine reads it. torchvision checkpoints come with a small descriptor
+ * (`architecture: torchvision.models.resnet50`) instead of an HF config: it is a ResNet (as the engine's loader says).
+ */
+const engineConfig = (parsed: unknown): ModelConfig | undefined => {
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return undefined
+  const c = parsed as Record<string, unknown>
+  if (typeof c.model_type === "string") return c as ModelConfig
+  if (typeof c.architecture === "string" && /^torchvision\.models\.resnet\d+$/.test(c.architecture)) return { ...c, model_type: "resnet" }
+  return undefined
+}
+
+const parseConfig = (json: string): { raw: unknown; config: ModelConfig } => {
   let parsed: unknown
   try {
     parsed = JSON.parse(json)
   } catch (cause) {
     throw serverError("BadRequest", `config JSON does not parse: ${(cause as Error).message}`)
   }
-  if (typeof parsed !== "object" || parsed === null || typeof (parsed as { model_type?: unknown }).model_type !== "string") {
-    throw serverError("BadRequest", "config JSON has no model_type")
-  }
-  return parsed as Record<string, unknown> & { model_type: string }
+  const config = engineConfig(parsed)
+  if (config === undefined) throw serverError("BadRequest", "config JSON has no model_type (nor a torchvision architecture)")
+  return { raw: parsed, config }
 }
+
+/**
+ * A checkpoint folder's fingerprint over its config.json as stored (not the engine's reading of it): what a client
+ * computes before uploading the same folder.
+ */
+const fingerprintFolder = (dir: string): string =>
+  modelFingerprint(JSON.parse(readFileSync(join(dir, "config.json"), "utf8")), checkpointTensors(dir))
 
 /**
  * Models: preloaded at start, loaded by known id, or registered by clients (RegisterModel, WeightChunk…, CommitModel).
@@ -91,8 +113,8 @@ export class Models extends Context.Service<Models, {
   readonly chunk: (owner: string, handle: number, tensorIndex: number, offset: number, data: Uint8Array) => Effect.Effect<void, ServerError>
   readonly commit: (owner: string, handle: number) => Effect.Effect<ModelEntry, ServerError>
   readonly dropUploads: (owner: string) => void
-  /** The model on a GPU, loaded there on first use. */
-  readonly onGpu: (entry: ModelEntry, gpu: number) => Effect.Effect<CausalLM, ServerError>
+  /** The model on a GPU (a causal LM, an encoder or a vision model), loaded there on first use. */
+  readonly onGpu: (entry: ModelEntry, gpu: number) => Effect.Effect<LoadedModel, ServerError>
   readonly retain: (entry: ModelEntry) => void
   readonly release: (entry: ModelEntry) => void
   readonly list: () => ReadonlyArray<ModelEntry>
@@ -135,15 +157,15 @@ export class Models extends Context.Service<Models, {
       const onGpu = (entry: ModelEntry, gpu: number) => Effect.try({
         try: () => {
           const loaded = entry.onGpu.get(gpu)
-          if (loaded !== undefined) return loaded.lm
+          if (loaded !== undefined) return loaded.model
           const started = performance.now()
           const text = vmu.modelText(gpu, `${entry.handle}`)
           try {
-            const lm = loadCausalLM(executor.slots[gpu].device, text.memory, entry.resolved, dtypeFor(gpu))
-            entry.onGpu.set(gpu, { lm, text, loadMs: performance.now() - started })
+            const model = loadModel(executor.slots[gpu].device, text.memory, entry.resolved, dtypeFor(gpu))
+            entry.onGpu.set(gpu, { model, text, loadMs: performance.now() - started })
             entry.loads++
-            entry.paramBytes = lm.weightBytes
-            return lm
+            entry.paramBytes = model.model.weightBytes
+            return model
           } catch (cause) {
             text.free()
             throw cause
@@ -167,7 +189,7 @@ export class Models extends Context.Service<Models, {
           const resolved = resolveModel({ modelId, seed })
           const fingerprint = resolved.weightsSource === "synthetic"
             ? modelFingerprint(resolved.config, [], { seed })
-            : modelFingerprint(resolved.config, checkpointTensors(findKnownModel(modelId) ?? modelId))
+            : fingerprintFolder(findKnownModel(modelId) ?? modelId)
           return { resolved: { ...resolved, id }, fingerprint }
         },
         catch: (cause) => {
@@ -197,7 +219,7 @@ export class Models extends Context.Service<Models, {
         const { resolved, fingerprint } = yield* Effect.try({
           try: () => {
             const resolved = resolveModel({ modelDir: spec })
-            return { resolved, fingerprint: modelFingerprint(resolved.config, checkpointTensors(spec)) }
+            return { resolved, fingerprint: fingerprintFolder(spec) }
           },
           catch: toServerError,
         })
@@ -205,7 +227,7 @@ export class Models extends Context.Service<Models, {
       })
 
       const register = Effect.fn("Models.register")(function* (owner: string, key: ModelKey, configJson: string, tensors: ReadonlyArray<TensorInfo>) {
-        const config = yield* Effect.try({ try: () => parseConfig(configJson), catch: toServerError })
+        const { raw, config } = yield* Effect.try({ try: () => parseConfig(configJson), catch: toServerError })
         const sizes = tensors.map((t) => (shapeElements(t.shape) ?? Infinity) * DTYPE_BYTES[t.dtype])
         const total = sizes.reduce((a, b) => a + b, 0)
         const staged = [...uploads.values()].filter((u) => u.owner === owner).reduce((n, u) => n + u.sizes.reduce((a, b) => a + b, 0), 0)
@@ -214,7 +236,7 @@ export class Models extends Context.Service<Models, {
         }
         if (new Set(tensors.map((t) => t.name)).size !== tensors.length) return yield* serverError("BadRequest", "tensor names repeat")
         const handle = nextHandle++ as ModelHandle
-        uploads.set(handle, { handle, owner, key, config, tensors, sizes, data: tensors.map(() => undefined), filled: tensors.map(() => 0) })
+        uploads.set(handle, { handle, owner, key, raw, config, tensors, sizes, data: tensors.map(() => undefined), filled: tensors.map(() => 0) })
         return handle
       })
 
@@ -241,7 +263,7 @@ export class Models extends Context.Service<Models, {
         if (missing !== -1) return yield* serverError("BadRequest", `tensor ${u.tensors[missing].name}: ${u.filled[missing]} of ${u.sizes[missing]} bytes received`)
         uploads.delete(handle)
         const tensors = new Map<string, FingerprintTensor>(u.tensors.map((t, i) => [t.name, { name: t.name, dtype: t.dtype, shape: t.shape, bytes: u.data[i] ?? new Uint8Array(0) }]))
-        const fingerprint = modelFingerprint(u.config, tensors.values())
+        const fingerprint = modelFingerprint(u.raw, tensors.values())
         const existing = byFingerprint(fingerprint)
         if (existing !== undefined) return existing
         const resolved: ResolvedModel = { id: u.key.id, config: u.config, weights: uploadedWeights(tensors), weightsSource: "checkpoint" }

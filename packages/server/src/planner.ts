@@ -4,8 +4,11 @@ import { Executor } from "./executor.ts"
 import { Vmu } from "./vmu.ts"
 
 export interface PlanInput {
-  readonly kind: "generate" | "forward"
+  /** generate / forward: a causal LM; encode: an encoder (BERT); classify: a vision model (ResNet). */
+  readonly kind: "generate" | "forward" | "encode" | "classify"
   readonly model: number
+  /** encode / classify: the shape of the main input ([B, S] ids, [N, C, H, W] images). */
+  readonly shape?: ReadonlyArray<number>
   readonly promptTokens: number
   readonly maxNewTokens: number
   readonly stream: boolean
@@ -18,7 +21,7 @@ export interface PlanInput {
 /** How a request runs: which phase, how its KV cache is sized and kept, how tokens stream, what comes back. */
 export interface Plan {
   readonly key: string
-  readonly phase: "prefill" | "decode" | "prefill+decode"
+  readonly phase: "prefill" | "decode" | "prefill+decode" | "encode" | "vision"
   /** Keep the context (KV cache, last token) for the session's next request; otherwise reset the arena after. */
   readonly keepContext: boolean
   /** A new context is sized to this request ("exact") or to what the arena holds ("arena", for later turns). */
@@ -27,7 +30,9 @@ export interface Plan {
   readonly kvTokens: number
   /** Read tokens back every this many steps (0 = once at the end). */
   readonly streamEvery: number
+  /** Read outputs back into the reply: the last logits row (causal LMs), or every output's values (encode, classify). */
   readonly readLastLogits: boolean
+  /** Keep outputs on the GPU as refs: all logits (causal LMs), or every output (encode, classify). */
   readonly keepLogits: boolean
 }
 
@@ -41,7 +46,7 @@ const MAX_CACHED_PLANS = 4096
 
 /**
  * The semantic planner: phase-aware (a forward is a prefill that fills the session's KV cache; a generate that
- * continues a context is mostly decode), with a plan cache keyed by model, shapes and parameters, and the placement
+ * continues a context is mostly decode; an encoder or vision forward is one pass with no KV cache), with a plan cache keyed by model, shapes and parameters, and the placement
  * of sessions on GPUs (least reserved KV memory first).
  */
 export class Planner extends Context.Service<Planner, {
@@ -61,6 +66,14 @@ export class Planner extends Context.Service<Planner, {
       const build = (input: PlanInput, key: string): Plan => {
         const { kind, hints, want, stream, promptTokens, maxNewTokens, contextTokens } = input
         const keepContext = !hints.finalize
+        if (kind === "encode" || kind === "classify") {
+          return {
+            key, phase: kind === "encode" ? "encode" : "vision", keepContext, kvPolicy: "exact", kvTokens: 0, streamEvery: 0,
+            // A classifier's tokens are its top-1 classes, read from the logits.
+            readLastLogits: want.lastLogits || (kind === "classify" && want.tokens),
+            keepLogits: want.refs,
+          }
+        }
         const phase = kind === "forward" ? "prefill" : contextTokens > 0 && promptTokens <= 1 ? "decode" : "prefill+decode"
         // Streaming cadence per class: realtime and interactive clients see every token as it is made; batch
         // clients get them in groups of 8, which costs fewer readbacks.
@@ -80,7 +93,7 @@ export class Planner extends Context.Service<Planner, {
 
       const plan = (input: PlanInput): Plan => {
         const { kind, model, promptTokens, maxNewTokens, stream, hints, want, contextTokens } = input
-        const key = `${kind}|${model}|${promptTokens}|${maxNewTokens}|${stream ? 1 : 0}|${hints.priority}|${hints.finalize ? 1 : 0}|${hints.expectedTokens}|${contextTokens > 0 ? 1 : 0}|${want.tokens ? 1 : 0}${want.lastLogits ? 1 : 0}${want.refs ? 1 : 0}`
+        const key = `${kind}|${model}|${input.shape?.join("x") ?? ""}|${promptTokens}|${maxNewTokens}|${stream ? 1 : 0}|${hints.priority}|${hints.finalize ? 1 : 0}|${hints.expectedTokens}|${contextTokens > 0 ? 1 : 0}|${want.tokens ? 1 : 0}${want.lastLogits ? 1 : 0}${want.refs ? 1 : 0}`
         const cached = cache.get(key)
         if (cached !== undefined) {
           hits++
