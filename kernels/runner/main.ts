@@ -18,6 +18,8 @@ const USAGE = `usage: pnpm kernels (--perf | --check) [options]
   --filter TEXT          only cases whose "kernel variant shape" contains TEXT (comma-separated alternatives)
   --reps N               timed samples per case (default 20, at least 20 for reported numbers)
   --warmup N             untimed runs first (default 3)
+  --warmup-ms MS         then keep warming up for this long, so the GPU reaches its boost clock (default 300)
+  --no-validate          skip the CPU-reference checks around the timing
   --ceiling-gbps X       bandwidth ceiling for % (default: 3000 on GPUs, the probe's measurement on CPU adapters)
   --ceiling-tflops X     arithmetic ceiling for % (default: 60 on GPUs, none on CPU adapters)
   --out NAME             result file name (default: from the adapter, e.g. lavapipe)
@@ -30,7 +32,8 @@ const flags = (() => {
     return parseArgs({
       options: {
         perf: { type: "boolean" }, check: { type: "boolean" }, small: { type: "boolean" }, full: { type: "boolean" },
-        filter: { type: "string" }, reps: { type: "string" }, warmup: { type: "string" },
+        filter: { type: "string" }, reps: { type: "string" }, warmup: { type: "string" }, "warmup-ms": { type: "string" },
+        "no-validate": { type: "boolean" },
         "ceiling-gbps": { type: "string" }, "ceiling-tflops": { type: "string" }, out: { type: "string" }, "out-dir": { type: "string" },
         "no-write": { type: "boolean" }, backend: { type: "string" }, help: { type: "boolean", short: "h" },
       },
@@ -60,6 +63,8 @@ if (flags.help === true || (flags.perf !== true && flags.check !== true)) {
 
 const reps = Math.round(positive("reps", flags.reps, 20)!)
 const warmup = Math.round(positive("warmup", flags.warmup, 3)!)
+const warmupMs = positive("warmup-ms", flags["warmup-ms"], 300)!
+const validateRuns = flags["no-validate"] !== true
 const minSampleUs = 1000
 
 /** CPU adapters (Mesa's llvmpipe/lavapipe, SwiftShader) get the small shapes. */
@@ -88,10 +93,10 @@ const runCase = async (c: PerfCase, perf: boolean): Promise<CaseResult> => {
   let instance
   try {
     instance = await c.setup(gpu)
-    const before = await instance.validate()
+    const before = validateRuns || !perf ? await instance.validate() : undefined
     if (!perf) return { ...base, before }
-    const timing = await measure(gpu, instance, { warmup, reps, minSampleUs, maxInner: 64 })
-    const after = await instance.validate()
+    const timing = await measure(gpu, instance, { warmup, reps, minSampleUs, maxInner: 64, warmupMs })
+    const after = validateRuns ? await instance.validate() : undefined
     const medianUs = quantile(timing.samplesUs, 0.5)
     return {
       ...base, before, after, inner: timing.inner, rotation: instance.rotation, samplesUs: timing.samplesUs,
@@ -137,7 +142,7 @@ const record: PerfRecord = {
   adapter: name,
   description: gpu.adapter,
   mode: small ? "small" : "full",
-  settings: { warmup, reps, minSampleUs },
+  settings: { warmup, warmupMs, reps, minSampleUs },
   environment: { node: process.version, platform: `${process.platform}-${process.arch}`, ...(commit !== undefined ? { commit } : {}) },
   ceilings,
   wallSeconds: (performance.now() - started) / 1000,

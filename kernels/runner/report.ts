@@ -45,7 +45,7 @@ export interface PerfRecord {
   readonly adapter: string
   readonly description: AdapterDescription
   readonly mode: "full" | "small"
-  readonly settings: { readonly warmup: number; readonly reps: number; readonly minSampleUs: number }
+  readonly settings: { readonly warmup: number; readonly warmupMs: number; readonly reps: number; readonly minSampleUs: number }
   readonly environment: { readonly node: string; readonly platform: string; readonly commit?: string }
   readonly ceilings: Ceilings
   readonly wallSeconds: number
@@ -74,7 +74,7 @@ export const markdown = (record: PerfRecord): string => {
   const lines = [
     `# Kernel perf: ${record.adapter}`,
     "",
-    `${record.date} · ${record.mode} shapes · median of ${record.settings.reps} samples after ${record.settings.warmup} warm-up (GPU timestamps) · ${record.wallSeconds.toFixed(1)} s wall`,
+    `${record.date} · ${record.mode} shapes · median of ${record.settings.reps} samples after ≥ ${record.settings.warmup} warm-up runs and ${record.settings.warmupMs} ms (GPU timestamps) · ${record.wallSeconds.toFixed(1)} s wall`,
     "",
     `Ceilings: bandwidth ${sig(c.gbps)} GB/s (${c.gbpsSource})` +
       (c.tflops !== undefined ? `, arithmetic ${c.tflops} TFLOP/s (${c.tflopsSource})` : ", arithmetic: none given") +

@@ -43,6 +43,11 @@ export interface TimingOptions {
   readonly minSampleUs: number
   /** At most this many runs per sample. */
   readonly maxInner: number
+  /**
+   * Keep warming up, back to back, for at least this long (ms of wall time): GPUs idle at low clocks between cases
+   * and take tens to hundreds of milliseconds of steady load to reach their boost clock.
+   */
+  readonly warmupMs: number
 }
 
 export interface Timing {
@@ -74,7 +79,9 @@ export const measure = async (gpu: GpuDevice, instance: PerfInstance, options: T
   for (let i = 0; i < Math.max(1, options.warmup); i++) oneUs = Math.min(oneUs, await sample(1))
   if (!(oneUs > 0)) throw new Error("no GPU time measured: the adapter lacks timestamp queries or the device was not opened with profiling")
   const inner = Math.max(1, Math.min(options.maxInner, Math.ceil(options.minSampleUs / oneUs)))
-  if (inner > 1) await sample(inner)
+  const warmStart = performance.now()
+  do await sample(inner)
+  while (performance.now() - warmStart < options.warmupMs)
   const samplesUs: number[] = []
   for (let i = 0; i < options.reps; i++) samplesUs.push(await sample(inner))
   await gpu.checkErrors()
