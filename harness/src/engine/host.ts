@@ -3,7 +3,7 @@
 // the engine's own CLI.
 import { type AdapterDescription, adapterName, type DType, type GpuDevice, openGpu } from "@djinn/gpu"
 import {
-  directMemory, forwardEncoder, forwardLastLogits, forwardVision, generate, type LoadedModel, loadModel, type Memory,
+  forwardEncoder, forwardLastLogits, pooledMemory, forwardVision, generate, type LoadedModel, loadModel, type Memory,
   resolveModel, type ResolvedModel, syntheticWeights,
 } from "@djinn/engine"
 import { registry } from "@djinn/kernels"
@@ -72,7 +72,7 @@ export const openHost = async (job: ModelJob): Promise<EngineHost> => {
   const model = resolveSource(job.model)
   const gpu = await openGpu(registry, {})
   try {
-    const mem = directMemory(gpu)
+    const mem = pooledMemory(gpu) // a caching allocator, as a framework (PyTorch) has: no buffer creation per request
     const dtype = pickDtype(gpu, job.dtype)
     const loaded = loadModel(gpu, mem, model, dtype)
     await gpu.checkErrors()

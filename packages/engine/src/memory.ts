@@ -74,3 +74,34 @@ export const readTensor = async (gpu: GpuDevice, t: Tensor): Promise<Float32Arra
   if (t.dtype === "i32") return Float32Array.from(new Int32Array(raw.buffer, raw.byteOffset, n))
   return new Float32Array(raw.buffer, raw.byteOffset, n)
 }
+
+/**
+ * A caching allocator (as PyTorch's): released buffers go to a free list by size and are handed out again, so a
+ * request after the first creates no GPU buffers. The native baseline and the harness's engine hosts use it.
+ */
+export const pooledMemory = (gpu: GpuDevice): Memory & { readonly buffers: () => number; trim(): void } => {
+  const free = new Map<number, BufferId[]>()
+  const sizes = new Map<BufferId, number>()
+  return {
+    alloc: (bytes, segment, label) => {
+      const size = alignUp(Math.max(bytes, 4))
+      const reused = free.get(size)?.pop()
+      if (reused !== undefined) return { buffer: reused, offset: 0, size }
+      const buffer = gpu.createBuffer(size, label ?? segment)
+      sizes.set(buffer, size)
+      return { buffer, offset: 0, size }
+    },
+    release: (a) => {
+      const size = sizes.get(a.buffer)
+      if (size === undefined) return
+      const list = free.get(size) ?? []
+      if (!list.includes(a.buffer)) list.push(a.buffer)
+      free.set(size, list)
+    },
+    buffers: () => sizes.size,
+    trim: () => {
+      for (const list of free.values()) for (const b of list) { gpu.destroyBuffer(b); sizes.delete(b) }
+      free.clear()
+    },
+  }
+}
