@@ -16,7 +16,7 @@ def handle(msg):
     if msg["op"] == "setup":
         model, device, dtype = peer.load(msg["spec"])
         state.update(model=model, device=device)
-        return {"ok": True, "info": {"device": device, "dtype": dtype, "versions": peer.versions()}}
+        return {"ok": True, "info": peer.describe(model, device, dtype)}
     if msg["op"] == "run":
         if "model" not in state:
             return {"ok": False, "error": "run before setup"}

@@ -1,7 +1,7 @@
 """`pytorch_rpc`: torch.distributed.rpc, the canonical remote PyTorch call. This process is rank 1 ("client"): it
 speaks JSON lines with the harness (same protocol as native_pytorch.py) and starts rank 0 ("server", this script with
---server) as its child; the server holds the model, the client ships the input ids as a tensor with rpc_sync and gets
-the output tensor back. Timing is taken on the client around rpc_sync (the round trip included), with the server's
+--server) as its child; the server holds the model, the client ships the input as a tensor with rpc_sync (ids int64,
+or the images float32 [N, C, H, W], made before the clock as every baseline does) and gets the output tensor back. Timing is taken on the client around rpc_sync (the round trip included), with the server's
 own time in the reply.
   python pytorch_rpc.py [--master-addr 127.0.0.1] [--master-port 29500]
 """
@@ -21,21 +21,24 @@ SERVER = {}
 def remote_setup(spec):
     model, device, dtype = peer.load(spec)
     SERVER.update(model=model, device=device)
-    return {"device": device, "dtype": dtype, "versions": peer.versions()}
+    return peer.describe(model, device, dtype)
 
 
-def remote_run(kind, ids, new_tokens):
-    """On rank 0: ids arrive as a tensor; the output goes back as a tensor (tokens i32, or f32 logits)."""
+def remote_run(kind, tensor, extra):
+    """On rank 0: the input arrives as a tensor (ids, or images); the output goes back as a tensor (tokens i32, or
+    f32 values in the output's shape)."""
     import numpy as np
     import torch
     start = time.perf_counter()
-    work = {"kind": kind, "ids": ids.tolist(), "newTokens": new_tokens}
-    output, engine_ms = peer.run(SERVER["model"], SERVER["device"], work)
+    work = {"kind": kind, **extra}
+    if kind != "classify":
+        work["ids"] = tensor.tolist()
+    output, engine_ms = peer.run(SERVER["model"], SERVER["device"], work, tensor if kind == "classify" else None)
     if output["kind"] == "tokens":
-        tensor = torch.tensor(output["tokens"], dtype=torch.int32)
+        out = torch.tensor(output["tokens"], dtype=torch.int32)
     else:
-        tensor = torch.from_numpy(np.frombuffer(base64.b64decode(output["values_b64"]), dtype="<f4").copy())
-    return tensor, engine_ms, (time.perf_counter() - start) * 1000
+        out = torch.from_numpy(np.frombuffer(base64.b64decode(output["values_b64"]), dtype="<f4").copy()).view(output["shape"])
+    return out, engine_ms, (time.perf_counter() - start) * 1000
 
 
 def init(rank, args):
@@ -57,17 +60,16 @@ def client(args):
             return {"ok": True, "info": rpc.rpc_sync("server", remote_setup, args=(msg["spec"],))}
         if msg["op"] == "run":
             work = msg["input"]
+            kind = work["kind"]
+            extra = {k: v for k, v in work.items() if k not in ("kind", "ids")}
+            images = peer.pixels(work["seed"], work["shape"]) if kind == "classify" else None
             start = time.perf_counter()
-            ids = torch.tensor(work["ids"], dtype=torch.int64)
-            tensor, engine_ms, server_ms = rpc.rpc_sync("server", remote_run, args=(work["kind"], ids, work.get("newTokens", 0)))
+            sent = images if images is not None else torch.tensor(work["ids"], dtype=torch.int64)
+            tensor, engine_ms, server_ms = rpc.rpc_sync("server", remote_run, args=(kind, sent, extra))
             ms = (time.perf_counter() - start) * 1000
-            if work["kind"] == "generate":
-                output = {"kind": "tokens", "tokens": tensor.tolist()}
-            else:
-                raw = tensor.numpy().astype("<f4").tobytes()
-                output = {"kind": "values", "shape": [1, int(tensor.shape[0])], "values_b64": base64.b64encode(raw).decode("ascii")}
+            output = {"kind": "tokens", "tokens": tensor.tolist()} if kind == "generate" else peer.values_json(tensor)
             # Bytes of the tensors shipped (the payload; TensorPipe's own framing is not visible from here).
-            return {"ok": True, "ms": ms, "server_ms": server_ms, "engine_ms": engine_ms, "bytes_out": ids.numel() * 8,
+            return {"ok": True, "ms": ms, "server_ms": server_ms, "engine_ms": engine_ms, "bytes_out": sent.numel() * sent.element_size(),
                     "bytes_in": tensor.numel() * tensor.element_size(), "output": output}
         return {"ok": False, "error": f"unknown op {msg['op']!r}"}
 

@@ -1,8 +1,9 @@
 // `native_pytorch` and `pytorch_rpc`: the real PyTorch peers (harness/python/*.py), run where `python -c "import
 // torch, transformers"` works and skipped with the import error otherwise. They load the same checkpoint the engine
 // runs — for synthetic weights, the tensors the engine's `syntheticWeights(seed)` gives, exported once to a folder —
-// so their tokens are compared with native's (values within a tolerance). A model too large to export is built from
-// its config with torch's seeded init; its outputs are then recorded as not comparable.
+// so their tokens are compared with native's (values within a tolerance): causal LMs, BERT (`BertModel`) and ResNet
+// (`ResNetForImageClassification`; the export writes HF names). A model too large to export is built from its config
+// with torch's seeded init; its outputs are then recorded as not comparable.
 import { execFile } from "node:child_process"
 import { Effect, Layer, Result, type Scope } from "effect"
 import type { Baseline as BaselineConfig } from "../../config.ts"
@@ -34,9 +35,6 @@ interface State {
 
 const setup = (config: PyConfig, job: Job): Effect.Effect<{ readonly state: State; readonly info: SetupInfo }, BaselineError, Scope.Scope> =>
   Effect.gen(function*() {
-    if (job.workload.implementation !== "hf_causal_lm") {
-      return yield* baselineError("Unavailable", `the PyTorch peers run causal LMs only (this workload is ${job.workload.implementation})`)
-    }
     const versions = yield* probe(config.python)
     const dir = yield* Effect.result(job.checkpointDir)
     const source = job.model.model

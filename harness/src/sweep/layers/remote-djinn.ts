@@ -1,14 +1,16 @@
 // `full_djinn` (mode semantic) and `semantic_blind` (mode blind): the djinn client against a Djinn server.
 // - semantic: one Generate (or Forward) request per run in an open session; the loop, the weights and the KV cache
-//   stay on the server; the client gets the tokens (or the last logits) back. Breakdown: the client's CallTimings
-//   and the server's Profile of that request.
+//   stay on the server; the client gets the tokens (or the last logits) back. Encoders and vision models: one Forward
+//   with named tensors (input_ids i32 [B, S]; input f32 [N, C, H, W]) returning the output values (last_hidden_state,
+//   logits). Breakdown: the client's CallTimings and the server's Profile of that request.
 // - blind: the unchanged engine runs in this process on a RemoteGpu, which forwards every GPU call (buffers,
 //   dispatches, reads) to the server; the weights are uploaded once at setup. Breakdown: bytes, (de)serialization
 //   and round trips summed over the run's calls, server execution summed over its GpuSubmits.
-import { type Connection, type RemoteGpu, type Session } from "@djinn/client"
+import { type Connection, type RemoteGpu, type RequestResult, type Session, tensorValues } from "@djinn/client"
 import { Connection as ConnectionClass } from "@djinn/client"
-import { directMemory, type LoadedModel, loadModel, type Memory } from "@djinn/engine"
-import { type AdapterDescription, f16ToF32 } from "@djinn/gpu"
+import { type LoadedModel, loadModel, type Memory, pooledMemory } from "@djinn/engine"
+import { type AdapterDescription, f32ToF16 } from "@djinn/gpu"
+import type { DType } from "@djinn/protocol"
 import { Effect, Layer, type Scope } from "effect"
 import type { Baseline as BaselineConfig } from "../../config.ts"
 import { pickDtype, resolveSource, runInput } from "../../engine/host.ts"
@@ -47,24 +49,41 @@ const serverAdapter = (conn: Connection) =>
 interface SemanticState {
   readonly session: Session
   readonly handle: number
+  /** The server stores the model in f16 (float16 asked for: the server was started with --dtype f16). */
+  readonly f16: boolean
 }
 
-const lastLogitsOf = (t: { dtype: string; shape: ReadonlyArray<number>; data: Uint8Array }): WorkOutput => {
-  const copy = new Uint8Array(t.data)
-  const values = t.dtype === "f16" ? f16ToF32(new Uint16Array(copy.buffer)) : new Float32Array(copy.buffer)
-  return { kind: "values", shape: [...t.shape], values }
+const valuesOf = (t: { dtype: DType; shape: ReadonlyArray<number>; data: Uint8Array }): WorkOutput =>
+  ({ kind: "values", shape: [...t.shape], values: tensorValues(t) })
+
+/** One request for a run and the output native computes for it: tokens, last logits, last_hidden_state, logits. */
+const semanticCall = (s: SemanticState, input: WorkInput, images: Float32Array | undefined): Promise<{ r: RequestResult; output: WorkOutput | string }> => {
+  switch (input.kind) {
+    case "generate":
+      return s.session.generate(s.handle, input.ids, { maxNewTokens: input.newTokens }).then((r) => ({ r, output: { kind: "tokens", tokens: r.tokens } }))
+    case "forward":
+      return s.session.forward(s.handle, input.ids, { values: true })
+        .then((r) => ({ r, output: r.lastLogits === undefined ? "the reply has no lastLogits" : valuesOf(r.lastLogits) }))
+    case "encode":
+      return s.session.forward(s.handle, { input_ids: { shape: [input.batch, input.seq], data: Int32Array.from(input.ids) } }, { values: true })
+        .then((r) => ({ r, output: r.outputs.last_hidden_state?.tensor === undefined ? "the reply has no last_hidden_state" : valuesOf(r.outputs.last_hidden_state.tensor) }))
+    case "classify": {
+      // In the model's storage dtype, as native and the blind client upload them (the server converts other dtypes).
+      const data = s.f16 ? { dtype: "f16" as const, shape: input.shape, data: new Uint8Array(f32ToF16(images!).buffer) } : { shape: input.shape, data: images! }
+      return s.session.forward(s.handle, { input: data }, { values: true, phase: "vision" })
+        .then((r) => ({ r, output: r.outputs.logits?.tensor === undefined ? "the reply has no logits" : valuesOf(r.outputs.logits.tensor) }))
+    }
+  }
 }
 
 const semanticRun = (config: BaselineConfig, s: SemanticState, input: WorkInput) =>
   Effect.gen(function*() {
-    if (input.kind !== "generate" && input.kind !== "forward") return yield* baselineError("Run", `${config.name}: the Djinn server serves causal LMs only`)
+    // Images are made from their seed before the clock starts, as every baseline does.
+    const images = input.kind === "classify" ? pixels(input) : undefined
     const started = performance.now()
-    const r = input.kind === "generate"
-      ? yield* attempt(config.name, () => s.session.generate(s.handle, input.ids, { maxNewTokens: input.newTokens }))
-      : yield* attempt(config.name, () => s.session.forward(s.handle, input.ids, { want: { lastLogits: true, refs: false } }))
+    const { r, output } = yield* attempt(config.name, () => semanticCall(s, input, images))
     const latencyMs = performance.now() - started
-    if (input.kind === "forward" && r.lastLogits === undefined) return yield* baselineError("Run", `${config.name}: the reply has no lastLogits`)
-    const output: WorkOutput = input.kind === "generate" ? { kind: "tokens", tokens: r.tokens } : lastLogitsOf(r.lastLogits!)
+    if (typeof output === "string") return yield* baselineError("Run", `${config.name}: ${output}`)
     const t = r.timings, p = r.profile
     return {
       latencyMs,
@@ -146,9 +165,6 @@ type State = { readonly mode: "semantic"; readonly semantic: SemanticState } | {
 export const makeRemoteDjinn = (config: BaselineConfig, job: Job) => {
   const mode = config.type === "remote_djinn" ? config.mode : "semantic"
   const setup = Effect.gen(function*(): Effect.fn.Return<{ readonly state: State; readonly info: SetupInfo }, BaselineError, Scope.Scope> {
-    if (mode === "semantic" && job.workload.implementation !== "hf_causal_lm") {
-      return yield* baselineError("Unavailable", `the Djinn server serves causal LMs only (Generate/Forward); ${job.workload.implementation} runs in semantic_blind`)
-    }
     const endpoint = yield* djinnServer(config, job, { http: false, preload: mode === "semantic" })
     const conn = yield* connection(config, endpoint.host, endpoint.port)
     const adapter = yield* serverAdapter(conn)
@@ -156,7 +172,8 @@ export const makeRemoteDjinn = (config: BaselineConfig, job: Job) => {
     if (mode === "semantic") {
       const model = yield* attempt(`${config.name} model`, () => conn.ensureModel(endpoint.model!)).pipe(Effect.mapError((e) => baselineError("Setup", e.message)))
       const session = yield* attempt(`${config.name} session`, () => conn.openSession({ priority: "interactive" })).pipe(Effect.mapError((e) => baselineError("Setup", e.message)))
-      return { state: { mode: "semantic", semantic: { session, handle: model.handle as number } }, info: environment }
+      const f16 = job.model.dtype === "float16" && adapter?.f16 === true
+      return { state: { mode: "semantic", semantic: { session, handle: model.handle as number, f16 } }, info: environment }
     }
     const server = { executionMs: 0, durationMs: 0 }
     tapProfiles(conn, server)
@@ -164,7 +181,7 @@ export const makeRemoteDjinn = (config: BaselineConfig, job: Job) => {
       attempt(`${config.name} RemoteGpu`, () => conn.remoteGpu()).pipe(Effect.mapError((e) => baselineError("Setup", e.message))),
       (g) => Effect.sync(() => g.destroy()),
     )
-    const mem = directMemory(gpu)
+    const mem = pooledMemory(gpu) // a caching allocator, as a framework (PyTorch) has: no buffer creation per request
     // The engine in this process builds the model on the remote GPU: the weights cross the network once, here.
     const model = yield* Effect.try({
       try: () => loadModel(gpu, mem, resolveSource(job.model.model), pickDtype(gpu, job.model.dtype)),

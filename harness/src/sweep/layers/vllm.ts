@@ -98,7 +98,10 @@ const servedModel = (config: BaselineConfig, ep: Omit<Endpoint, "model">) =>
 
 const setup = (config: BaselineConfig, job: Job): Effect.Effect<{ readonly state: Endpoint; readonly info: SetupInfo }, BaselineError, Scope.Scope> =>
   Effect.gen(function*() {
-    if (job.workload.implementation !== "hf_causal_lm" || job.workload.params.new_tokens === 0) {
+    if (job.workload.implementation !== "hf_causal_lm") {
+      return yield* baselineError("Unavailable", `an OpenAI completions endpoint has no encoder or vision API (this workload is ${job.workload.implementation}): only generating workloads apply`)
+    }
+    if (job.workload.params.new_tokens === 0) {
       return yield* baselineError("Unavailable", "a completions endpoint returns tokens, not logits: only generating workloads apply")
     }
     const configured = config.type === "vllm" ? config.endpoint : undefined
