@@ -13,7 +13,7 @@ export {
   defaultHints, RemoteRef, Session, type ForwardInputs, type ForwardOptions, type ForwardOutput, type ForwardResult, type GenerateOptions, type ModelRef,
   type RequestOptions, type RequestResult,
 } from "./session.ts"
-export { outputNames, tensorValues, wireTensor, type TensorData } from "./tensors.ts"
+export { outputNames, tensorValues, toF16, wireTensor, type TensorData } from "./tensors.ts"
 export { sumTimings, type CallTimings } from "./timings.ts"
 export { DjinnClient } from "./service.ts"
 

@@ -3,8 +3,9 @@
 // reply reads their values. The protocol's Result has no output names, so their order is the convention:
 //   encoder: last_hidden_state [B, S, hidden], then pooler_output [B, hidden] (when the checkpoint has a pooler);
 //   vision:  logits [N, classes].
-import { allocTensor, encodeValues, type LoadedModel, type Memory, type Tensor as EngineTensor } from "@djinn/engine"
+import { allocTensor, binding, encodeValues, type LoadedModel, type Memory, type Tensor as EngineTensor } from "@djinn/engine"
 import { f16ToF32, type GpuDevice } from "@djinn/gpu"
+import { cast } from "@djinn/kernels"
 import type { Tensor } from "@djinn/protocol"
 import { serverError } from "./errors.ts"
 import type { HostTensor } from "./inputs.ts"
@@ -89,8 +90,9 @@ export const visionForward = (inputs: ReadonlyMap<string, HostTensor>): TensorFo
   if (names.length !== 1 || !(VISION_INPUTS as readonly string[]).includes(names[0])) {
     throw bad(`a vision model takes one input named ${VISION_INPUTS.join(" or ")}; got [${names.join(", ")}]`)
   }
-  const images = inputs.get(names[0])!
-  if (images.dtype !== "f32" && images.dtype !== "f16") throw bad(`${names[0]} must be f32 or f16, got ${images.dtype}`)
+  const given = inputs.get(names[0])!
+  if (given.dtype !== "f32" && given.dtype !== "f16") throw bad(`${names[0]} must be f32 or f16, got ${given.dtype}`)
+  const images = { ...given, dtype: given.dtype }
   if (images.shape.length !== 4) throw bad(`${names[0]} must be [N, C, H, W], got ${shapeText(images.shape)}`)
   const [N, C, H, W] = images.shape
   if (N < 1 || H < 32 || W < 32) throw bad(`${names[0]} ${shapeText(images.shape)} is too small (N ≥ 1, H and W ≥ 32)`)
@@ -102,9 +104,16 @@ export const visionForward = (inputs: ReadonlyMap<string, HostTensor>): TensorFo
       const net = model.model
       if (C !== net.inChannels) throw bad(`${names[0]} has ${C} channels, the model takes ${net.inChannels}`)
       const input = allocTensor(mem, [N, C, H, W], net.dtype, "stack", "input")
-      // writeBuffer copies: the received bytes go to the GPU as they are when the dtypes agree.
-      const bytes = images.dtype === net.dtype ? images.data : encodeValues(valuesOf(images), net.dtype)
-      device.writeBuffer(input.buffer, input.offset, bytes)
+      if (images.dtype === net.dtype) {
+        device.writeBuffer(input.buffer, input.offset, images.data) // writeBuffer copies: the received bytes as they are
+      } else if (device.adapter.f16) {
+        // The other float type: uploaded as sent and cast on the GPU (a CPU conversion costs ~20 ns a value).
+        const sent = allocTensor(mem, [N, C, H, W], images.dtype, "stack", "input_sent")
+        device.writeBuffer(sent.buffer, sent.offset, images.data)
+        cast.encode(device, { x: binding(sent), y: binding(input), n: N * C * H * W, to: net.dtype })
+      } else {
+        device.writeBuffer(input.buffer, input.offset, encodeValues(valuesOf(images), net.dtype))
+      }
       const logits = allocTensor(mem, [N, net.numClasses], net.dtype, "stack", "logits")
       net.encode({ input, logits, scratch: net.newScratch(mem, N, H, W) })
       return [{ name: "logits", tensor: logits }]

@@ -1,6 +1,6 @@
 // Encoder (BERT) and vision (ResNet) models through semantic Forward, over TCP to a server in a child process: the
 // outputs — values in the reply, or refs fetched later — must be what the engine computes in this process.
-import { connect, tensorValues, type Connection, type ForwardOutput } from "@djinn/client"
+import { connect, tensorValues, toF16, type Connection, type ForwardOutput } from "@djinn/client"
 import {
   directMemory, forwardEncoder, forwardVision, loadEncoder, loadVision, resolveModel, SafetensorsCheckpoint, toFloat32, toInt32,
 } from "@djinn/engine"
@@ -120,6 +120,28 @@ describe("ResNet-50 resnet50-narrow through semantic Forward", () => {
     await expect(session.forward(model, { input: { shape: [1, 1, 32, 32], data: new Float32Array(32 * 32) } }))
       .rejects.toMatchObject({ code: "badRequest", message: expect.stringContaining("channels") })
     await session.close()
+  })
+
+  it("an f16 server takes f16 images as they are and casts f32 ones on the GPU", async () => {
+    if (!gpu.adapter.f16) return
+    const f16Server = await spawnServer(["--arena-mb", "8", "--dtype", "f16"], { env: process.env })
+    const other = await connect(f16Server.address)
+    try {
+      const model = await other.ensureModel({ modelDir: fixture("resnet50-narrow") })
+      const session = await other.openSession()
+      const half = await session.forward(model, { input: { dtype: "f16", shape, data: new Uint8Array(toF16(input).buffer) } }, { values: true })
+      const cast = await session.forward(model, { input: { shape, data: input } }, { values: true })
+      expect(half.outputs.logits.dtype).toBe("f16")
+      const mem = directMemory(gpu)
+      const local = await forwardVision(gpu, mem, loadVision(gpu, mem, resolveModel({ modelDir: fixture("resnet50-narrow") }), "f16"), input, shape)
+      // The local engine converts on the CPU with the same rounding as toF16: the same bits in, the same logits out.
+      expect(relError(values(half.outputs.logits), local)).toBeLessThan(1e-6)
+      expect(relError(values(cast.outputs.logits), local)).toBeLessThan(1e-3)
+      expect(relError(values(cast.outputs.logits), ref)).toBeLessThan(1e-2)
+    } finally {
+      other.close()
+      await f16Server.stop()
+    }
   })
 })
 
