@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest"
 import type { DType } from "@djinn/gpu"
 import { dtypesOf, guardedOutput, randomFloats, relError, roundF16, testDevice, tolerance, upload } from "../testing/harness.ts"
-import type { Activation, WLayout } from "../matmul/linear.ts"
+import { checkShape, type Activation, type WLayout } from "../matmul/linear.ts"
 import { encode, knSplit, MAX_M, reference } from "./gemv.ts"
 
 type Case = [M: number, N: number, K: number, layout: WLayout, bias: boolean, activation: Activation, xOffset: number, yOffset: number]
@@ -68,6 +68,34 @@ describe("gemv", async () => {
     }
   }
 
+  // The residual epilogue (y = act(x·W + b) + residual) on every path: nk packed / vec4 / scalar, kn one chunk and
+  // split-K (the reduce pass adds it), residual offsets that do and do not keep 16-byte kn columns.
+  type ResidualCase = [M: number, N: number, K: number, layout: WLayout, bias: boolean, activation: Activation, residualOffset: number]
+  const residualCases: ResidualCase[] = [
+    [1, 257, 1031, "nk", true, "none", 3],
+    [3, 67, 516, "nk", false, "gelu_tanh", 0],
+    [2, 1032, 256, "nk", false, "none", 8],
+    [1, 1032, 256, "kn", true, "none", 0],
+    [2, 64, 60, "kn", false, "none", 4],
+    [1, 67, 67, "kn", true, "gelu_erf", 1],
+    [3, 1036, 64, "kn", false, "none", 2],
+  ]
+  for (const dtype of dtypesOf(gpu)) {
+    for (const [M, N, K, wLayout, bias, activation, residualOffset] of residualCases) {
+      it(`residual ${dtype} ${M}×${N}×${K} ${wLayout}${bias ? " +b" : ""} ${activation} residualOffset=${residualOffset}`, async () => {
+        const { x, w, b } = inputs(M, N, K, 0, dtype, M + N * 7 + K)
+        const r = dtype === "f16" ? roundF16(randomFloats(residualOffset + M * N, N + 5, -4, 4)) : randomFloats(residualOffset + M * N, N + 5, -4, 4)
+        const y = guardedOutput(gpu, M * N, dtype)
+        encode(gpu, {
+          x: upload(gpu, x, dtype), w: upload(gpu, w, dtype), b: bias ? upload(gpu, b, dtype) : undefined, y: y.binding,
+          M, N, K, wLayout, activation, dtype, residual: upload(gpu, r, dtype), residualOffset,
+        })
+        const want = reference({ x, w, b: bias ? b : undefined, M, N, K, wLayout, activation, residual: r, residualOffset })
+        expect(relError(await y.read(), want)).toBeLessThan(tolerance(dtype))
+      })
+    }
+  }
+
   it("honours the tuning options (threads per row, column-threads, split-K, unpacked f16)", async () => {
     const dtype: DType = gpu.adapter.f16 ? "f16" : "f32"
     const [M, N, K] = [2, 72, 264]
@@ -88,6 +116,12 @@ describe("gemv", async () => {
     const { chunk, chunks } = knSplit(4096, 4096, 4)
     expect(chunk * chunks).toBeGreaterThanOrEqual(4096)
     expect(chunk * (chunks - 1)).toBeLessThan(4096)
+  })
+
+  it("a kernel without the residual epilogue rejects one", () => {
+    const args = { x: { buffer: 0 }, w: { buffer: 0 }, y: { buffer: 0 }, residual: { buffer: 1 }, M: 9, N: 4, K: 4, wLayout: "nk" } as const
+    expect(() => checkShape("matmul", args)).toThrow(/residual/)
+    expect(() => checkShape("gemv", args, { residual: true })).not.toThrow()
   })
 
   it(`rejects M > ${MAX_M}`, () => {

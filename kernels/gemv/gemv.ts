@@ -8,12 +8,12 @@ export { reference, type LinearArgs } from "../matmul/linear.ts"
 export const MAX_M = 8
 
 const epilogue = epilogueWgsl()
-/** Bindings: x, W, y, then b (BIAS). */
-export const nkSpec: KernelSpec = { id: "gemv_nk", wgsl: wgsl("gemv", "gemv_nk.wgsl") + "\n" + epilogue, storage: ["read", "read", "read_write", "read"], uniforms: true }
-/** Bindings: x, W, then y and b (BIAS), or with SPLIT the f32 partials. */
-export const knSpec: KernelSpec = { id: "gemv_kn", wgsl: wgsl("gemv", "gemv_kn.wgsl") + "\n" + epilogue, storage: ["read", "read", "read_write", "read"], uniforms: true }
-/** Bindings: partials, y, then b (BIAS). */
-export const splitkSpec: KernelSpec = { id: "gemv_splitk", wgsl: wgsl("gemv", "gemv_splitk.wgsl") + "\n" + epilogue, storage: ["read", "read_write", "read"], uniforms: true }
+/** Bindings: x, W, y, then b (BIAS), then the residual (RESIDUAL). */
+export const nkSpec: KernelSpec = { id: "gemv_nk", wgsl: wgsl("gemv", "gemv_nk.wgsl") + "\n" + epilogue, storage: ["read", "read", "read_write", "read", "read"], uniforms: true }
+/** Bindings: x, W, then y, b (BIAS) and the residual (RESIDUAL), or with SPLIT the f32 partials. */
+export const knSpec: KernelSpec = { id: "gemv_kn", wgsl: wgsl("gemv", "gemv_kn.wgsl") + "\n" + epilogue, storage: ["read", "read", "read_write", "read", "read"], uniforms: true }
+/** Bindings: partials, y, then b (BIAS), then the residual (RESIDUAL). */
+export const splitkSpec: KernelSpec = { id: "gemv_splitk", wgsl: wgsl("gemv", "gemv_splitk.wgsl") + "\n" + epilogue, storage: ["read", "read_write", "read", "read"], uniforms: true }
 export const specs: readonly KernelSpec[] = [nkSpec, knSpec, splitkSpec]
 
 const WG = 256
@@ -58,17 +58,23 @@ export const knSplit = (N: number, K: number, columnsPerThread: number, options:
   return { chunk, chunks: Math.ceil(K / chunk) }
 }
 
-const withBias = (bindings: Binding[], b: Binding | undefined): Binding[] => (b === undefined ? bindings : [...bindings, b])
+/** The epilogue's bindings after the main ones: b, then the residual, each where present. */
+const withEpilogue = (bindings: Binding[], args: LinearArgs): Binding[] => {
+  if (args.b !== undefined) bindings.push(args.b)
+  if (args.residual !== undefined) bindings.push(args.residual)
+  return bindings
+}
 
-/** Matrix-vector product for M ≤ MAX_M rows of x: y[M,N] = act(x[M,K] · W + b), W in either layout. */
+/** Matrix-vector product for M ≤ MAX_M rows of x: y[M,N] = act(x[M,K] · W + b) (+ residual), W in either layout. */
 export const encode = (gpu: GpuDevice, args: LinearArgs, options: GemvOptions = {}): void => {
-  checkShape("gemv", args)
+  checkShape("gemv", args, { residual: true })
   const o = { ...defaults, ...options }
   const { M, N, K } = args
   if (M > MAX_M) throw new Error(`gemv: M = ${M} exceeds MAX_M = ${MAX_M} (use matmul / linear)`)
   const dtype = dtypeOf(args)
   const xOff = args.xOffset ?? 0
   const yOff = args.yOffset ?? 0
+  const rOff = args.residualOffset ?? 0
   if (args.wLayout === "nk") {
     // 16-byte loads: eight halves (PACKED) or four floats (VEC4) where K and x's offset divide; else scalars.
     const packed = o.packed && dtype === "f16" && K % 8 === 0 && xOff % 8 === 0
@@ -82,25 +88,25 @@ export const encode = (gpu: GpuDevice, args: LinearArgs, options: GemvOptions = 
     const v = packed ? 8 : vec4 ? 4 : 1
     gpu.dispatch({
       pipeline: gpu.pipeline(nkSpec.id, { dtype, defines, constants }),
-      bindings: withBias([args.x, args.w, args.y], args.b),
-      uniforms: packUniforms([["u32", M], ["u32", N], ["u32", K / v], ["u32", xOff / v], ["u32", yOff], ["u32", workgroups[0]]]),
+      bindings: withEpilogue([args.x, args.w, args.y], args),
+      uniforms: packUniforms([["u32", M], ["u32", N], ["u32", K / v], ["u32", xOff / v], ["u32", yOff], ["u32", workgroups[0]], ["u32", rOff], ["u32", 0]]),
       workgroups,
     })
     return
   }
-  const packed = o.packed && dtype === "f16" && N % 8 === 0 && yOff % 8 === 0
-  const vec4 = !packed && N % 4 === 0 && yOff % 4 === 0
+  const packed = o.packed && dtype === "f16" && N % 8 === 0 && yOff % 8 === 0 && rOff % 8 === 0
+  const vec4 = !packed && N % 4 === 0 && yOff % 4 === 0 && rOff % 4 === 0
   const v = packed ? 8 : vec4 ? 4 : 1
   const { chunk, chunks } = knSplit(N, K, v, o)
   const columnGroups = Math.ceil(N / v / o.columnThreads)
   const constants = { MR: M, CT: o.columnThreads }
   if (columnGroups > 65535) throw new Error(`gemv: N = ${N} needs more than 65535 workgroups`)
-  const uniforms = packUniforms([["u32", M], ["u32", N / v], ["u32", K], ["u32", xOff], ["u32", yOff / v], ["u32", chunk]])
+  const uniforms = packUniforms([["u32", M], ["u32", N / v], ["u32", K], ["u32", xOff], ["u32", yOff / v], ["u32", chunk], ["u32", rOff / v], ["u32", 0]])
   const defines = packed ? ["PACKED"] : vec4 ? ["VEC4"] : []
   if (chunks === 1) {
     gpu.dispatch({
       pipeline: gpu.pipeline(knSpec.id, { dtype, defines: [...defines, ...epilogueDefines(args)], constants }),
-      bindings: withBias([args.x, args.w, args.y], args.b),
+      bindings: withEpilogue([args.x, args.w, args.y], args),
       uniforms,
       workgroups: [columnGroups, 1, 1],
     })
@@ -117,8 +123,8 @@ export const encode = (gpu: GpuDevice, args: LinearArgs, options: GemvOptions = 
   const workgroups = grid(Math.ceil((M * N) / 256))
   gpu.dispatch({
     pipeline: gpu.pipeline(splitkSpec.id, { dtype, defines: epilogueDefines(args) }),
-    bindings: withBias([part, args.y], args.b),
-    uniforms: packUniforms([["u32", M], ["u32", N], ["u32", chunks], ["u32", yOff], ["u32", workgroups[0] * 256]]),
+    bindings: withEpilogue([part, args.y], args),
+    uniforms: packUniforms([["u32", M], ["u32", N], ["u32", chunks], ["u32", yOff], ["u32", workgroups[0] * 256], ["u32", rOff], ["u32", 0], ["u32", 0]]),
     workgroups,
   })
 }

@@ -4,8 +4,8 @@
 // column), U rows in flight. The grid's y splits K into chunks so that narrow matrices still fill the GPU. The KS
 // slices are summed in workgroup memory; with one chunk (no SPLIT) the workgroup applies bias and activation and
 // stores y, with SPLIT it stores f32 partials [chunk, M, N] for gemv_splitk to sum. Arithmetic is f32 (A).
-// Variants: VEC4 | PACKED (f16, N and y's offset multiples of 4 | 8), SPLIT, BIAS, activation defines;
-// overrides MR (rows of x), CT (column-threads).
+// Variants: VEC4 | PACKED (f16, N and y's (and the residual's) offsets multiples of 4 | 8), SPLIT, BIAS, activation
+// defines, RESIDUAL (y = act(…) + residual); overrides MR (rows of x), CT (column-threads).
 alias E = f32; // @dtype
 // #if PACKED
 alias V = vec4<u32>;
@@ -30,7 +30,8 @@ struct Params {
   y_off: u32,
   // Rows of W per workgroup along the grid's y.
   k_chunk: u32,
-  _p0: u32,
+  // The residual's row offset, in units of V.
+  r_off: u32,
   _p1: u32,
 }
 
@@ -43,6 +44,13 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> y: array<V>;
 // #if BIAS
 @group(0) @binding(4) var<storage, read> b: array<V>;
+// #endif
+// #if RESIDUAL
+// #if BIAS
+@group(0) @binding(5) var<storage, read> res: array<V>;
+// #else
+@group(0) @binding(4) var<storage, read> res: array<V>;
+// #endif
 // #endif
 // #endif
 
@@ -135,7 +143,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       // #if BIAS
       t += widen(b[nv]);
       // #endif
-      y[p.y_off + m * N + nv] = narrow(actv(t));
+      t = actv(t);
+      // #if RESIDUAL
+      t += widen(res[p.r_off + m * N + nv]);
+      // #endif
+      y[p.y_off + m * N + nv] = narrow(t);
       // #endif
     }
     workgroupBarrier();

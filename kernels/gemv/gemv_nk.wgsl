@@ -6,7 +6,8 @@ enable subgroups;
 // allow (VEC4: vec4<f32>; PACKED: f16 as vec4<u32>, eight halves) or else scalars, U loads in flight per thread; the T partial sums are then reduced
 // in workgroup memory, or with subgroupAdd in SUBGROUPS variants where the subgroup fits in a row.
 // Every x row rides along with each W load, so W is read once for all MR rows. Arithmetic is f32.
-// Variants: VEC4 | PACKED (f16 only), SUBGROUPS, BIAS, activation defines of epilogue.wgsl; override MR (rows of x).
+// Variants: VEC4 | PACKED (f16 only), SUBGROUPS, BIAS, activation defines of epilogue.wgsl, RESIDUAL (y = act(…) +
+// residual, the transformer's skip connection fused); override MR (rows of x).
 alias E = f32; // @dtype
 // #if PACKED
 // f16 data read as vec4<u32>: eight halves per 16-byte load.
@@ -29,7 +30,8 @@ struct Params {
   y_off: u32,
   // Workgroups along x of a 2-D grid (N beyond 65535 workgroups).
   gx: u32,
-  _p0: u32,
+  // The residual's row offset, in elements.
+  r_off: u32,
   _p1: u32,
 }
 
@@ -39,6 +41,14 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> y: array<E>;
 // #if BIAS
 @group(0) @binding(4) var<storage, read> b: array<E>;
+// #endif
+// The residual follows y and the bias, whichever are bound.
+// #if RESIDUAL
+// #if BIAS
+@group(0) @binding(5) var<storage, read> res: array<E>;
+// #else
+@group(0) @binding(4) var<storage, read> res: array<E>;
+// #endif
 // #endif
 
 override MR: u32 = 1u;
@@ -74,7 +84,11 @@ fn store(m: u32, n: u32, s: f32) {
   // #if BIAS
   v += f32(b[n]);
   // #endif
-  y[p.y_off + m * p.N + n] = E(act(v));
+  v = act(v);
+  // #if RESIDUAL
+  v += f32(res[p.r_off + m * p.N + n]);
+  // #endif
+  y[p.y_off + m * p.N + n] = E(v);
 }
 
 @compute @workgroup_size(WG)

@@ -1,6 +1,6 @@
 /**
  * What the linear kernels (matmul, gemv) share: their arguments, variant defines and the CPU reference.
- * y[M,N] = act(x[M,K] · W + b[N]) with W as [K,N] ("kn", GPT-2 Conv1D) or [N,K] ("nk", nn.Linear).
+ * y[M,N] = act(x[M,K] · W + b[N]) (+ residual[M,N]) with W as [K,N] ("kn", GPT-2 Conv1D) or [N,K] ("nk", nn.Linear).
  */
 import type { Binding, DType } from "@djinn/gpu"
 import { wgsl } from "../source.ts"
@@ -25,25 +25,37 @@ export interface LinearArgs {
   readonly xOffset?: number
   /** Element offset of y's first row within its binding. */
   readonly yOffset?: number
+  /**
+   * Added after bias and activation: y = act(x·W + b) + residual, [M,N] (a transformer's residual connection fused
+   * into its projection). A different buffer from y. Only kernels that declare it take it (gemv; matmul rejects it).
+   */
+  readonly residual?: Binding
+  /** Element offset of the residual's first row within its binding. */
+  readonly residualOffset?: number
 }
 
 /** The activation functions, appended to each linear kernel's WGSL. */
 export const epilogueWgsl = (): string => wgsl("matmul", "epilogue.wgsl")
 
-/** Defines for the bias and activation (the part of a variant that both kernels share). */
+/** Defines for the bias, activation and residual (the part of a variant that both kernels share). */
 export const epilogueDefines = (args: LinearArgs): string[] => {
   const defines: string[] = []
   if (args.b !== undefined) defines.push("BIAS")
+  if (args.residual !== undefined) defines.push("RESIDUAL")
   if (args.activation === "gelu_tanh") defines.push("GELU_TANH")
   else if (args.activation === "gelu_erf") defines.push("GELU_ERF")
   return defines
 }
 
-export const checkShape = (op: string, args: LinearArgs): void => {
+/** Epilogues beyond bias and activation that a kernel implements (checkShape rejects the others). */
+export interface Epilogues { readonly residual?: boolean }
+
+export const checkShape = (op: string, args: LinearArgs, epilogues: Epilogues = {}): void => {
   for (const [name, v] of [["M", args.M], ["N", args.N], ["K", args.K]] as const) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`${op}: ${name} must be a positive integer, got ${v}`)
   }
-  for (const [name, v] of [["xOffset", args.xOffset ?? 0], ["yOffset", args.yOffset ?? 0]] as const) {
+  if (args.residual !== undefined && epilogues.residual !== true) throw new Error(`${op}: no residual epilogue (add the residual apart)`)
+  for (const [name, v] of [["xOffset", args.xOffset ?? 0], ["yOffset", args.yOffset ?? 0], ["residualOffset", args.residualOffset ?? 0]] as const) {
     if (!Number.isInteger(v) || v < 0) throw new Error(`${op}: ${name} must be a non-negative integer, got ${v}`)
   }
   if (args.N * args.K >= 2 ** 32 || args.M * Math.max(args.N, args.K) >= 2 ** 32) throw new Error(`${op}: indices exceed u32`)
@@ -91,6 +103,8 @@ export interface ReferenceArgs {
   readonly wLayout: WLayout
   readonly activation?: Activation
   readonly xOffset?: number
+  readonly residual?: ArrayLike<number>
+  readonly residualOffset?: number
 }
 
 /** One output y[m,n] in float64. */
@@ -100,7 +114,8 @@ export const referenceAt = (r: ReferenceArgs, m: number, n: number): number => {
   if (r.wLayout === "nk") for (let k = 0; k < r.K; k++) s += r.x[xo + k] * r.w[n * r.K + k]
   else for (let k = 0; k < r.K; k++) s += r.x[xo + k] * r.w[k * r.N + n]
   if (r.b !== undefined) s += r.b[n]
-  return activate(s, r.activation)
+  const y = activate(s, r.activation)
+  return r.residual === undefined ? y : y + r.residual[(r.residualOffset ?? 0) + m * r.N + n]
 }
 
 /** CPU reference: y[M,N] in float64. */

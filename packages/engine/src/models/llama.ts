@@ -1,5 +1,5 @@
 import type { DType, GpuDevice } from "@djinn/gpu"
-import { add, attention, copy2d, embedding, matmul, rmsnorm, rope, silu_mul } from "@djinn/kernels"
+import { add, attention, copy2d, embedding, gemv, matmul, rmsnorm, rope, silu_mul } from "@djinn/kernels"
 import { Schema } from "effect"
 import { engineError } from "../errors.ts"
 import { allocTensor, binding, type Memory, type Tensor } from "../memory.ts"
@@ -171,6 +171,15 @@ export class Llama implements CausalLM {
     const qkvD = qD + 2 * kvD
     const linear = (x: Tensor, w: Tensor, y: Tensor, N: number, K: number, M = T) =>
       matmul.linear(gpu, { x: binding(x), w: binding(w), y: binding(y), M, N, K, wLayout: "nk", dtype })
+    // y = x·W + residual: fused into gemv's epilogue for decode; prefill adds apart (s.proj holds x·W).
+    const linearResidual = (x: Tensor, w: Tensor, residual: Tensor, y: Tensor, N: number, K: number) => {
+      if (T <= gemv.MAX_M) {
+        gemv.encode(gpu, { x: binding(x), w: binding(w), y: binding(y), residual: binding(residual), M: T, N, K, wLayout: "nk", dtype })
+        return
+      }
+      linear(x, w, s.proj, N, K)
+      add.encode(gpu, { a: binding(residual), b: binding(s.proj), out: binding(y), n: T * N, bLen: T * N, dtype })
+    }
     embedding.encode(gpu, { table: binding(this.embed), ids: binding(ids), out: binding(s.x), T, D, idsOffset, dtype })
     for (let i = 0; i < this.layers.length; i++) {
       const L = this.layers[i]
@@ -187,13 +196,11 @@ export class Llama implements CausalLM {
         B: 1, T, S: pos0 + T, H, Hkv, headDim: hd, qStride: qD, kStride: kvD, vStride: kvD, outStride: qD,
         causal: true, queryPos0: pos0, scale: 1 / Math.sqrt(hd), dtype,
       })
-      linear(s.att, L.wo, s.proj, D, qD)
-      add.encode(gpu, { a: binding(s.x), b: binding(s.proj), out: binding(s.x2), n: T * D, bLen: T * D, dtype })
+      linearResidual(s.att, L.wo, s.x, s.x2, D, qD)
       rmsnorm.encode(gpu, { x: binding(s.x2), weight: binding(L.postNorm), y: binding(s.h), rows: T, cols: D, eps, dtype })
       linear(s.h, L.wgu, s.gu, 2 * F, D)
       silu_mul.encode(gpu, { gate: binding(s.gu), up: binding(s.gu), y: binding(s.mlp), n: T * F, cols: F, stride: 2 * F, upOffset: F, dtype })
-      linear(s.mlp, L.wdown, s.proj, D, F)
-      add.encode(gpu, { a: binding(s.x2), b: binding(s.proj), out: binding(s.x), n: T * D, bLen: T * D, dtype })
+      linearResidual(s.mlp, L.wdown, s.x2, s.x, D, F)
     }
     if (allLogits) {
       rmsnorm.encode(gpu, { x: binding(s.x), weight: binding(this.norm), y: binding(s.h), rows: T, cols: D, eps, dtype })
