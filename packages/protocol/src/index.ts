@@ -20,3 +20,4 @@ export {
   frameHeader,
   type FrameOptions,
 } from "./frame.ts"
+export { canonicalJson, modelFingerprint, tensorInfoOf, type FingerprintTensor } from "./fingerprint.ts"
