@@ -1,14 +1,19 @@
-// Deno smoke check: the same kernels on Deno's own WebGPU (navigator.gpu): `deno task test:kernels`.
-import { openGpu } from "../packages/gpu/src/index.ts"
-import { registry } from "../kernels/index.ts"
-import * as add from "../kernels/add/add.ts"
+// Deno check: the same engine and kernels on Deno's own WebGPU (navigator.gpu) — gpt2-mini's greedy_32 reproduced.
+// `deno run -A --unstable-webgpu scripts/deno-smoke.ts [fixtures dir]` (the test suite runs it where deno is installed).
+declare const Deno: { args: string[]; version: { deno: string }; exit(code: number): never }
 
+import { openGpu } from "@djinn/gpu"
+import { registry } from "@djinn/kernels"
+import { directMemory, generate, loadCausalLM, resolveModel } from "@djinn/engine"
+import { readFileSync } from "node:fs"
+
+const fixtures = Deno.args[0] ?? new URL("../../shared/fixtures/", import.meta.url).pathname
+const golden = JSON.parse(readFileSync(`${fixtures}/gpt2-mini/golden.json`, "utf8")) as { input_ids: number[]; greedy_32: number[] }
 const gpu = await openGpu(registry)
-const a = gpu.createBuffer(16), b = gpu.createBuffer(16), out = gpu.createBuffer(16)
-gpu.writeBuffer(a, 0, new Uint8Array(Float32Array.from([1, 2, 3, 4]).buffer))
-gpu.writeBuffer(b, 0, new Uint8Array(Float32Array.from([10, 20, 30, 40]).buffer))
-add.encode(gpu, { a: { buffer: a }, b: { buffer: b }, out: { buffer: out }, n: 4, bLen: 4 })
-const got = Array.from(new Float32Array((await gpu.read(out, 0, 16)).buffer))
-if (got.join() !== "11,22,33,44") throw new Error(`deno smoke: got ${got}`)
-console.log(`deno smoke ok on ${gpu.adapter.description || gpu.adapter.vendor}: ${got}`)
+const mem = directMemory(gpu)
+const lm = loadCausalLM(gpu, mem, resolveModel({ modelDir: `${fixtures}/gpt2-mini` }), "f32")
+const { tokens } = await generate(gpu, mem, lm, golden.input_ids, { maxNewTokens: 32 })
+const same = tokens.every((t, i) => t === golden.greedy_32[i])
+console.log(JSON.stringify({ runtime: `deno ${Deno.version.deno}`, adapter: gpu.adapter.description || gpu.adapter.vendor, tokens, matches_greedy_32: same }))
 gpu.destroy()
+if (!same) Deno.exit(1)
