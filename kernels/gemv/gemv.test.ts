@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest"
 import type { DType } from "@djinn/gpu"
 import { dtypesOf, guardedOutput, randomFloats, relError, roundF16, testDevice, tolerance, upload } from "../testing/harness.ts"
 import { checkShape, type Activation, type WLayout } from "../matmul/linear.ts"
-import { encode, knSplit, MAX_M, reference } from "./gemv.ts"
+import { encode, knSplit, MAX_M, reference, referenceSwiglu } from "./gemv.ts"
 
 type Case = [M: number, N: number, K: number, layout: WLayout, bias: boolean, activation: Activation, xOffset: number, yOffset: number]
 
@@ -95,6 +95,40 @@ describe("gemv", async () => {
       })
     }
   }
+
+  // SwiGLU ("nk", W = [gate; up]): N of 1 and past the last workgroup's output rows, scalar / vec4 / packed loads,
+  // bias over 2N, the residual on top, and row-thread counts that leave 1 to 16 outputs a workgroup (8 threads a row
+  // with the workgroup-memory reduction).
+  type SwigluCase = [M: number, N: number, K: number, bias: boolean, residual: boolean, rowThreads: number]
+  const swigluCases: SwigluCase[] = [
+    [1, 1, 5, false, false, 32],
+    [1, 257, 1031, true, false, 32],
+    [3, 67, 516, false, true, 32],
+    [8, 130, 64, true, true, 8],
+    [2, 1032, 256, false, false, 128],
+  ]
+  for (const dtype of dtypesOf(gpu)) {
+    for (const [M, N, K, bias, residual, rowThreads] of swigluCases) {
+      it(`swiglu ${dtype} ${M}×${N}×${K}${bias ? " +b" : ""}${residual ? " +residual" : ""} rowThreads=${rowThreads}`, async () => {
+        const { x, w, b } = inputs(M, 2 * N, K, 0, dtype, M * 3 + N + K)
+        const r = dtype === "f16" ? roundF16(randomFloats(M * N, N + 9, -2, 2)) : randomFloats(M * N, N + 9, -2, 2)
+        const y = guardedOutput(gpu, M * N, dtype)
+        encode(gpu, {
+          x: upload(gpu, x, dtype), w: upload(gpu, w, dtype), b: bias ? upload(gpu, b, dtype) : undefined, y: y.binding,
+          residual: residual ? upload(gpu, r, dtype) : undefined, M, N, K, wLayout: "nk", dtype, swiglu: true,
+        }, { rowThreads, subgroups: rowThreads !== 8 })
+        const want = referenceSwiglu({ x, w, b: bias ? b : undefined, M, N, K, wLayout: "nk", residual: residual ? r : undefined })
+        expect(relError(await y.read(), want)).toBeLessThan(tolerance(dtype))
+      })
+    }
+  }
+
+  it("swiglu rejects kn weights, an activation and one row a workgroup", () => {
+    const args = { x: { buffer: 0 }, w: { buffer: 0 }, y: { buffer: 0 }, M: 1, N: 4, K: 4, swiglu: true } as const
+    expect(() => encode(gpu, { ...args, wLayout: "kn" })).toThrow(/swiglu/)
+    expect(() => encode(gpu, { ...args, wLayout: "nk", activation: "gelu_tanh" })).toThrow(/swiglu/)
+    expect(() => encode(gpu, { ...args, wLayout: "nk" }, { rowThreads: 256 })).toThrow(/swiglu/)
+  })
 
   it("honours the tuning options (threads per row, column-threads, split-K, unpacked f16)", async () => {
     const dtype: DType = gpu.adapter.f16 ? "f16" : "f32"

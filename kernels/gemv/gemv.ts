@@ -1,8 +1,17 @@
 import { grid, packUniforms, type Binding, type BufferId, type GpuDevice, type KernelSpec } from "@djinn/gpu"
 import { wgsl } from "../source.ts"
-import { checkShape, dtypeOf, epilogueDefines, epilogueWgsl, type LinearArgs } from "../matmul/linear.ts"
+import { checkShape, dtypeOf, epilogueDefines, epilogueWgsl, reference, type LinearArgs, type ReferenceArgs } from "../matmul/linear.ts"
 
 export { reference, type LinearArgs } from "../matmul/linear.ts"
+
+export interface GemvArgs extends LinearArgs {
+  /**
+   * "nk" only: W is [2N, K], N gate rows then N up rows (a fused gate_up projection; b, if any, 2N too), and
+   * y[m,n] = silu(x_m·gate_n + b[n]) · (x_m·up_n + b[N+n]) (+ residual) — Llama's MLP activation in the epilogue.
+   * Excludes `activation`.
+   */
+  readonly swiglu?: boolean
+}
 
 /** The most rows of x one gemv call takes (decode, or a few speculative tokens); `linear` uses matmul beyond. */
 export const MAX_M = 8
@@ -66,11 +75,18 @@ const withEpilogue = (bindings: Binding[], args: LinearArgs): Binding[] => {
 }
 
 /** Matrix-vector product for M ≤ MAX_M rows of x: y[M,N] = act(x[M,K] · W + b) (+ residual), W in either layout. */
-export const encode = (gpu: GpuDevice, args: LinearArgs, options: GemvOptions = {}): void => {
+export const encode = (gpu: GpuDevice, args: GemvArgs, options: GemvOptions = {}): void => {
   checkShape("gemv", args, { residual: true })
   const o = { ...defaults, ...options }
   const { M, N, K } = args
   if (M > MAX_M) throw new Error(`gemv: M = ${M} exceeds MAX_M = ${MAX_M} (use matmul / linear)`)
+  const swiglu = args.swiglu === true
+  if (swiglu) {
+    if (args.wLayout !== "nk") throw new Error("gemv: swiglu needs W as [2N, K] (\"nk\")")
+    if ((args.activation ?? "none") !== "none") throw new Error("gemv: swiglu excludes an activation")
+    if (o.rowThreads > 128) throw new Error("gemv: swiglu needs rowThreads ≤ 128 (two rows a workgroup)")
+    if (2 * N * K >= 2 ** 32) throw new Error("gemv: indices exceed u32")
+  }
   const dtype = dtypeOf(args)
   const xOff = args.xOffset ?? 0
   const yOff = args.yOffset ?? 0
@@ -83,7 +99,10 @@ export const encode = (gpu: GpuDevice, args: LinearArgs, options: GemvOptions = 
     if (packed) defines.push("PACKED")
     if (vec4) defines.push("VEC4")
     if (gpu.adapter.subgroups && o.subgroups) defines.push("SUBGROUPS")
-    const workgroups = grid(Math.ceil(N / (WG / o.rowThreads)))
+    if (swiglu) defines.push("SWIGLU")
+    // Output rows per workgroup: with swiglu half its row slots read gate rows and half up rows.
+    const rows = WG / o.rowThreads / (swiglu ? 2 : 1)
+    const workgroups = grid(Math.ceil(N / rows))
     const constants = { MR: M, T: o.rowThreads }
     const v = packed ? 8 : vec4 ? 4 : 1
     gpu.dispatch({
@@ -127,4 +146,18 @@ export const encode = (gpu: GpuDevice, args: LinearArgs, options: GemvOptions = 
     uniforms: packUniforms([["u32", M], ["u32", N], ["u32", chunks], ["u32", yOff], ["u32", workgroups[0] * 256], ["u32", rOff], ["u32", 0], ["u32", 0]]),
     workgroups,
   })
+}
+
+/** CPU reference (float64) of a swiglu gemv: silu(gate) · up over the [M, 2N] linear reference, plus the residual. */
+export const referenceSwiglu = (r: ReferenceArgs): Float64Array => {
+  const { M, N } = r
+  const a = reference({ ...r, N: 2 * N, activation: "none", residual: undefined })
+  const y = new Float64Array(M * N)
+  for (let m = 0; m < M; m++) {
+    for (let n = 0; n < N; n++) {
+      const g = a[m * 2 * N + n]
+      y[m * N + n] = (g / (1 + Math.exp(-g))) * a[m * 2 * N + N + n] + (r.residual === undefined ? 0 : r.residual[(r.residualOffset ?? 0) + m * N + n])
+    }
+  }
+  return y
 }

@@ -7,7 +7,9 @@ enable subgroups;
 // in workgroup memory, or with subgroupAdd in SUBGROUPS variants where the subgroup fits in a row.
 // Every x row rides along with each W load, so W is read once for all MR rows. Arithmetic is f32.
 // Variants: VEC4 | PACKED (f16 only), SUBGROUPS, BIAS, activation defines of epilogue.wgsl, RESIDUAL (y = act(…) +
-// residual, the transformer's skip connection fused); override MR (rows of x).
+// residual, the transformer's skip connection fused), SWIGLU (W is [gate; up], 2N rows, and y[m,n] =
+// silu(gate_n·x_m) · (up_n·x_m): half of a workgroup's rows reduce gate rows, the other half the matching up rows);
+// override MR (rows of x).
 alias E = f32; // @dtype
 // #if PACKED
 // f16 data read as vec4<u32>: eight halves per 16-byte load.
@@ -79,16 +81,40 @@ fn dotv(a: V, c: V) -> f32 {
   // #endif
 }
 
+fn finish(m: u32, n: u32, a: f32) {
+  var v = a;
+  // #if RESIDUAL
+  v += f32(res[p.r_off + m * p.N + n]);
+  // #endif
+  y[p.y_off + m * p.N + n] = E(v);
+}
+
+// #if SWIGLU
+fn store_glu(m: u32, n: u32, gate: f32, up: f32) {
+  var g = gate;
+  var u = up;
+  // #if BIAS
+  g += f32(b[n]);
+  u += f32(b[p.N + n]);
+  // #endif
+  finish(m, n, silu(g) * u);
+}
+// #else
 fn store(m: u32, n: u32, s: f32) {
   var v = s;
   // #if BIAS
   v += f32(b[n]);
   // #endif
-  v = act(v);
-  // #if RESIDUAL
-  v += f32(res[p.r_off + m * p.N + n]);
-  // #endif
-  y[p.y_off + m * p.N + n] = E(v);
+  finish(m, n, act(v));
+}
+// #endif
+
+// The sum of row slot r's partials for x row m.
+fn row_sum(m: u32, r: u32, parts: u32) -> f32 {
+  let base = m * WG + r * parts;
+  var s = 0.0;
+  for (var i = 0u; i < parts; i++) { s += red[base + i]; }
+  return s;
 }
 
 @compute @workgroup_size(WG)
@@ -99,9 +125,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 ) {
   let lane = li % T;
   let r = li / T;
-  let n = (wid.x + wid.y * p.gx) * (WG / T) + r;
   // Rows past N compute a duplicate of the last row (keeping control flow uniform) and store nothing.
+  // #if SWIGLU
+  // Slots r < half take gate rows n, the others up rows N + n (W is [gate; up]).
+  let half = WG / T / 2u;
+  let n = (wid.x + wid.y * p.gx) * half + r % half;
+  let wrow = (min(n, p.N - 1u) + select(0u, p.N, r >= half)) * p.kv;
+  // #else
+  let n = (wid.x + wid.y * p.gx) * (WG / T) + r;
   let wrow = min(n, p.N - 1u) * p.kv;
+  // #endif
   let kv = p.kv;
   var acc: array<f32, MAX_M>;
   var k = lane;
@@ -138,10 +171,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   for (var m = 0u; m < MR; m++) { red[m * WG + li] = acc[m]; }
   // #endif
   workgroupBarrier();
-  if (lane < MR && n < p.N) {
-    let base = lane * WG + r * parts;
-    var s = 0.0;
-    for (var i = 0u; i < parts; i++) { s += red[base + i]; }
-    store(lane, n, s);
+  // #if SWIGLU
+  if (lane < MR && n < p.N && r < half) {
+    store_glu(lane, n, row_sum(lane, r, parts), row_sum(lane, r + half, parts));
   }
+  // #else
+  if (lane < MR && n < p.N) {
+    store(lane, n, row_sum(lane, r, parts));
+  }
+  // #endif
 }

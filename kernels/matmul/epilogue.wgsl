@@ -16,6 +16,12 @@ fn act(v: f32) -> f32 {
   // #endif
 }
 
+// silu(g) = g · sigmoid(g) (Llama's MLP gate, for SWIGLU epilogues), with exp of −|g| only so nothing overflows.
+fn silu(g: f32) -> f32 {
+  let e = exp(-abs(g));
+  return g * select(e, 1.0, g >= 0.0) / (1.0 + e);
+}
+
 // WGSL has no erf: Abramowitz & Stegun 7.1.26, |error| ≤ 1.5e-7, about f32's own resolution near 1.
 fn erf_f32(z: f32) -> f32 {
   let a = abs(z);

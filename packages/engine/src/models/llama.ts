@@ -89,6 +89,7 @@ interface Scratch {
  * Llama (`LlamaForCausalLM`): HF tensor names; q|k|v and gate|up fused at load into one projection each.
  * Forward = embed_tokens → L × (RMSNorm → qkv → RoPE (q to scratch, k straight into the KV cache) → GQA attention over
  * the cache → o_proj → residual → RMSNorm → gate_up → silu(gate)·up → down_proj → residual) → norm → lm_head.
+ * Decode (T ≤ gemv.MAX_M) fuses the residual adds and silu(gate)·up into the gemvs' epilogues.
  */
 export class Llama implements CausalLM {
   readonly config: LlamaConfig
@@ -198,8 +199,13 @@ export class Llama implements CausalLM {
       })
       linearResidual(s.att, L.wo, s.x, s.x2, D, qD)
       rmsnorm.encode(gpu, { x: binding(s.x2), weight: binding(L.postNorm), y: binding(s.h), rows: T, cols: D, eps, dtype })
-      linear(s.h, L.wgu, s.gu, 2 * F, D)
-      silu_mul.encode(gpu, { gate: binding(s.gu), up: binding(s.gu), y: binding(s.mlp), n: T * F, cols: F, stride: 2 * F, upOffset: F, dtype })
+      if (T <= gemv.MAX_M) {
+        // silu(gate)·up in the gate_up gemv's epilogue: W is [gate; up] as loaded.
+        gemv.encode(gpu, { x: binding(s.h), w: binding(L.wgu), y: binding(s.mlp), M: T, N: F, K: D, wLayout: "nk", dtype, swiglu: true })
+      } else {
+        linear(s.h, L.wgu, s.gu, 2 * F, D)
+        silu_mul.encode(gpu, { gate: binding(s.gu), up: binding(s.gu), y: binding(s.mlp), n: T * F, cols: F, stride: 2 * F, upOffset: F, dtype })
+      }
       linearResidual(s.mlp, L.wdown, s.x2, s.x, D, F)
     }
     if (allLogits) {
