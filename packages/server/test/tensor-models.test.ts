@@ -30,11 +30,12 @@ afterAll(async () => {
 })
 
 const values = (o: ForwardOutput | undefined): Float32Array => tensorValues(o!.tensor!)
+const bertMask = toInt32(SafetensorsCheckpoint.file(fixture("bert-mini/golden.safetensors")).read("attention_mask"))
 
 describe("BERT bert-mini through semantic Forward", () => {
   const g = golden("bert-mini")
   const [B, S] = g.inputShape
-  const mask = toInt32(SafetensorsCheckpoint.file(fixture("bert-mini/golden.safetensors")).read("attention_mask"))
+  const mask = bertMask
   const inputs = { input_ids: { shape: [B, S], data: g.inputIds }, attention_mask: { shape: [B, S], data: mask } }
 
   it("values in the reply equal the local engine's (and PyTorch's within 1e-4)", async () => {
@@ -122,7 +123,7 @@ describe("ResNet-50 resnet50-narrow through semantic Forward", () => {
     await session.close()
   })
 
-  it("an f16 server takes f16 images as they are and casts f32 ones on the GPU", async () => {
+  it("an f16 server takes f16 images as they are and casts f32 ones on the GPU; BERT uploads too", async () => {
     if (!gpu.adapter.f16) return
     const f16Server = await spawnServer(["--arena-mb", "8", "--dtype", "f16"], { env: process.env })
     const other = await connect(f16Server.address)
@@ -140,6 +141,12 @@ describe("ResNet-50 resnet50-narrow through semantic Forward", () => {
       expect(relError(values(half.outputs.logits), local)).toBeLessThan(1e-6)
       expect(relError(values(cast.outputs.logits), local)).toBeLessThan(1e-3)
       expect(relError(values(cast.outputs.logits), ref.subarray(0, 1000))).toBeLessThan(1e-2)
+      // A BERT checkpoint registers by upload as well (this server preloaded nothing).
+      const bert = await other.ensureModel({ modelDir: fixture("bert-mini") })
+      expect(bert.via).toBe("uploaded")
+      const g = golden("bert-mini")
+      const r = await session.forward(bert, { input_ids: { shape: g.inputShape, data: g.inputIds }, attention_mask: { shape: g.inputShape, data: bertMask } }, { values: true })
+      expect(relError(values(r.outputs.pooler_output), g.outputs.get("pooler_output")!.data)).toBeLessThan(1e-2)
     } finally {
       other.close()
       await f16Server.stop()
