@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest"
 import { dtypesOf, guardedOutput, randomFloats, relError, roundF16, testDevice, tolerance, upload } from "../testing/harness.ts"
-import { encode, reference, type RopeShape } from "./rope.ts"
+import { encode, encodeQkv, reference, referenceQkv, type RopeQkvShape, type RopeShape } from "./rope.ts"
 
 describe("rope", async () => {
   const gpu = await testDevice()
@@ -32,6 +32,53 @@ describe("rope", async () => {
       })
     }
   }
+  // q, k and v of a fused projection in one dispatch: GQA and not, odd half, padded rows, offsets, KV-cache strides.
+  const qkvCases: [name: string, shape: RopeQkvShape][] = [
+    ["one pair each", { T: 1, heads: 1, kvHeads: 1, headDim: 2, stride: 6, qStride: 2, kStride: 2, vStride: 2, pos0: 0, theta: 10000 }],
+    ["GQA 4:2, into a cache at position 9", {
+      T: 3, heads: 4, kvHeads: 2, headDim: 16, stride: 8 * 16, qStride: 4 * 16, kOffset: 9 * 32, kStride: 32, vOffset: 9 * 32, vStride: 32, pos0: 9, theta: 10000,
+    }],
+    ["odd half, padded rows, offsets", {
+      T: 5, heads: 3, kvHeads: 3, headDim: 6, stride: 61, xOffset: 7, qOffset: 2, qStride: 19, kOffset: 5, kStride: 23, vOffset: 1, vStride: 18, pos0: 4093, theta: 500000,
+    }],
+    ["llama-7b decode", { T: 1, heads: 32, kvHeads: 32, headDim: 128, stride: 3 * 4096, qStride: 4096, kOffset: 511 * 4096, kStride: 4096, vOffset: 511 * 4096, vStride: 4096, pos0: 511, theta: 10000 }],
+  ]
+  for (const dtype of dtypesOf(gpu)) {
+    for (const [name, shape] of qkvCases) {
+      it(`${dtype} qkv ${name}`, async () => {
+        const xLen = (shape.xOffset ?? 0) + (shape.T - 1) * shape.stride + (shape.heads + 2 * shape.kvHeads) * shape.headDim
+        let x = randomFloats(xLen, xLen + shape.pos0, -2, 2)
+        if (dtype === "f16") x = roundF16(x)
+        const want = referenceQkv(x, shape)
+        const outs = [want.q, want.k, want.v].map((w) => {
+          const y = guardedOutput(gpu, w.length, dtype)
+          gpu.writeBuffer(y.binding.buffer, y.binding.offset ?? 0, new Uint8Array(y.binding.size ?? 0))
+          return y
+        })
+        encodeQkv(gpu, { ...shape, x: upload(gpu, x, dtype), q: outs[0].binding, k: outs[1].binding, v: outs[2].binding, dtype })
+        expect(relError(await outs[0].read(), want.q)).toBeLessThan(tolerance(dtype))
+        expect(relError(await outs[1].read(), want.k)).toBeLessThan(tolerance(dtype))
+        // v is copied, bit for bit.
+        expect(Array.from(await outs[2].read())).toEqual(Array.from(want.v))
+      })
+    }
+  }
+
+  it("qkv writes k and v into one buffer (a session's KV arena)", async () => {
+    const shape: RopeQkvShape = { T: 2, heads: 4, kvHeads: 2, headDim: 8, stride: 64, qStride: 32, kStride: 16, vStride: 16, pos0: 3, theta: 10000 }
+    const x = randomFloats(2 * 64, 5, -2, 2)
+    const want = referenceQkv(x, shape)
+    const q = guardedOutput(gpu, want.q.length)
+    const kv = guardedOutput(gpu, 128)
+    const base = kv.binding.offset ?? 0
+    gpu.writeBuffer(kv.binding.buffer, base, new Uint8Array(512))
+    // k in the first 256 bytes, v in the next.
+    encodeQkv(gpu, { ...shape, x: upload(gpu, x), q: q.binding, k: { buffer: kv.binding.buffer, offset: base, size: 256 }, v: { buffer: kv.binding.buffer, offset: base + 256, size: 256 } })
+    const got = await kv.read()
+    expect(relError(got.subarray(0, want.k.length), want.k)).toBeLessThan(tolerance("f32"))
+    expect(Array.from(got.subarray(64, 64 + want.v.length))).toEqual(Array.from(want.v))
+  })
+
   it("rejects an odd head dimension", () => {
     expect(() => encode(gpu, { x: { buffer: 0 }, y: { buffer: 0 }, T: 1, heads: 1, headDim: 5, stride: 5, pos0: 0, theta: 1e4 })).toThrow(/even/)
   })

@@ -1,7 +1,8 @@
-import { grid, packUniforms, type Binding, type DType, type GpuDevice, type KernelSpec, type UniformField } from "@djinn/gpu"
+import { grid, type Binding, type DType, type GpuDevice, type KernelSpec } from "@djinn/gpu"
 import { wgsl } from "../source.ts"
 
-export const spec: KernelSpec = { id: "rope", wgsl: wgsl("rope"), storage: ["read", "read_write"], uniforms: true }
+/** Bindings: x, y, then (QKV) k and v. */
+export const spec: KernelSpec = { id: "rope", wgsl: wgsl("rope"), storage: ["read", "read_write", "read_write", "read_write"], uniforms: true }
 
 /** The uniform block holds inv_freq for up to this many rotation pairs (headDim ≤ 512). */
 const MAX_HALF = 256
@@ -48,20 +49,85 @@ const check = (a: RopeShape): void => {
   if (a.pos0 < 0 || !Number.isInteger(a.pos0)) throw new Error(`rope: pos0 ${a.pos0} must be a non-negative integer`)
 }
 
+/** inv_freq as the uniform block's tail (MAX_HALF floats), per (headDim, theta): computed once, not per dispatch. */
+const freqTables = new Map<string, Float32Array>()
+const freqTable = (headDim: number, theta: number): Float32Array => {
+  const key = `${headDim}|${theta}`
+  let table = freqTables.get(key)
+  if (table === undefined) {
+    table = new Float32Array(MAX_HALF)
+    table.set(invFreq(headDim, theta))
+    freqTables.set(key, table)
+  }
+  return table
+}
+
+const HEADER = 16
+
+/** The uniform block: 16 u32 fields in Params order, then inv_freq. */
+const uniforms = (header: readonly number[], headDim: number, theta: number): Uint8Array => {
+  const u = new Uint32Array(HEADER + MAX_HALF)
+  u.set(header)
+  new Float32Array(u.buffer, HEADER * 4).set(freqTable(headDim, theta))
+  return new Uint8Array(u.buffer)
+}
+
 export const encode = (gpu: GpuDevice, args: RopeArgs): void => {
   check(args)
   const half = args.headDim / 2
   const n = args.T * args.heads * half
   const pipeline = gpu.pipeline(spec.id, { dtype: args.dtype ?? "f32" })
   const workgroups = grid(Math.ceil(n / WG))
-  const fields: UniformField[] = [
-    ["u32", args.T], ["u32", args.heads], ["u32", half], ["u32", args.stride],
-    ["u32", args.xOffset ?? 0], ["u32", args.yOffset ?? 0], ["u32", args.yStride ?? args.stride], ["u32", args.pos0],
-    ["u32", n], ["u32", workgroups[0] * WG], ["u32", 0], ["u32", 0],
+  const header = [
+    args.T, args.heads, half, args.stride, args.xOffset ?? 0, args.yOffset ?? 0, args.yStride ?? args.stride, args.pos0,
+    n, workgroups[0] * WG, 0, 0, 0, 0, 0, 0,
   ]
-  const freqs = invFreq(args.headDim, args.theta)
-  for (let i = 0; i < MAX_HALF; i++) fields.push(["f32", i < half ? freqs[i] : 0])
-  gpu.dispatch({ pipeline, bindings: [args.x, args.y], uniforms: packUniforms(fields), workgroups })
+  gpu.dispatch({ pipeline, bindings: [args.x, args.y], uniforms: uniforms(header, args.headDim, args.theta), workgroups })
+}
+
+/** Where q, k and v of a fused projection go: rows of each, from an element offset, `stride` elements apart. */
+export interface RopeQkvShape {
+  readonly T: number
+  /** Query heads, and key / value heads (GQA: fewer). */
+  readonly heads: number
+  readonly kvHeads: number
+  /** Even. */
+  readonly headDim: number
+  /** Elements between consecutive tokens of the fused x rows [q | k | v]. */
+  readonly stride: number
+  /** Element offset of token 0's q within x's binding. Default 0. */
+  readonly xOffset?: number
+  readonly qOffset?: number
+  readonly qStride: number
+  readonly kOffset?: number
+  readonly kStride: number
+  readonly vOffset?: number
+  readonly vStride: number
+  readonly pos0: number
+  readonly theta: number
+}
+
+export interface RopeQkvArgs extends RopeQkvShape {
+  readonly x: Binding
+  /** Rotated q; rotated k and v as they are (e.g. into the KV cache). k and v may share a buffer; x may not. */
+  readonly q: Binding
+  readonly k: Binding
+  readonly v: Binding
+  readonly dtype?: DType
+}
+
+/** One dispatch for a fused q|k|v projection: RoPE on q (into q) and k (into k), v copied into v. */
+export const encodeQkv = (gpu: GpuDevice, args: RopeQkvArgs): void => {
+  check(args)
+  const half = args.headDim / 2
+  const n = args.T * (args.heads + 2 * args.kvHeads) * half
+  const pipeline = gpu.pipeline(spec.id, { dtype: args.dtype ?? "f32", defines: ["QKV"] })
+  const workgroups = grid(Math.ceil(n / WG))
+  const header = [
+    args.T, args.heads, half, args.stride, args.xOffset ?? 0, args.qOffset ?? 0, args.qStride, args.pos0,
+    n, workgroups[0] * WG, args.kvHeads, 0, args.kOffset ?? 0, args.kStride, args.vOffset ?? 0, args.vStride,
+  ]
+  gpu.dispatch({ pipeline, bindings: [args.x, args.q, args.k, args.v], uniforms: uniforms(header, args.headDim, args.theta), workgroups })
 }
 
 /**
@@ -90,4 +156,20 @@ export const reference = (x: Float32Array, a: RopeShape, exactAngles = false): F
     }
   }
   return y
+}
+
+/** CPU reference of `encodeQkv`: q, k and v, each from element 0 through its last written element. */
+export const referenceQkv = (x: Float32Array, a: RopeQkvShape): { q: Float32Array; k: Float32Array; v: Float32Array } => {
+  const xOff = a.xOffset ?? 0
+  const kvD = a.kvHeads * a.headDim
+  const common = { T: a.T, headDim: a.headDim, stride: a.stride, pos0: a.pos0, theta: a.theta }
+  const q = reference(x, { ...common, heads: a.heads, xOffset: xOff, yOffset: a.qOffset, yStride: a.qStride })
+  const k = reference(x, { ...common, heads: a.kvHeads, xOffset: xOff + a.heads * a.headDim, yOffset: a.kOffset, yStride: a.kStride })
+  const vOff = a.vOffset ?? 0
+  const v = new Float32Array(vOff + (a.T - 1) * a.vStride + kvD)
+  for (let t = 0; t < a.T; t++) {
+    const from = xOff + t * a.stride + (a.heads + a.kvHeads) * a.headDim
+    v.set(x.subarray(from, from + kvD), vOff + t * a.vStride)
+  }
+  return { q, k, v }
 }

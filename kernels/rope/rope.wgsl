@@ -5,6 +5,8 @@
 // The angle is the f32 product pos·inv_freq, as transformers computes it (inv_freq comes in the uniforms, computed on
 // the CPU); it is then reduced to [−π, π] exactly enough (Cody–Waite, 2π in four parts) before sin/cos, since GPU
 // sin/cos are only accurate near zero and angles reach thousands of radians at long positions.
+// Variant QKV: x rows are a fused projection [q: heads | k: kv_heads | v: kv_heads] × headDim; q is rotated into y, k
+// rotated into yk and v copied into yv (k and v straight into the KV cache), one thread per pair of every head.
 alias E = f32; // @dtype
 
 struct Params {
@@ -17,11 +19,16 @@ struct Params {
   y_off: u32,
   y_stride: u32,
   pos0: u32,
-  // tokens · heads · half_dim threads; threads per row of the 2-D grid.
+  // tokens · heads · half_dim threads (QKV: tokens · (heads + 2·kv_heads) · half_dim); threads per row of the 2-D grid.
   n: u32,
   grid_stride: u32,
+  // QKV only: k and v heads, and where k and v go (element offsets of token 0, elements between tokens).
+  kv_heads: u32,
   _p0: u32,
-  _p1: u32,
+  k_off: u32,
+  k_stride: u32,
+  v_off: u32,
+  v_stride: u32,
   // inv_freq[i] = theta^(−2i/headDim) as f32, four to a vec4 (uniform arrays have a 16-byte stride).
   inv_freq: array<vec4<f32>, 64>,
 }
@@ -29,6 +36,11 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<E>;
 @group(0) @binding(2) var<storage, read_write> y: array<E>;
+// #if QKV
+// May share a buffer (a session's KV arena): both are written, never read.
+@group(0) @binding(3) var<storage, read_write> yk: array<E>;
+@group(0) @binding(4) var<storage, read_write> yv: array<E>;
+// #endif
 
 // 2π = C1 + C2 + C3 + C4; C1..C3 have 8 significant bits, so k·C1..k·C3 are exact for |k| < 2^16 (angles < 4·10^5).
 const C1: f32 = 6.28125;
@@ -45,8 +57,23 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (g >= p.n) { return; }
   let i = g % p.half_dim;
   let th = g / p.half_dim;
-  let h = th % p.heads;
-  let t = th / p.heads;
+  // #if QKV
+  let hs = p.heads + 2u * p.kv_heads;
+  // #else
+  let hs = p.heads;
+  // #endif
+  let h = th % hs;
+  let t = th / hs;
+  let head_dim = 2u * p.half_dim;
+  let xi = p.x_off + t * p.x_stride + h * head_dim + i;
+  // #if QKV
+  if (h >= p.heads + p.kv_heads) {
+    let vi = p.v_off + t * p.v_stride + (h - p.heads - p.kv_heads) * head_dim + i;
+    yv[vi] = x[xi];
+    yv[vi + p.half_dim] = x[xi + p.half_dim];
+    return;
+  }
+  // #endif
 
   let angle = f32(p.pos0 + t) * p.inv_freq[i / 4u][i % 4u];
   let k = round(angle * INV_2PI);
@@ -54,11 +81,19 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let c = cos(r);
   let s = sin(r);
 
-  let head = h * 2u * p.half_dim + i;
-  let xi = p.x_off + t * p.x_stride + head;
   let x1 = f32(x[xi]);
   let x2 = f32(x[xi + p.half_dim]);
-  let yi = p.y_off + t * p.y_stride + head;
-  y[yi] = E(x1 * c - x2 * s);
-  y[yi + p.half_dim] = E(x2 * c + x1 * s);
+  let r1 = E(x1 * c - x2 * s);
+  let r2 = E(x2 * c + x1 * s);
+  // #if QKV
+  if (h >= p.heads) {
+    let ki = p.k_off + t * p.k_stride + (h - p.heads) * head_dim + i;
+    yk[ki] = r1;
+    yk[ki + p.half_dim] = r2;
+    return;
+  }
+  // #endif
+  let yi = p.y_off + t * p.y_stride + h * head_dim + i;
+  y[yi] = r1;
+  y[yi + p.half_dim] = r2;
 }

@@ -87,8 +87,9 @@ interface Scratch {
 
 /**
  * Llama (`LlamaForCausalLM`): HF tensor names; q|k|v and gate|up fused at load into one projection each.
- * Forward = embed_tokens → L × (RMSNorm → qkv → RoPE (q to scratch, k straight into the KV cache) → GQA attention over
- * the cache → o_proj → residual → RMSNorm → gate_up → silu(gate)·up → down_proj → residual) → norm → lm_head.
+ * Forward = embed_tokens → L × (RMSNorm → qkv → RoPE (one dispatch: q to scratch, k and the unrotated v straight into
+ * the KV cache) → GQA attention over the cache → o_proj → residual → RMSNorm → gate_up → silu(gate)·up → down_proj →
+ * residual) → norm → lm_head.
  * Decode (T ≤ gemv.MAX_M) fuses the residual adds and silu(gate)·up into the gemvs' epilogues.
  */
 export class Llama implements CausalLM {
@@ -187,11 +188,10 @@ export class Llama implements CausalLM {
       const keys = cache.keys[i], values = cache.values[i]
       rmsnorm.encode(gpu, { x: binding(s.x), weight: binding(L.inNorm), y: binding(s.h), rows: T, cols: D, eps, dtype })
       linear(s.h, L.wqkv, s.qkv, qkvD, D)
-      rope.encode(gpu, { x: binding(s.qkv), y: binding(s.q), T, heads: H, headDim: hd, stride: qkvD, yStride: qD, pos0, theta, dtype })
-      rope.encode(gpu, {
-        x: binding(s.qkv), y: binding(keys), T, heads: Hkv, headDim: hd, stride: qkvD, xOffset: qD, yOffset: pos0 * kvD, yStride: kvD, pos0, theta, dtype,
+      rope.encodeQkv(gpu, {
+        x: binding(s.qkv), q: binding(s.q), k: binding(keys), v: binding(values), T, heads: H, kvHeads: Hkv, headDim: hd, stride: qkvD,
+        qStride: qD, kOffset: pos0 * kvD, kStride: kvD, vOffset: pos0 * kvD, vStride: kvD, pos0, theta, dtype,
       })
-      copy2d.encode(gpu, { src: binding(s.qkv), dst: binding(values), rows: T, cols: kvD, srcStride: qkvD, dstStride: kvD, srcOffset: qD + kvD, dstOffset: pos0 * kvD, dtype })
       attention.encode(gpu, {
         q: binding(s.q), k: binding(keys), v: binding(values), out: binding(s.att),
         B: 1, T, S: pos0 + T, H, Hkv, headDim: hd, qStride: qD, kStride: kvD, vStride: kvD, outStride: qD,
