@@ -20,7 +20,7 @@ import * as avgpool from "./avgpool/avgpool.ts"
 import * as conv2d from "./conv2d/conv2d.ts"
 
 /** Every kernel, by id: the GPU device compiles pipelines from here (locally, and on a server for blind clients). */
-export const specs: readonly KernelSpec[] = [add.spec, copy2d.spec, cast.spec, gelu.spec, embedding.spec, fill.spec, argmax.spec, layernorm.spec, softmax.spec, ...attention.specs, rope.spec, silu_mul.spec, maxpool.spec, avgpool.spec, ...conv2d.specs, rmsnorm.spec, tanh.spec, matmul.spec, ...gemv.specs]
+export const specs: readonly KernelSpec[] = [add.spec, copy2d.spec, cast.spec, gelu.spec, embedding.spec, fill.spec, argmax.spec, layernorm.spec, softmax.spec, ...attention.specs, rope.spec, silu_mul.spec, maxpool.spec, avgpool.spec, ...conv2d.specs, rmsnorm.spec, tanh.spec, ...matmul.specs, ...gemv.specs]
 
 export const registry: KernelRegistry = new Map(specs.map((s) => [s.id, s]))
 

@@ -1,8 +1,10 @@
 import { packUniforms, type GpuDevice, type KernelSpec } from "@djinn/gpu"
 import { wgsl } from "../source.ts"
 import * as gemv from "../gemv/gemv.ts"
+import * as sgmat from "./sgmat.ts"
 import { checkShape, dtypeOf, epilogueDefines, epilogueWgsl, type LinearArgs } from "./linear.ts"
 
+export * as sgmat from "./sgmat.ts"
 export { reference, referenceAt, activate, erf, type Activation, type LinearArgs, type ReferenceArgs, type WLayout } from "./linear.ts"
 
 /** Bindings: x, W, y, then b (only in BIAS variants). */
@@ -38,6 +40,15 @@ export const encode = (gpu: GpuDevice, args: LinearArgs): void => {
   })
 }
 
-/** The engine's linear layer: gemv for decode-sized M (≤ gemv.MAX_M), the tiled GEMM otherwise. */
-export const linear = (gpu: GpuDevice, args: LinearArgs): void =>
-  args.M <= gemv.MAX_M ? gemv.encode(gpu, args) : encode(gpu, args)
+/** Every spec of this folder: the tiled GEMM and the tensor-core one. */
+export const specs: readonly KernelSpec[] = [spec, sgmat.spec]
+
+/**
+ * The engine's linear layer: gemv for decode-sized M (≤ gemv.MAX_M); beyond, the tensor-core GEMM for f16 where the
+ * adapter has subgroup matrices (sgmat.usable), else the tiled GEMM.
+ */
+export const linear = (gpu: GpuDevice, args: LinearArgs): void => {
+  if (args.M <= gemv.MAX_M) gemv.encode(gpu, args)
+  else if (dtypeOf(args) === "f16" && sgmat.usable(gpu.adapter)) sgmat.encode(gpu, args)
+  else encode(gpu, args)
+}

@@ -1,7 +1,7 @@
 /** The perf runner's cases: the linear layers of decode (gemv) and prefill (matmul), and a bandwidth probe. */
 import { dtypeBytes, f16ToF32, type Binding, type BufferId, type DType, type GpuDevice } from "@djinn/gpu"
 import { MAX_M } from "../gemv/gemv.ts"
-import { activate, linear, type WLayout } from "../matmul/matmul.ts"
+import { activate, encode as tiled, linear, sgmat, type LinearArgs, type WLayout } from "../matmul/matmul.ts"
 import { relError, tolerance } from "../testing/harness.ts"
 import { settle, type PerfCase, type PerfInstance, type Validation } from "../testing/perf.ts"
 import * as probe from "./bandwidth.ts"
@@ -47,20 +47,31 @@ const readOutput = async (gpu: GpuDevice, y: BufferId, count: number, dtype: DTy
   return f16ToF32(new Uint16Array(raw.buffer, raw.byteOffset, count))
 }
 
-/** A linear layer y = x·W + b through `linear` (gemv for M ≤ MAX_M, else matmul), with a bias, no activation. */
-export const linearCase = (shape: Shape, wLayout: WLayout, dtype: DType, rotateBytes: number): PerfCase => {
+/**
+ * Which kernel a linear case runs: what `linear` picks (gemv for M ≤ MAX_M), the tiled GEMM, or the tensor-core GEMM
+ * with its own tile choice or a given tile.
+ */
+export type LinearPath = "linear" | "tiled" | "sgmat" | sgmat.SgTile
+
+const encoderOf = (path: LinearPath): ((gpu: GpuDevice, args: LinearArgs) => void) =>
+  path === "linear" ? linear : path === "tiled" ? tiled : path === "sgmat" ? sgmat.encode : (gpu, args) => sgmat.encode(gpu, args, path)
+
+/** A linear layer y = x·W + b, with a bias, no activation. */
+export const linearCase = (shape: Shape, wLayout: WLayout, dtype: DType, rotateBytes: number, path: LinearPath = "linear"): PerfCase => {
   const { M, N, K } = shape
   const e = dtypeBytes(dtype)
   const weightBytes = N * K * e
-  const gemv = M <= MAX_M
+  const gemv = M <= MAX_M && path === "linear"
+  const run = encoderOf(path)
   return {
     kernel: gemv ? "gemv" : "matmul",
-    variant: `${dtype} ${wLayout} +b`,
+    variant: `${dtype} ${wLayout} +b${path === "linear" ? "" : ` ${path}`}`,
     shape: `${M}×${N}×${K}`,
     bytes: (N * K + M * K + N + M * N) * e,
     flops: 2 * M * N * K,
     bound: gemv ? "memory" : "compute",
     setup: async (gpu) => {
+      if (path !== "linear" && path !== "tiled" && !sgmat.usable(gpu.adapter)) throw new Error("the subgroup-matrix GEMM needs chromium-experimental-subgroup-matrix (NVIDIA, f16)")
       const limit = gpu.adapter.limits.maxStorageBufferBindingSize
       if (weightBytes > limit) throw new Error(`W of ${weightBytes} bytes exceeds maxStorageBufferBindingSize ${limit}`)
       // Weights rotate among copies (> L2 together) so that repeated gemv runs read device memory, not cache.
@@ -83,7 +94,7 @@ export const linearCase = (shape: Shape, wLayout: WLayout, dtype: DType, rotateB
       const y = make(M * N, undefined, "perf y")
       const bind = (buffer: BufferId): Binding => ({ buffer })
       const encode = (i: number) =>
-        linear(gpu, { x: bind(x), w: bind(ws[i % copies]), b: bind(b), y: bind(y), M, N, K, wLayout, dtype })
+        run(gpu, { x: bind(x), w: bind(ws[i % copies]), b: bind(b), y: bind(y), M, N, K, wLayout, dtype })
       const at = (d: Periodic, i: number) => d.block[i % PERIOD]
       const validate = async (): Promise<Validation> => {
         gpu.writeBuffer(y, 0, new Uint8Array(Math.ceil((M * N * e) / 4) * 4).fill(0x7f)) // poison
@@ -144,6 +155,22 @@ export const probeCase = (wantBytes: number): PerfCase => ({
   },
 })
 
+/**
+ * The tensor-core GEMM's cases: Llama-2-7B prefill of 1024 tokens (q/k/v/o, MLP up, MLP down), a square 4096³, BERT-base
+ * at 128 tokens, GPT-2's "kn" weights, and a shape of odd sizes for the unaligned path.
+ */
+const prefill: [Shape, WLayout][] = [
+  [{ M: 1024, N: 4096, K: 4096 }, "nk"],
+  [{ M: 1024, N: 11008, K: 4096 }, "nk"],
+  [{ M: 1024, N: 4096, K: 11008 }, "nk"],
+  [{ M: 4096, N: 4096, K: 4096 }, "nk"],
+  [{ M: 128, N: 768, K: 768 }, "nk"],
+  [{ M: 1024, N: 4096, K: 4096 }, "kn"],
+  [{ M: 1024, N: 3072, K: 768 }, "kn"],
+  [{ M: 1000, N: 4100, K: 4093 }, "nk"],
+  [{ M: 1000, N: 4100, K: 4093 }, "kn"],
+]
+
 export interface CaseOptions {
   readonly small: boolean
   readonly dtypes: readonly DType[]
@@ -154,7 +181,14 @@ export const perfCases = ({ small, dtypes }: CaseOptions): PerfCase[] => {
   const s = shapes(small)
   const rotateBytes = small ? 32 << 20 : 256 << 20
   const out: PerfCase[] = [probeCase(s.probeBytes)]
-  for (const shape of s.matmul) for (const dtype of dtypes) for (const layout of ["nk", "kn"] as const) out.push(linearCase(shape, layout, dtype, rotateBytes))
+  for (const shape of s.matmul) for (const dtype of dtypes) for (const layout of ["nk", "kn"] as const) out.push(linearCase(shape, layout, dtype, rotateBytes, "tiled"))
+  // Prefill shapes on tensor cores, each beside the tiled GEMM on the same shape.
+  if (!small && dtypes.includes("f16")) {
+    for (const [shape, layout] of prefill) {
+      out.push(linearCase(shape, layout, "f16", rotateBytes, "sgmat"))
+      if (!s.matmul.some((m) => m.M === shape.M && m.N === shape.N && m.K === shape.K)) out.push(linearCase(shape, layout, "f16", rotateBytes, "tiled"))
+    }
+  }
   for (const shape of s.gemv) for (const dtype of dtypes) for (const layout of ["nk", "kn"] as const) out.push(linearCase(shape, layout, dtype, rotateBytes))
   return out
 }

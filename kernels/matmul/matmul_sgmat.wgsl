@@ -1,0 +1,410 @@
+// Tensor-core GEMM through subgroup matrices: y[M,N] = act(x[M,K] · W + b[N]), f16 operands, f32 accumulation.
+// W is [K,N] row-major ("kn", GPT-2's Conv1D) or, with W_NK, [N,K] row-major ("nk", nn.Linear).
+// A workgroup computes a BM×BN tile of y in steps of BK along K. Each step's x and W tiles are fetched into registers
+// (16-byte loads) one step ahead, then stored to one of two workgroup-memory stages, so that one barrier per step
+// suffices and global latency hides behind the previous step's matrix work. Subgroups form an SG_M×SG_N grid; each
+// owns FM×FN 16×16 f32 accumulators. The W tile keeps W's own layout: "nk" rows are n (k contiguous) and load as a
+// column-major right matrix, "kn" rows are k and load row-major. Rows are padded by 8 halves (16 bytes) so that the
+// matrix loads' eight 16-byte rows land in distinct banks. Epilogue: each accumulator goes through workgroup memory
+// (f32), gets the bias and activation, and is written as f16.
+// Any M, N, K: staging loads outside the matrix read 0, stores outside y are skipped. ALIGNED (K, N, x and y offsets
+// all multiples of 8) reads and writes 8 halves as one vec4<u32>; otherwise element by element.
+// Accumulators, fragments and staging registers are named values, never arrays indexed in loops: an array of subgroup
+// matrices may live in local memory, and the driver need not unroll the loops that would let it stay in registers.
+// Assumes subgroups of 32 (NVIDIA): the epilogue maps 32 lanes onto a 16×16 accumulator, 8 columns each.
+// SPLIT adds four subgroups that only stage tiles while the others only multiply (see main).
+// Variants: W_NK, BIAS, ALIGNED, SPLIT, the tile shape (TILE_128_8, TILE_128_4, TILE_128_256, TILE_64 with FM4, FN4),
+// the activations of epilogue.wgsl.
+enable subgroups;
+enable chromium_experimental_subgroup_matrix;
+
+struct Params {
+  M: u32,
+  N: u32,
+  K: u32,
+  // Element offsets of x's and y's first rows within their bindings.
+  x_off: u32,
+  y_off: u32,
+  _p0: u32,
+  _p1: u32,
+  _p2: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+// #if ALIGNED
+@group(0) @binding(1) var<storage, read> x: array<vec4<u32>>;
+@group(0) @binding(2) var<storage, read> w: array<vec4<u32>>;
+@group(0) @binding(3) var<storage, read_write> y: array<vec4<u32>>;
+// #else
+@group(0) @binding(1) var<storage, read> x: array<f16>;
+@group(0) @binding(2) var<storage, read> w: array<f16>;
+@group(0) @binding(3) var<storage, read_write> y: array<f16>;
+// #endif
+// #if BIAS
+@group(0) @binding(4) var<storage, read> b: array<f16>;
+// #endif
+
+// The tile shape. TS adds FM4 where FM = 4 and FN4 where FN = 4 (the code below names each accumulator).
+// #if TILE_64
+const SG_M: u32 = 2u;
+const SG_N: u32 = 2u;
+const FM: u32 = 2u;
+const FN: u32 = 2u;
+const BK: u32 = 32u;
+// #endif
+// #if TILE_128_4
+const SG_M: u32 = 2u;
+const SG_N: u32 = 2u;
+const FM: u32 = 4u;
+const FN: u32 = 4u;
+const BK: u32 = 32u;
+// #endif
+// #if TILE_128_256
+const SG_M: u32 = 2u;
+const SG_N: u32 = 4u;
+const FM: u32 = 4u;
+const FN: u32 = 4u;
+const BK: u32 = 16u;
+// #endif
+// #if TILE_128_8
+const SG_M: u32 = 2u;
+const SG_N: u32 = 4u;
+const FM: u32 = 4u;
+const FN: u32 = 2u;
+const BK: u32 = 32u;
+// #endif
+// #if FM4
+const_assert FM == 4u;
+// #else
+const_assert FM == 2u;
+// #endif
+// #if FN4
+const_assert FN == 4u;
+// #else
+const_assert FN == 2u;
+// #endif
+const BM: u32 = SG_M * FM * 16u;
+const BN: u32 = SG_N * FN * 16u;
+// Subgroups that multiply (each owns FM×FN accumulators).
+const MMA_THREADS: u32 = SG_M * SG_N * 32u;
+// #if SPLIT
+// Four more subgroups stage the tiles while the others multiply (warp specialisation: a load's latency then stalls
+// only the subgroups that wait for it).
+const STAGERS: u32 = 128u;
+const THREADS: u32 = MMA_THREADS + STAGERS;
+// #else
+const STAGERS: u32 = MMA_THREADS;
+const THREADS: u32 = MMA_THREADS;
+// #endif
+
+// x tile: BM rows of BK halves.
+const SA: u32 = BK + 8u;
+const A_STAGE: u32 = BM * SA;
+const A_VECS: u32 = BK / 8u;                  // 16-byte pieces per row
+const A_LOADS: u32 = BM * A_VECS / STAGERS;   // per staging thread per step
+// #if W_NK
+// W tile: BN rows (n) of BK halves (k).
+const SB: u32 = BK + 8u;
+const B_STAGE: u32 = BN * SB;
+const B_VECS: u32 = BK / 8u;
+const B_LOADS: u32 = BN * B_VECS / STAGERS;
+// #else
+// W tile: BK rows (k) of BN halves (n).
+const SB: u32 = BN + 8u;
+const B_STAGE: u32 = BK * SB;
+const B_VECS: u32 = BN / 8u;
+const B_LOADS: u32 = BK * B_VECS / STAGERS;
+// #endif
+
+// `Staged` holds up to 4 pieces of each tile per thread.
+const_assert (A_LOADS == 1u || A_LOADS == 2u || A_LOADS == 4u) && (B_LOADS == 1u || B_LOADS == 2u || B_LOADS == 4u);
+const_assert A_LOADS * STAGERS == BM * A_VECS;
+
+var<workgroup> tile_a: array<f16, 2u * A_STAGE>;
+var<workgroup> tile_b: array<f16, 2u * B_STAGE>;
+// One 16×16 f32 accumulator per subgroup on its way out.
+var<workgroup> scratch: array<f32, SG_M * SG_N * 256u>;
+
+// Eight halves of one row, zero beyond `limit` (the row's length) — the unaligned path's load.
+// #if !ALIGNED
+fn pack8(src_is_x: bool, at: u32, first: u32, limit: u32) -> vec4<u32> {
+  var h: array<f16, 8>;
+  for (var j = 0u; j < 8u; j++) {
+    if (first + j < limit) {
+      if (src_is_x) { h[j] = x[at + j]; } else { h[j] = w[at + j]; }
+    }
+  }
+  return vec4<u32>(bitcast<u32>(vec2<f16>(h[0], h[1])), bitcast<u32>(vec2<f16>(h[2], h[3])),
+                   bitcast<u32>(vec2<f16>(h[4], h[5])), bitcast<u32>(vec2<f16>(h[6], h[7])));
+}
+// #endif
+
+// The i-th 16-byte piece of this thread's share of the x tile at k0.
+fn load_a(row0: u32, k0: u32, t: u32, i: u32) -> vec4<u32> {
+  let idx = t + i * STAGERS;
+  let gm = row0 + idx / A_VECS;
+  let gk = k0 + (idx % A_VECS) * 8u;
+  if (gm >= p.M || gk >= p.K) { return vec4<u32>(); }
+  // #if ALIGNED
+  return x[(p.x_off + gm * p.K + gk) / 8u];
+  // #else
+  return pack8(true, p.x_off + gm * p.K + gk, gk, p.K);
+  // #endif
+}
+
+fn load_b(col0: u32, k0: u32, t: u32, i: u32) -> vec4<u32> {
+  let idx = t + i * STAGERS;
+  // #if W_NK
+  let gn = col0 + idx / B_VECS;
+  let gk = k0 + (idx % B_VECS) * 8u;
+  if (gn >= p.N || gk >= p.K) { return vec4<u32>(); }
+  // #if ALIGNED
+  return w[(gn * p.K + gk) / 8u];
+  // #else
+  return pack8(false, gn * p.K + gk, gk, p.K);
+  // #endif
+  // #else
+  let gk = k0 + idx / B_VECS;
+  let gn = col0 + (idx % B_VECS) * 8u;
+  if (gn >= p.N || gk >= p.K) { return vec4<u32>(); }
+  // #if ALIGNED
+  return w[(gk * p.N + gn) / 8u];
+  // #else
+  return pack8(false, gk * p.N + gn, gn, p.N);
+  // #endif
+  // #endif
+}
+
+fn put_a(stage: u32, t: u32, i: u32, v: vec4<u32>) {
+  let idx = t + i * STAGERS;
+  let at = stage * A_STAGE + (idx / A_VECS) * SA + (idx % A_VECS) * 8u;
+  let h0 = bitcast<vec2<f16>>(v.x);
+  let h1 = bitcast<vec2<f16>>(v.y);
+  let h2 = bitcast<vec2<f16>>(v.z);
+  let h3 = bitcast<vec2<f16>>(v.w);
+  tile_a[at] = h0.x;
+  tile_a[at + 1u] = h0.y;
+  tile_a[at + 2u] = h1.x;
+  tile_a[at + 3u] = h1.y;
+  tile_a[at + 4u] = h2.x;
+  tile_a[at + 5u] = h2.y;
+  tile_a[at + 6u] = h3.x;
+  tile_a[at + 7u] = h3.y;
+}
+
+fn put_b(stage: u32, t: u32, i: u32, v: vec4<u32>) {
+  let idx = t + i * STAGERS;
+  let at = stage * B_STAGE + (idx / B_VECS) * SB + (idx % B_VECS) * 8u;
+  let h0 = bitcast<vec2<f16>>(v.x);
+  let h1 = bitcast<vec2<f16>>(v.y);
+  let h2 = bitcast<vec2<f16>>(v.z);
+  let h3 = bitcast<vec2<f16>>(v.w);
+  tile_b[at] = h0.x;
+  tile_b[at + 1u] = h0.y;
+  tile_b[at + 2u] = h1.x;
+  tile_b[at + 3u] = h1.y;
+  tile_b[at + 4u] = h2.x;
+  tile_b[at + 5u] = h2.y;
+  tile_b[at + 6u] = h3.x;
+  tile_b[at + 7u] = h3.y;
+}
+
+// y[m, n] before rounding to f16: the accumulated value, the bias and the activation.
+fn finish(v: f32, n: u32) -> f32 {
+  var s = v;
+  // #if BIAS
+  s += f32(b[min(n, p.N - 1u)]);
+  // #endif
+  return act(s);
+}
+
+alias Left = subgroup_matrix_left<f16, 16, 16>;
+alias Right = subgroup_matrix_right<f16, 16, 16>;
+alias Acc = subgroup_matrix_result<f32, 16, 16>;
+
+// Fragment i (16 rows) of this subgroup's x rows, k from kk.
+fn frag_a(at: u32, i: u32, kk: u32) -> Left {
+  return subgroupMatrixLoad<Left, row_major>(&tile_a, at + i * 16u * SA + kk, SA);
+}
+
+// Fragment j (16 columns) of this subgroup's W columns, k from kk.
+fn frag_b(at: u32, j: u32, kk: u32) -> Right {
+  // #if W_NK
+  return subgroupMatrixLoad<Right, col_major>(&tile_b, at + j * 16u * SB + kk, SB);
+  // #else
+  return subgroupMatrixLoad<Right, row_major>(&tile_b, at + kk * SB + j * 16u, SB);
+  // #endif
+}
+
+// One step's share of the x and W tiles for staging thread t: A_LOADS and B_LOADS pieces of 16 bytes (the conditions
+// are constant: each configuration compiles to straight-line code).
+struct Staged {
+  a0: vec4<u32>, a1: vec4<u32>, a2: vec4<u32>, a3: vec4<u32>,
+  b0: vec4<u32>, b1: vec4<u32>, b2: vec4<u32>, b3: vec4<u32>,
+}
+
+fn fetch(row0: u32, col0: u32, k0: u32, t: u32) -> Staged {
+  var s: Staged;
+  s.a0 = load_a(row0, k0, t, 0u);
+  if (A_LOADS > 1u) { s.a1 = load_a(row0, k0, t, 1u); }
+  if (A_LOADS > 2u) { s.a2 = load_a(row0, k0, t, 2u); s.a3 = load_a(row0, k0, t, 3u); }
+  s.b0 = load_b(col0, k0, t, 0u);
+  if (B_LOADS > 1u) { s.b1 = load_b(col0, k0, t, 1u); }
+  if (B_LOADS > 2u) { s.b2 = load_b(col0, k0, t, 2u); s.b3 = load_b(col0, k0, t, 3u); }
+  return s;
+}
+
+fn put(stage: u32, t: u32, s: Staged) {
+  put_a(stage, t, 0u, s.a0);
+  if (A_LOADS > 1u) { put_a(stage, t, 1u, s.a1); }
+  if (A_LOADS > 2u) { put_a(stage, t, 2u, s.a2); put_a(stage, t, 3u, s.a3); }
+  put_b(stage, t, 0u, s.b0);
+  if (B_LOADS > 1u) { put_b(stage, t, 1u, s.b1); }
+  if (B_LOADS > 2u) { put_b(stage, t, 2u, s.b2); put_b(stage, t, 3u, s.b3); }
+}
+
+// Accumulator cIJ is rows I, columns J (16 each) of a subgroup's FM×FN block; configurations use a subset.
+struct Accs {
+  c00: Acc, c01: Acc, c02: Acc, c03: Acc,
+  c10: Acc, c11: Acc, c12: Acc, c13: Acc,
+  c20: Acc, c21: Acc, c22: Acc, c23: Acc,
+  c30: Acc, c31: Acc, c32: Acc, c33: Acc,
+}
+
+// One step of matrix work on the staged tiles of `stage` for multiplying subgroup sg.
+fn multiply(acc: ptr<function, Accs>, stage: u32, sg: u32) {
+  let a_at = stage * A_STAGE + (sg / SG_N) * FM * 16u * SA;
+  // #if W_NK
+  let b_at = stage * B_STAGE + (sg % SG_N) * FN * 16u * SB;
+  // #else
+  let b_at = stage * B_STAGE + (sg % SG_N) * FN * 16u;
+  // #endif
+  for (var kk = 0u; kk < BK; kk += 16u) {
+    let a0 = frag_a(a_at, 0u, kk);
+    let a1 = frag_a(a_at, 1u, kk);
+    let b0 = frag_b(b_at, 0u, kk);
+    let b1 = frag_b(b_at, 1u, kk);
+    (*acc).c00 = subgroupMatrixMultiplyAccumulate(a0, b0, (*acc).c00);
+    (*acc).c01 = subgroupMatrixMultiplyAccumulate(a0, b1, (*acc).c01);
+    (*acc).c10 = subgroupMatrixMultiplyAccumulate(a1, b0, (*acc).c10);
+    (*acc).c11 = subgroupMatrixMultiplyAccumulate(a1, b1, (*acc).c11);
+    // #if FM4
+    let a2 = frag_a(a_at, 2u, kk);
+    let a3 = frag_a(a_at, 3u, kk);
+    (*acc).c20 = subgroupMatrixMultiplyAccumulate(a2, b0, (*acc).c20);
+    (*acc).c21 = subgroupMatrixMultiplyAccumulate(a2, b1, (*acc).c21);
+    (*acc).c30 = subgroupMatrixMultiplyAccumulate(a3, b0, (*acc).c30);
+    (*acc).c31 = subgroupMatrixMultiplyAccumulate(a3, b1, (*acc).c31);
+    // #endif
+    // #if FN4
+    let b2 = frag_b(b_at, 2u, kk);
+    let b3 = frag_b(b_at, 3u, kk);
+    (*acc).c02 = subgroupMatrixMultiplyAccumulate(a0, b2, (*acc).c02);
+    (*acc).c03 = subgroupMatrixMultiplyAccumulate(a0, b3, (*acc).c03);
+    (*acc).c12 = subgroupMatrixMultiplyAccumulate(a1, b2, (*acc).c12);
+    (*acc).c13 = subgroupMatrixMultiplyAccumulate(a1, b3, (*acc).c13);
+    (*acc).c22 = subgroupMatrixMultiplyAccumulate(a2, b2, (*acc).c22);
+    (*acc).c23 = subgroupMatrixMultiplyAccumulate(a2, b3, (*acc).c23);
+    (*acc).c32 = subgroupMatrixMultiplyAccumulate(a3, b2, (*acc).c32);
+    (*acc).c33 = subgroupMatrixMultiplyAccumulate(a3, b3, (*acc).c33);
+    // #endif
+  }
+}
+
+// Writes accumulator (i, j) of multiplying subgroup sg: through its scratch, then lane l takes row l / 2, columns
+// 8 (l % 2) .. + 8. Every invocation calls this the same number of times (the barriers need uniform control flow);
+// staging subgroups (SPLIT) only pass the barriers.
+fn emit(c: Acc, i: u32, j: u32, row0: u32, col0: u32, sg: u32, lane: u32) {
+  let multiplies = sg < SG_M * SG_N;
+  let mine = sg * 256u;
+  if (multiplies) { subgroupMatrixStore<row_major>(&scratch, mine, c, 16u); }
+  workgroupBarrier();
+  let r = lane / 2u;
+  let c0 = (lane % 2u) * 8u;
+  let gm = row0 + ((sg / SG_N) * FM + i) * 16u + r;
+  let gn = col0 + ((sg % SG_N) * FN + j) * 16u + c0;
+  if (multiplies && gm < p.M) {
+    var v: array<f32, 8>;
+    for (var k = 0u; k < 8u; k++) { v[k] = finish(scratch[mine + r * 16u + c0 + k], gn + k); }
+    // #if ALIGNED
+    if (gn < p.N) {
+      y[(p.y_off + gm * p.N + gn) / 8u] = vec4<u32>(pack2x16float(vec2<f32>(v[0], v[1])), pack2x16float(vec2<f32>(v[2], v[3])),
+                                                    pack2x16float(vec2<f32>(v[4], v[5])), pack2x16float(vec2<f32>(v[6], v[7])));
+    }
+    // #else
+    for (var k = 0u; k < 8u; k++) {
+      if (gn + k < p.N) { y[p.y_off + gm * p.N + gn + k] = f16(v[k]); }
+    }
+    // #endif
+  }
+  workgroupBarrier();
+}
+
+// Workgroups run down M first (x: row tiles, y: column tiles): those in flight together share W's columns, so each
+// piece of W comes from device memory about once even when W is larger than L2.
+@compute @workgroup_size(THREADS)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32,
+        @builtin(subgroup_id) sg: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let row0 = wid.x * BM;
+  let col0 = wid.y * BN;
+  let steps = (p.K + BK - 1u) / BK;
+  var acc: Accs;
+
+  // #if SPLIT
+  // Staging subgroups keep one step of loads in flight: at step s they store step s + 1 (loaded during step s - 1)
+  // and load step s + 2, while the multiplying subgroups work on step s.
+  let stages = sg >= SG_M * SG_N;
+  let st = (sg - SG_M * SG_N) * 32u + lane;
+  var held: Staged;
+  if (stages) {
+    put(0u, st, fetch(row0, col0, 0u, st));
+    if (steps > 1u) { held = fetch(row0, col0, BK, st); }
+  }
+  workgroupBarrier();
+  for (var s = 0u; s < steps; s++) {
+    let stage = s % 2u;
+    if (!stages) {
+      multiply(&acc, stage, sg);
+    } else if (s + 1u < steps) {
+      put(1u - stage, st, held);
+      if (s + 2u < steps) { held = fetch(row0, col0, (s + 2u) * BK, st); }
+    }
+    workgroupBarrier();
+  }
+  // #else
+  put(0u, t, fetch(row0, col0, 0u, t));
+  workgroupBarrier();
+  for (var s = 0u; s < steps; s++) {
+    let stage = s % 2u;
+    let more = s + 1u < steps;
+    // Next step's tiles into registers; their latency overlaps this step's matrix work.
+    var next: Staged;
+    if (more) { next = fetch(row0, col0, (s + 1u) * BK, t); }
+    multiply(&acc, stage, sg);
+    // The other stage was last read in step s - 1, before that step's barrier.
+    if (more) { put(1u - stage, t, next); }
+    workgroupBarrier();
+  }
+  // #endif
+
+  emit(acc.c00, 0u, 0u, row0, col0, sg, lane);
+  emit(acc.c01, 0u, 1u, row0, col0, sg, lane);
+  emit(acc.c10, 1u, 0u, row0, col0, sg, lane);
+  emit(acc.c11, 1u, 1u, row0, col0, sg, lane);
+  // #if FM4
+  emit(acc.c20, 2u, 0u, row0, col0, sg, lane);
+  emit(acc.c21, 2u, 1u, row0, col0, sg, lane);
+  emit(acc.c30, 3u, 0u, row0, col0, sg, lane);
+  emit(acc.c31, 3u, 1u, row0, col0, sg, lane);
+  // #endif
+  // #if FN4
+  emit(acc.c02, 0u, 2u, row0, col0, sg, lane);
+  emit(acc.c03, 0u, 3u, row0, col0, sg, lane);
+  emit(acc.c12, 1u, 2u, row0, col0, sg, lane);
+  emit(acc.c13, 1u, 3u, row0, col0, sg, lane);
+  emit(acc.c22, 2u, 2u, row0, col0, sg, lane);
+  emit(acc.c23, 2u, 3u, row0, col0, sg, lane);
+  emit(acc.c32, 3u, 2u, row0, col0, sg, lane);
+  emit(acc.c33, 3u, 3u, row0, col0, sg, lane);
+  // #endif
+}

@@ -1,0 +1,91 @@
+import { describe, expect, it } from "vitest"
+import { preprocess } from "@djinn/gpu"
+import { guardedOutput, randomFloats, relError, roundF16, testDevice, tolerance, upload } from "../testing/harness.ts"
+import { linear, reference, sgmat, type Activation, type WLayout } from "./matmul.ts"
+
+type Case = [M: number, N: number, K: number, layout: WLayout, bias: boolean, activation: Activation, xOffset: number, tile?: sgmat.SgTile]
+
+// Aligned (K, N multiples of 8) and unaligned shapes, partial tiles in every dimension, both layouts, each tile shape,
+// bias and both activations, an x offset that breaks 16-byte alignment.
+const cases: Case[] = [
+  [16, 16, 16, "nk", false, "none", 0],
+  [300, 136, 72, "kn", true, "none", 0, "128x128/4"],
+  [200, 136, 72, "nk", true, "none", 0, "128x128/8"],
+  [200, 136, 72, "kn", true, "gelu_tanh", 0, "128x128/4"],
+  [130, 264, 520, "kn", false, "none", 8, "64x64/4"],
+  [130, 264, 520, "nk", true, "none", 0, "128x256/8"],
+  [67, 300, 45, "kn", false, "gelu_tanh", 0, "128x256/8"],
+  [200, 136, 72, "nk", true, "none", 0, "128x128/8+ws"],
+  [130, 264, 520, "kn", true, "gelu_erf", 0, "128x256/8+ws"],
+  [67, 131, 45, "nk", false, "none", 1, "64x64/4+ws"],
+  [67, 131, 45, "nk", true, "gelu_erf", 3],
+  [67, 131, 45, "kn", false, "none", 0, "128x128/8"],
+  [9, 40, 36, "nk", true, "none", 0],
+]
+
+describe("matmul_sgmat", async () => {
+  const gpu = await testDevice()
+  const skip = !sgmat.usable(gpu.adapter)
+
+  for (const [M, N, K, wLayout, bias, activation, xOffset, tile] of cases) {
+    const name = `f16 ${M}×${N}×${K} ${wLayout}${bias ? " +b" : ""} ${activation}${xOffset ? ` xOffset=${xOffset}` : ""} tile ${tile ?? "auto"}`
+    it.skipIf(skip)(`${name} (skipped where the adapter lacks subgroup matrices)`, async () => {
+      const x = roundF16(randomFloats(xOffset + M * K, M + N + K))
+      const w = roundF16(randomFloats(N * K, M + N + K + 1, -0.5, 0.5))
+      const b = roundF16(randomFloats(N, M + N + K + 2))
+      const y = guardedOutput(gpu, M * N, "f16")
+      sgmat.encode(gpu, {
+        x: upload(gpu, x, "f16"), w: upload(gpu, w, "f16"), b: bias ? upload(gpu, b, "f16") : undefined, y: y.binding,
+        M, N, K, wLayout, activation, dtype: "f16", xOffset,
+      }, tile)
+      const want = reference({ x, w, b: bias ? b : undefined, M, N, K, wLayout, activation, xOffset })
+      expect(relError(await y.read(), want)).toBeLessThan(tolerance("f16"))
+    })
+  }
+
+  it.skipIf(!gpu.adapter.f16)("linear (f16, M > 8) matches the reference on either path (tiled here without subgroup matrices)", async () => {
+    const [M, N, K] = [33, 72, 48]
+    const x = roundF16(randomFloats(M * K, 5))
+    const w = roundF16(randomFloats(N * K, 6, -0.5, 0.5))
+    const b = roundF16(randomFloats(N, 7))
+    const y = guardedOutput(gpu, M * N, "f16")
+    linear(gpu, { x: upload(gpu, x, "f16"), w: upload(gpu, w, "f16"), b: upload(gpu, b, "f16"), y: y.binding, M, N, K, wLayout: "nk", dtype: "f16" })
+    expect(relError(await y.read(), reference({ x, w, b, M, N, K, wLayout: "nk" }))).toBeLessThan(tolerance("f16"))
+  })
+
+  it("picks 128×128 tiles only when there are enough of them", () => {
+    expect(sgmat.tileOf(1024, 4096)).toBe("128x128/4+ws")
+    expect(sgmat.tileOf(128, 768)).toBe("64x64/4+ws")
+    expect(sgmat.tileOf(1000, 4100, false)).toBe("128x128/8")
+    expect(sgmat.alignedOf({ x: { buffer: 0 }, w: { buffer: 0 }, y: { buffer: 0 }, M: 3, N: 16, K: 8, wLayout: "nk", xOffset: 4 })).toBe(false)
+  })
+
+  // No CI adapter runs subgroup matrices, but Dawn's null backend grants the feature: there Tint parses and resolves
+  // every variant's WGSL, so syntax and type errors show up without a GPU.
+  it("every variant's WGSL passes Tint's validation (Dawn null backend)", async () => {
+    const { create, globals } = await import("webgpu")
+    Object.assign(globalThis, globals)
+    // The instance must outlive its device (Dawn crashes once V8 collects it): keep it referenced to the end.
+    const instance = create(["backend=null", "enable-dawn-features=allow_unsafe_apis"])
+    const adapter = await instance.requestAdapter()
+    if (adapter === null || !adapter.features.has("chromium-experimental-subgroup-matrix")) return
+    const device = await adapter.requestDevice({ requiredFeatures: ["shader-f16", "subgroups", "chromium-experimental-subgroup-matrix"] as GPUFeatureName[] })
+    const messages: string[] = []
+    for (const layout of [[], ["W_NK"]]) {
+      for (const aligned of [[], ["ALIGNED"]]) {
+        for (const tile of [["TILE_128_8", "FM4"], ["TILE_128_4", "FM4", "FN4"], ["TILE_128_256", "FM4", "FN4"], ["TILE_64"]]) {
+          for (const epilogue of [[], ["BIAS", "GELU_TANH"], ["BIAS", "GELU_ERF"]]) {
+            for (const split of [[], ["SPLIT"]]) {
+            const defines = [...layout, ...aligned, ...tile, ...epilogue, ...split]
+            const module = device.createShaderModule({ code: preprocess(sgmat.spec.wgsl, { dtype: "f16", defines }) })
+            for (const m of (await module.getCompilationInfo()).messages) messages.push(`${defines.join(",")}: ${m.type} ${m.lineNum}:${m.linePos} ${m.message}`)
+            }
+          }
+        }
+      }
+    }
+    device.destroy()
+    await instance.requestAdapter() // keeps `instance` alive until here
+    expect(messages).toEqual([])
+  })
+})

@@ -1,0 +1,83 @@
+/**
+ * The tensor-core GEMM (matmul_sgmat.wgsl): f16 x and W, f32 accumulation in 16×16 subgroup matrices, f16 y.
+ * Only for adapters that grant `chromium-experimental-subgroup-matrix` with the f16×f16→f32 16×16×16 configuration
+ * and subgroups of 32; `usable` says whether this one does.
+ */
+import { packUniforms, type AdapterDescription, type GpuDevice, type KernelSpec } from "@djinn/gpu"
+import { wgsl } from "../source.ts"
+import { checkShape, dtypeOf, epilogueDefines, epilogueWgsl, type LinearArgs } from "./linear.ts"
+
+/** Bindings: x, W, y, then b (only in BIAS variants). */
+export const spec: KernelSpec = {
+  id: "matmul_sgmat",
+  wgsl: wgsl("matmul", "matmul_sgmat.wgsl") + "\n" + epilogueWgsl(),
+  storage: ["read", "read", "read_write", "read"],
+  uniforms: true,
+}
+
+/**
+ * Tile shapes (y rows × columns / multiplying subgroups): "128x128/8" (subgroups of 64×32, K-steps of 32),
+ * "128x128/4" (64×64), "128x256/8" (64×64, K-steps of 16), "64x64/4" (32×32, for shapes with too few big tiles to fill
+ * the GPU). "+ws" adds four subgroups that only stage tiles (warp specialisation).
+ */
+export type SgTile = `${"128x128/8" | "128x128/4" | "128x256/8" | "64x64/4"}${"" | "+ws"}`
+const TILES: Record<string, { defines: string[]; rows: number; cols: number }> = {
+  "128x128/8": { defines: ["TILE_128_8", "FM4"], rows: 128, cols: 128 },
+  "128x128/4": { defines: ["TILE_128_4", "FM4", "FN4"], rows: 128, cols: 128 },
+  "128x256/8": { defines: ["TILE_128_256", "FM4", "FN4"], rows: 128, cols: 256 },
+  "64x64/4": { defines: ["TILE_64"], rows: 64, cols: 64 },
+}
+
+/**
+ * The configuration this kernel needs is only known to hold on NVIDIA (f16 16×16×16, subgroups of 32); other vendors
+ * grant subgroup matrices of other sizes (Apple 8×8), which the pipeline would reject. The adapter description does
+ * not carry `subgroupMatrixConfigs`, so the vendor stands in for it.
+ */
+export const usable = (adapter: AdapterDescription): boolean =>
+  adapter.subgroupMatrix && adapter.subgroups && adapter.f16 && /nvidia/i.test(adapter.vendor)
+
+/** Fewer 128×128 tiles than this leaves SMs idle (an H100 has 132, one such workgroup each): take 64×64 tiles then. */
+const MIN_BIG_TILES = 128
+
+/**
+ * Measured on the H100 (docs/perf-notes.md): with aligned shapes "128x128/4+ws" is the best or within 10% of the best
+ * on every prefill shape ("128x256/8" wins by up to 7% on some but collapses to 28 TFLOP/s on 1024×4096×4096 "nk").
+ * Unaligned shapes load element by element, too much for four staging subgroups alone: there every subgroup stages
+ * ("128x128/8": 42 TFLOP/s on 1000×4100×4093, against 31 and 15 with "+ws").
+ */
+export const tileOf = (M: number, N: number, aligned = true): SgTile => {
+  const big = Math.ceil(M / 128) * Math.ceil(N / 128) >= MIN_BIG_TILES
+  if (aligned) return big ? "128x128/4+ws" : "64x64/4+ws"
+  return big ? "128x128/8" : "64x64/4"
+}
+
+const MAX_GROUPS = 65535
+
+/** 16-byte loads and stores need rows (K; N too for y and "kn" W) and both offsets in whole 8-half pieces. */
+export const alignedOf = (args: LinearArgs): boolean =>
+  args.K % 8 === 0 && args.N % 8 === 0 && (args.xOffset ?? 0) % 8 === 0 && (args.yOffset ?? 0) % 8 === 0
+
+/** y[M,N] = act(x[M,K] · W + b) on tensor cores; any M, N, K. f16 only. */
+export const encode = (gpu: GpuDevice, args: LinearArgs, tile: SgTile = tileOf(args.M, args.N, alignedOf(args))): void => {
+  checkShape("matmul_sgmat", args)
+  if (dtypeOf(args) !== "f16") throw new Error("matmul_sgmat: f16 only")
+  const defines = epilogueDefines(args)
+  if (args.wLayout === "nk") defines.push("W_NK")
+  if (alignedOf(args)) defines.push("ALIGNED")
+  const split = tile.endsWith("+ws")
+  const shape = TILES[split ? tile.slice(0, -3) : tile]
+  defines.push(...shape.defines)
+  if (split) defines.push("SPLIT")
+  // x runs over row tiles, y over column tiles (see main in the WGSL).
+  const gx = Math.ceil(args.M / shape.rows)
+  const gy = Math.ceil(args.N / shape.cols)
+  if (gx > MAX_GROUPS || gy > MAX_GROUPS) throw new Error(`matmul_sgmat: ${args.M}×${args.N} needs more than ${MAX_GROUPS} tiles per dimension`)
+  const bindings = [args.x, args.w, args.y]
+  if (args.b !== undefined) bindings.push(args.b)
+  gpu.dispatch({
+    pipeline: gpu.pipeline(spec.id, { dtype: "f16", defines }),
+    bindings,
+    uniforms: packUniforms([["u32", args.M], ["u32", args.N], ["u32", args.K], ["u32", args.xOffset ?? 0], ["u32", args.yOffset ?? 0]]),
+    workgroups: [gx, gy, 1],
+  })
+}
