@@ -3,7 +3,7 @@
 # size, and the semantic/blind/native round trip. Everything lands in $OUT.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-bash scripts/device/unpack.sh
+[ -d dist ] && [ -d ../shared/fixtures ] || bash scripts/device/unpack.sh
 export OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 node dist/djinn.mjs info > "$OUT/info.json" 2>/dev/null; head -c 400 "$OUT/info.json"; echo
 echo "== fixtures"; timeout 150 bash scripts/device/verify-fixtures.sh 2>&1 | tee "$OUT/verify-fixtures.txt" | grep -v '^{' | tail -40

@@ -3,7 +3,7 @@
 # bundle. Results and the analyzer's tables land in $OUT. Extra arguments go to `harness sweep`.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-bash scripts/device/unpack.sh
+[ -d dist ] && [ -d ../shared/fixtures ] || bash scripts/device/unpack.sh
 export OUT=${OUT:-/tmp/out}; mkdir -p "$OUT/results"
 cd dist
 node harness.mjs sweep --config configs/overhead_hf_smoke.yaml --output-dir "$OUT/results" --tag h100 "$@" 2> "$OUT/sweep.log" | tee "$OUT/tables.md"
