@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# GPU host, one call: run-a.sh (fixtures, kernel perf, zoo bench, round trip, full-size CLI) then the seed suite.
+# GPU host, one call: the seed suite first, then run-a.sh (fixtures, kernel perf, zoo bench, round trip, full-size CLI).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-export OUT=${OUT:-/tmp/out}
-timeout 230 bash scripts/device/run-a.sh 2>&1 | grep -v '^Warning' | tee "$OUT/run-a.txt" | grep -v '^forward\|^generate' | tail -80
+export OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 echo "== sweep"
-timeout 330 bash scripts/device/run-sweep.sh --runs 5 --warmup 1 2>&1 | grep -v '^Warning' | tail -75
+timeout 320 bash scripts/device/run-sweep.sh --runs 5 --warmup 1 2>&1 | grep -v '^Warning' | tail -60
+timeout 240 bash scripts/device/run-a.sh 2>&1 | grep -v '^Warning' | tee "$OUT/run-a.txt" | grep -v '^forward\|^generate' | tail -60
