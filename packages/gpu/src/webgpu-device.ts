@@ -1,5 +1,5 @@
 import { gpuError, GpuError } from "./errors.ts"
-import { preprocess, variantKey } from "./wgsl.ts"
+import { fastVariantKey, preprocess, variantKey } from "./wgsl.ts"
 import type {
   AdapterDescription,
   Binding,
@@ -25,6 +25,27 @@ interface PipelineEntry {
   readonly uniforms: boolean
 }
 
+/** A cached bind group and what it binds, flat: pipeline, uniform offset and size, then buffer, offset, size per binding. */
+interface BindGroupEntry {
+  readonly key: readonly number[]
+  readonly group: GPUBindGroup
+}
+
+/** Bind groups cached before the cache is emptied (it is per device and bindings change with every new request shape). */
+const MAX_BIND_GROUPS = 8192
+
+const mix = (h: number, v: number): number => Math.imul(h ^ v, 0x01000193)
+
+/** Whether a cached bind group's key is this dispatch's. */
+const sameBindings = (key: readonly number[], pipelineId: number, uniformOffset: number, uniformSize: number, bindings: readonly Binding[]): boolean => {
+  if (key.length !== 3 + 3 * bindings.length || key[0] !== pipelineId || key[1] !== uniformOffset || key[2] !== uniformSize) return false
+  for (let i = 0, k = 3; i < bindings.length; i++, k += 3) {
+    const b = bindings[i]
+    if (key[k] !== b.buffer || key[k + 1] !== (b.offset ?? 0) || key[k + 2] !== (b.size ?? -1)) return false
+  }
+  return true
+}
+
 type Command =
   | { readonly kind: "dispatch"; readonly call: Dispatch; readonly uniformOffset: number }
   | { readonly kind: "copy"; readonly src: BufferId; readonly srcOffset: number; readonly dst: BufferId; readonly dstOffset: number; readonly size: number }
@@ -39,11 +60,15 @@ export class WebGpuDevice implements GpuDevice {
   private nextBuffer = 1
   private readonly pipelines: PipelineEntry[] = []
   private readonly pipelineIds = new Map<string, PipelineId>()
+  /** The same pipelines by `fastVariantKey`: the per-call path, which skips sorting the variant. */
+  private readonly fastPipelineIds = new Map<string, PipelineId>()
   private commands: Command[] = []
   private uniformBytes = new Uint8Array(64 * 1024)
   private uniformUsed = 0
   private uniformBuffer: GPUBuffer
-  private bindGroups = new Map<string, GPUBindGroup>()
+  /** Bind groups by a hash of their key; a bucket holds the (rare) keys that share a hash. */
+  private bindGroups = new Map<number, BindGroupEntry[]>()
+  private bindGroupCount = 0
   private readonly staging: GPUBuffer[] = []
   private readonly errors: GpuError[] = []
   private readonly querySet: GPUQuerySet | undefined = undefined
@@ -117,11 +142,20 @@ export class WebGpuDevice implements GpuDevice {
     if (target === undefined) return
     this.flush()
     this.buffers.delete(buffer)
-    this.bindGroups.clear()
+    this.clearBindGroups()
     target.destroy()
   }
 
   pipeline(kernel: string, variant: Variant = {}): PipelineId {
+    const fast = fastVariantKey(kernel, variant)
+    const hit = this.fastPipelineIds.get(fast)
+    if (hit !== undefined) return hit
+    const id = this.canonicalPipeline(kernel, variant)
+    this.fastPipelineIds.set(fast, id)
+    return id
+  }
+
+  private canonicalPipeline(kernel: string, variant: Variant): PipelineId {
     const key = variantKey(kernel, variant)
     const cached = this.pipelineIds.get(key)
     if (cached !== undefined) return cached
@@ -162,10 +196,18 @@ export class WebGpuDevice implements GpuDevice {
   }
 
   private bindGroup(entry: PipelineEntry, pipelineId: PipelineId, bindings: readonly Binding[], uniformOffset: number, uniformSize: number): GPUBindGroup {
-    let key = `${pipelineId}:${uniformOffset}:${uniformSize}`
-    for (const b of bindings) key += `:${b.buffer},${b.offset ?? 0},${b.size ?? -1}`
-    const cached = this.bindGroups.get(key)
-    if (cached !== undefined) return cached
+    // Numbers only on the hit path (no key string per dispatch): a hash to find the bucket, the flat key to confirm.
+    let hash = mix(mix(mix(0x811c9dc5, pipelineId), uniformOffset), uniformSize)
+    for (let i = 0; i < bindings.length; i++) {
+      const b = bindings[i]
+      hash = mix(mix(mix(hash, b.buffer), b.offset ?? 0), b.size ?? -1)
+    }
+    const bucket = this.bindGroups.get(hash)
+    if (bucket !== undefined) {
+      for (let i = 0; i < bucket.length; i++) {
+        if (sameBindings(bucket[i].key, pipelineId, uniformOffset, uniformSize, bindings)) return bucket[i].group
+      }
+    }
     const entries: GPUBindGroupEntry[] = []
     let slot = 0
     if (entry.uniforms) entries.push({ binding: slot++, resource: { buffer: this.uniformBuffer, offset: uniformOffset, size: uniformSize } })
@@ -175,9 +217,19 @@ export class WebGpuDevice implements GpuDevice {
       entries.push({ binding: slot++, resource })
     }
     const group = this.device.createBindGroup({ layout: entry.layout, entries })
-    if (this.bindGroups.size > 8192) this.bindGroups.clear()
-    this.bindGroups.set(key, group)
+    if (this.bindGroupCount > MAX_BIND_GROUPS) this.clearBindGroups()
+    const key = [pipelineId, uniformOffset, uniformSize]
+    for (const b of bindings) key.push(b.buffer, b.offset ?? 0, b.size ?? -1)
+    const list = this.bindGroups.get(hash)
+    if (list === undefined) this.bindGroups.set(hash, [{ key, group }])
+    else list.push({ key, group })
+    this.bindGroupCount++
     return group
+  }
+
+  private clearBindGroups(): void {
+    this.bindGroups.clear()
+    this.bindGroupCount = 0
   }
 
   /** Encodes and submits what is recorded. */
@@ -186,7 +238,7 @@ export class WebGpuDevice implements GpuDevice {
     if (this.uniformUsed > this.uniformBuffer.size) {
       this.uniformBuffer.destroy()
       this.uniformBuffer = this.newUniformBuffer(Math.max(this.uniformUsed, this.uniformBuffer.size * 2))
-      this.bindGroups.clear()
+      this.clearBindGroups()
     }
     if (this.uniformUsed > 0) this.device.queue.writeBuffer(this.uniformBuffer, 0, this.uniformBytes.buffer, 0, this.uniformUsed)
     const encoder = this.device.createCommandEncoder()
@@ -215,8 +267,8 @@ export class WebGpuDevice implements GpuDevice {
       if (call.pipeline !== lastPipeline) { pass.setPipeline(entry.pipeline); lastPipeline = call.pipeline }
       const uniformSize = call.uniforms === undefined ? 0 : Math.max(16, Math.ceil(call.uniforms.byteLength / 16) * 16)
       pass.setBindGroup(0, this.bindGroup(entry, call.pipeline, call.bindings, uniformOffset, uniformSize))
-      const [x, y, z] = call.workgroups
-      if (x > 0 && y > 0 && z > 0) pass.dispatchWorkgroups(x, y, z)
+      const w = call.workgroups
+      if (w[0] > 0 && w[1] > 0 && w[2] > 0) pass.dispatchWorkgroups(w[0], w[1], w[2])
     }
     if (pass !== undefined) pass.end()
     if (timed && !firstPass) {

@@ -50,3 +50,19 @@ export const variantKey = (kernel: string, variant: Variant = {}): string => {
     .join(",")
   return `${kernel}|${variant.dtype ?? "f32"}|${defines}|${constants}`
 }
+
+/**
+ * A cheaper key for a pipeline cache's hot path: the variant as written (defines and constants in the caller's order,
+ * nothing sorted or copied). A kernel that spells its variant the same way every call always gets the same string,
+ * and the cache maps it to the pipeline of the canonical `variantKey`. Names are length-prefixed, so no two written
+ * variants share a fast key (a define "A,B" is not ["A", "B"]).
+ */
+export const fastVariantKey = (kernel: string, variant: Variant): string => {
+  let key = kernel.length + ":" + kernel + (variant.dtype ?? "f32") + "|"
+  const defines = variant.defines
+  if (defines !== undefined) for (let i = 0; i < defines.length; i++) key += defines[i].length + ":" + defines[i]
+  key += "|"
+  const constants = variant.constants
+  if (constants !== undefined) for (const name in constants) key += name.length + ":" + name + "=" + constants[name] + ";"
+  return key
+}

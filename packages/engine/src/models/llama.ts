@@ -212,8 +212,9 @@ export class Llama implements CausalLM {
       rmsnorm.encode(gpu, { x: binding(s.x), weight: binding(this.norm), y: binding(s.h), rows: T, cols: D, eps, dtype })
       linear(s.h, this.lmHead, logits, this.vocabSize, D)
     } else {
-      copy2d.encode(gpu, { src: binding(s.x), dst: binding(s.last), rows: 1, cols: D, srcStride: D, dstStride: D, srcOffset: (T - 1) * D, dstOffset: 0, dtype })
-      rmsnorm.encode(gpu, { x: binding(s.last), weight: binding(this.norm), y: binding(s.h), rows: 1, cols: D, eps, dtype })
+      // The last row alone (decode: x is that row already).
+      if (T > 1) copy2d.encode(gpu, { src: binding(s.x), dst: binding(s.last), rows: 1, cols: D, srcStride: D, dstStride: D, srcOffset: (T - 1) * D, dstOffset: 0, dtype })
+      rmsnorm.encode(gpu, { x: binding(T > 1 ? s.last : s.x), weight: binding(this.norm), y: binding(s.h), rows: 1, cols: D, eps, dtype })
       linear(s.h, this.lmHead, logits, this.vocabSize, D, 1)
     }
     cache.length = pos0 + T
