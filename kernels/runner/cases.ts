@@ -69,7 +69,7 @@ export const linearCase = (shape: Shape, wLayout: WLayout, dtype: DType, rotateB
     shape: `${M}×${N}×${K}`,
     bytes: (N * K + M * K + N + M * N) * e,
     flops: 2 * M * N * K,
-    bound: gemv ? "memory" : "compute",
+    bound: gemv ? "memory" : dtype === "f16" && path !== "tiled" ? "tensor" : "compute",
     setup: async (gpu) => {
       if (path !== "linear" && path !== "tiled" && !sgmat.usable(gpu.adapter)) throw new Error("the subgroup-matrix GEMM needs chromium-experimental-subgroup-matrix (NVIDIA, f16)")
       const limit = gpu.adapter.limits.maxStorageBufferBindingSize

@@ -22,6 +22,8 @@ const USAGE = `usage: pnpm kernels (--perf | --check) [options]
   --no-validate          skip the CPU-reference checks around the timing
   --ceiling-gbps X       bandwidth ceiling for % (default: 3000 on GPUs, the probe's measurement on CPU adapters)
   --ceiling-tflops X     arithmetic ceiling for % (default: 60 on GPUs, none on CPU adapters)
+  --ceiling-tensor-tflops X  tensor-core ceiling for f16 GEMMs where subgroup matrices exist (default 490: an
+                         mma-only probe kernel on the H100, docs/perf-notes.md)
   --out NAME             result file name (default: from the adapter, e.g. lavapipe)
   --out-dir DIR          where results go (default: results/kernels under the working directory)
   --no-write             print only
@@ -34,7 +36,7 @@ const flags = (() => {
         perf: { type: "boolean" }, check: { type: "boolean" }, small: { type: "boolean" }, full: { type: "boolean" },
         filter: { type: "string" }, reps: { type: "string" }, warmup: { type: "string" }, "warmup-ms": { type: "string" },
         "no-validate": { type: "boolean" },
-        "ceiling-gbps": { type: "string" }, "ceiling-tflops": { type: "string" }, out: { type: "string" }, "out-dir": { type: "string" },
+        "ceiling-gbps": { type: "string" }, "ceiling-tflops": { type: "string" }, "ceiling-tensor-tflops": { type: "string" }, out: { type: "string" }, "out-dir": { type: "string" },
         "no-write": { type: "boolean" }, backend: { type: "string" }, help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -119,16 +121,20 @@ for (const c of cases) results.push(await runCase(c, perf))
 const probeGbps = results.find((r) => r.kernel === "bandwidth")?.gbps
 const flagGbps = positive("ceiling-gbps", flags["ceiling-gbps"], undefined)
 const flagTflops = positive("ceiling-tflops", flags["ceiling-tflops"], undefined)
+const flagTensor = positive("ceiling-tensor-tflops", flags["ceiling-tensor-tflops"], undefined)
+const tensorCores = !cpu && gpu.adapter.subgroupMatrix && gpu.adapter.f16
 const ceilings: Ceilings = {
   ...(flagGbps !== undefined
     ? { gbps: flagGbps, gbpsSource: "flag" as const }
     : cpu && probeGbps !== undefined ? { gbps: probeGbps, gbpsSource: "probe" as const } : { gbps: 3000, gbpsSource: "default" as const }),
   ...(flagTflops !== undefined ? { tflops: flagTflops, tflopsSource: "flag" as const } : cpu ? {} : { tflops: 60, tflopsSource: "default" as const }),
   ...(probeGbps !== undefined ? { probeGbps } : {}),
+  ...(flagTensor !== undefined ? { tensorTflops: flagTensor, tensorTflopsSource: "flag" as const } : tensorCores ? { tensorTflops: 490, tensorTflopsSource: "default" as const } : {}),
 }
 const judged = results.map((r): CaseResult => {
   if (r.medianUs === undefined) return r
-  const pct = r.bound === "memory" ? (100 * r.gbps!) / ceilings.gbps : ceilings.tflops !== undefined ? (100 * r.tflops!) / ceilings.tflops : undefined
+  const arithmetic = r.bound === "tensor" && ceilings.tensorTflops !== undefined ? ceilings.tensorTflops : ceilings.tflops
+  const pct = r.bound === "memory" ? (100 * r.gbps!) / ceilings.gbps : arithmetic !== undefined ? (100 * r.tflops!) / arithmetic : undefined
   return pct === undefined ? r : { ...r, pctCeiling: pct }
 })
 

@@ -6,7 +6,8 @@ export interface CaseResult {
   readonly kernel: string
   readonly variant: string
   readonly shape: string
-  readonly bound: "memory" | "compute"
+  /** memory: judged by bandwidth; compute: by the FMA rate; tensor: by the tensor-core rate (f16 GEMMs that may take subgroup matrices). */
+  readonly bound: "memory" | "compute" | "tensor"
   readonly bytes: number
   readonly flops: number
   /** Runs per timed sample (averaged within a submit) and input sets rotated through. */
@@ -34,6 +35,9 @@ export interface Ceilings {
   /** Arithmetic rate (TFLOP/s) for the compute-bound cases; none on CPU adapters unless given. */
   readonly tflops?: number
   readonly tflopsSource?: "flag" | "default"
+  /** Tensor-core rate (TFLOP/s) for f16 GEMMs where the adapter has subgroup matrices. */
+  readonly tensorTflops?: number
+  readonly tensorTflopsSource?: "flag" | "default"
   /** What the probe measured in this run. */
   readonly probeGbps?: number
 }
@@ -78,6 +82,7 @@ export const markdown = (record: PerfRecord): string => {
     "",
     `Ceilings: bandwidth ${sig(c.gbps)} GB/s (${c.gbpsSource})` +
       (c.tflops !== undefined ? `, arithmetic ${c.tflops} TFLOP/s (${c.tflopsSource})` : ", arithmetic: none given") +
+      (c.tensorTflops !== undefined ? `, tensor cores ${c.tensorTflops} TFLOP/s (${c.tensorTflopsSource})` : "") +
       (c.probeGbps !== undefined ? `; the probe measured ${sig(c.probeGbps)} GB/s read` : ""),
     "",
     "| kernel | variant | shape (M×N×K) | median µs | GB/s | TFLOP/s | % ceiling | check |",
@@ -86,7 +91,7 @@ export const markdown = (record: PerfRecord): string => {
   for (const r of record.cases) {
     lines.push(`| ${r.kernel} | ${r.variant} | ${r.shape} | ${fixed(r.medianUs, 1)} | ${sig(r.gbps)} | ${r.flops > 0 ? sig(r.tflops) : "–"} | ${fixed(r.pctCeiling, 0)} | ${check(r)} |`)
   }
-  lines.push("", "GB/s counts the bytes a run must move (W, x and b read once, y written once); % ceiling is against bandwidth for memory-bound cases (gemv, probe) and arithmetic for compute-bound ones (matmul).")
+  lines.push("", "GB/s counts the bytes a run must move (W, x and b read once, y written once); % ceiling is against bandwidth for memory-bound cases (gemv, probe) and arithmetic for compute-bound ones (matmul: the tensor-core ceiling for f16 where subgroup matrices exist).")
   return lines.join("\n") + "\n"
 }
 

@@ -32,7 +32,7 @@ export interface PerfCase {
   readonly bytes: number
   readonly flops: number
   /** Which ceiling the case is judged against. */
-  readonly bound: "memory" | "compute"
+  readonly bound: "memory" | "compute" | "tensor"
   setup(gpu: GpuDevice): Promise<PerfInstance>
 }
 
