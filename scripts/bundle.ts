@@ -1,6 +1,7 @@
 // `pnpm bundle`: a self-contained dist/ for a GPU host with only Node — the CLI (and server, harness) as ES module
 // bundles, the kernels' WGSL, the known model configs, and webgpu with only its linux-x64 dawn.node.
 import { build } from "esbuild"
+import { execFileSync } from "node:child_process"
 import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 
@@ -58,4 +59,8 @@ mkdirSync(join(target, "dist"), { recursive: true })
 for (const f of ["package.json", "index.js", "LICENSE.md"]) cpSync(join(webgpu, f), join(target, f))
 cpSync(join(webgpu, "dist/linux-x64"), join(target, "dist/linux-x64"), { recursive: true })
 writeFileSync(join(dist, "package.json"), JSON.stringify({ name: "djinn-dist", private: true, type: "module" }, null, 2))
+// The commit the bundle was built from, for result files written on a host without the repository.
+const git = (...args: string[]) => { try { return execFileSync("git", args, { cwd: root, encoding: "utf8" }).trim() } catch { return null } }
+const commit = git("rev-parse", "HEAD")
+writeFileSync(join(dist, "BUILD.json"), JSON.stringify({ commit, dirty: commit === null ? null : git("status", "--porcelain", "--untracked-files=no") !== "" }))
 console.log(`dist/: ${Object.keys(entries).map((e) => `${e}.mjs`).join(", ")}, kernels/, configs/, node_modules/webgpu (linux-x64)`)

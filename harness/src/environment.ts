@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs"
+import { join } from "node:path"
 // What a number ran on: runtime, commit, config hash. The GPU adapter comes from whoever opened the device.
 import { execFileSync } from "node:child_process"
 import { hostname } from "node:os"
@@ -27,7 +29,13 @@ export const gitState = (cwd: string): Effect.Effect<GitState> =>
       const commit = git("rev-parse", "HEAD")
       return { commit, dirty: git("status", "--porcelain", "--untracked-files=no") !== "" }
     } catch {
-      return { commit: null, dirty: null }
+      // A bundle (dist/) has no .git: `pnpm bundle` records the commit it was built from in BUILD.json.
+      try {
+        const build = JSON.parse(readFileSync(join(cwd, "BUILD.json"), "utf8")) as { commit?: unknown; dirty?: unknown }
+        return { commit: typeof build.commit === "string" ? build.commit : null, dirty: typeof build.dirty === "boolean" ? build.dirty : null }
+      } catch {
+        return { commit: null, dirty: null }
+      }
     }
   })
 
