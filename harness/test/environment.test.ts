@@ -1,4 +1,4 @@
-import { mkdtempSync } from "node:fs"
+import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -36,5 +36,14 @@ describe("environment", () => {
       adapter: { vendor: "nvidia", architecture: "hopper", device: "", description: "" },
       gpu: "NVIDIA H100 80GB HBM3",
     })).toBe("NVIDIA H100 80GB HBM3 (nvidia hopper)")
+  })
+})
+
+describe("gitState off the repository", () => {
+  it("reads the commit a bundle recorded in BUILD.json", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "djinn-build-"))
+    expect(await Effect.runPromise(gitState(dir))).toEqual({ commit: null, dirty: null })
+    writeFileSync(join(dir, "BUILD.json"), JSON.stringify({ commit: "abc123", dirty: false }))
+    expect(await Effect.runPromise(gitState(dir))).toEqual({ commit: "abc123", dirty: false })
   })
 })
