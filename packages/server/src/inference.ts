@@ -192,7 +192,8 @@ export class Inference extends Context.Service<Inference, {
           return exec.value
         })
 
-      const generate = Effect.fn("Inference.generate")(function* (req: SemanticRequest, params: GenerationParams, clock: RequestClock, emit: Emit) {
+      // The per-request entry points are untraced: Effect.fn would capture a stack and open a span on every request.
+      const generate = Effect.fnUntraced(function* (req: SemanticRequest, params: GenerationParams, clock: RequestClock, emit: Emit) {
         const { session, hints, want } = req
         const model = yield* models.get(req.modelHandle)
         const kind = modelKind(model.resolved.config.model_type)
@@ -256,7 +257,7 @@ export class Inference extends Context.Service<Inference, {
       }
 
       /** Encoder / vision forward: one pass, no KV cache; outputs kept as refs and/or read back as values. */
-      const tensorForward = Effect.fn("Inference.tensorForward")(function* (req: SemanticRequest, clock: RequestClock, model: ModelEntry, kind: "encoder" | "vision") {
+      const tensorForward = Effect.fnUntraced(function* (req: SemanticRequest, clock: RequestClock, model: ModelEntry, kind: "encoder" | "vision") {
         const { session, hints, want } = req
         const inputs = yield* namedInputs(session, req.inputs, skeletonizer)
         const request = yield* Effect.try({ try: () => (kind === "encoder" ? encoderForward : visionForward)(inputs), catch: toServerError })
@@ -279,7 +280,7 @@ export class Inference extends Context.Service<Inference, {
         return { tokens, refs: value.refs, values: want.lastLogits ? value.values : [] } satisfies Outcome
       }, (effect, _req, _clock, _model, kind) => Effect.tapError(effect, () => Effect.sync(() => profiler.failed(kind === "encoder" ? "encode" : "classify"))))
 
-      const causalForward = Effect.fn("Inference.causalForward")(function* (req: SemanticRequest, clock: RequestClock, model: ModelEntry) {
+      const causalForward = Effect.fnUntraced(function* (req: SemanticRequest, clock: RequestClock, model: ModelEntry) {
         const { session, hints, want } = req
         const prompt = yield* promptOf(session, req.inputs, skeletonizer)
         if (prompt.length === 0) return yield* serverError("BadRequest", "the input is empty")
@@ -314,7 +315,7 @@ export class Inference extends Context.Service<Inference, {
         return { tokens: value.tokens, refs: value.refs, ...(value.lastLogits !== undefined ? { lastLogits: value.lastLogits } : {}) } satisfies Outcome
       }, Effect.tapError(() => Effect.sync(() => profiler.failed("forward"))))
 
-      const forward = Effect.fn("Inference.forward")(function* (req: SemanticRequest, clock: RequestClock) {
+      const forward = Effect.fnUntraced(function* (req: SemanticRequest, clock: RequestClock) {
         const model = yield* models.get(req.modelHandle).pipe(Effect.tapError(() => Effect.sync(() => profiler.failed("forward"))))
         const kind = modelKind(model.resolved.config.model_type)
         return yield* (kind === "encoder" || kind === "vision" ? tensorForward(req, clock, model, kind) : causalForward(req, clock, model))
