@@ -115,18 +115,18 @@ export const releaseScratch = (mem: Memory, scratch: unknown): void => {
   }
 }
 
-/** One forward over the whole prompt, returning the last position's logits [vocab] as f32 (what a prefill needs). */
-export const forwardLastLogits = async (gpu: GpuDevice, mem: Memory, model: CausalLM, prompt: readonly number[]): Promise<Float32Array> => {
+/** One forward over the whole prompt (a fresh cache), reading back all logits [T, vocab] or only the last row's. */
+const forwardPrompt = async (gpu: GpuDevice, mem: Memory, model: CausalLM, prompt: readonly number[], allLogits: boolean): Promise<Float32Array> => {
   checkIds(model, prompt)
   const T = prompt.length
   if (T === 0) throw engineError("Input", "the input is empty")
   const cache = model.newCache(mem, T)
   const ids = allocTensor(mem, [T], "i32", "stack", "ids")
   const scratch = model.newScratch(mem, T)
-  const logits = allocTensor(mem, [1, model.vocabSize], model.dtype, "stack", "logits")
+  const logits = allocTensor(mem, [allLogits ? T : 1, model.vocabSize], model.dtype, "stack", "logits")
   try {
     gpu.writeBuffer(ids.buffer, ids.offset, new Uint8Array(Int32Array.from(prompt).buffer))
-    model.step({ ids, idsOffset: 0, T, cache, scratch, logits, allLogits: false })
+    model.step({ ids, idsOffset: 0, T, cache, scratch, logits, allLogits })
     return await readTensor(gpu, logits)
   } finally {
     for (const t of [ids, logits, ...cache.keys, ...cache.values]) mem.release({ buffer: t.buffer, offset: t.offset, size: 0 })
@@ -134,21 +134,10 @@ export const forwardLastLogits = async (gpu: GpuDevice, mem: Memory, model: Caus
   }
 }
 
-/** One forward over the whole prompt, returning all logits [T, vocab] as f32. */
-export const forwardLogits = async (gpu: GpuDevice, mem: Memory, model: CausalLM, prompt: readonly number[]): Promise<Float32Array> => {
-  checkIds(model, prompt)
-  const T = prompt.length
-  if (T === 0) throw engineError("Input", "the input is empty")
-  const cache = model.newCache(mem, T)
-  const ids = allocTensor(mem, [T], "i32", "stack", "ids")
-  const scratch = model.newScratch(mem, T)
-  const logits = allocTensor(mem, [T, model.vocabSize], model.dtype, "stack", "logits")
-  try {
-    gpu.writeBuffer(ids.buffer, ids.offset, new Uint8Array(Int32Array.from(prompt).buffer))
-    model.step({ ids, idsOffset: 0, T, cache, scratch, logits, allLogits: true })
-    return await readTensor(gpu, logits)
-  } finally {
-    for (const t of [ids, logits, ...cache.keys, ...cache.values]) mem.release({ buffer: t.buffer, offset: t.offset, size: 0 })
-    releaseScratch(mem, scratch)
-  }
-}
+/** The last position's logits [vocab] as f32 (what a prefill needs: no [T, vocab] readback). */
+export const forwardLastLogits = (gpu: GpuDevice, mem: Memory, model: CausalLM, prompt: readonly number[]): Promise<Float32Array> =>
+  forwardPrompt(gpu, mem, model, prompt, false)
+
+/** All logits [T, vocab] as f32. */
+export const forwardLogits = (gpu: GpuDevice, mem: Memory, model: CausalLM, prompt: readonly number[]): Promise<Float32Array> =>
+  forwardPrompt(gpu, mem, model, prompt, true)
