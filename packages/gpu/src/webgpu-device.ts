@@ -23,7 +23,19 @@ interface PipelineEntry {
   readonly pipeline: GPUComputePipeline
   readonly layout: GPUBindGroupLayout
   readonly uniforms: boolean
+  /** The variant key (kernel and variant), for profiles. */
+  readonly label: string
 }
+
+/** GPU time of one dispatch (its own timestamped compute pass), from `takeDispatchProfile`. */
+export interface DispatchSample {
+  readonly label: string
+  readonly workgroups: readonly [number, number, number]
+  readonly ns: number
+}
+
+/** Dispatches timed between two `takeDispatchProfile` calls (two queries each). */
+const MAX_PROFILED = 4096
 
 /** A cached bind group and what it binds, flat: pipeline, uniform offset and size, then buffer, offset, size per binding. */
 interface BindGroupEntry {
@@ -75,6 +87,12 @@ export class WebGpuDevice implements GpuDevice {
   private readonly queryBuffer: GPUBuffer | undefined = undefined
   private readonly queryRead: GPUBuffer | undefined = undefined
   private timedSubmits = 0
+  /** Per-dispatch profiling (off unless `setDispatchProfiling(true)`): each dispatch in its own timestamped pass. */
+  private profileSet: GPUQuerySet | undefined = undefined
+  private profileBuffer: GPUBuffer | undefined = undefined
+  private profileRead: GPUBuffer | undefined = undefined
+  private profiled: { label: string; workgroups: readonly [number, number, number]; query: number }[] = []
+  private profileNext = 0
 
   readonly device: GPUDevice
   readonly adapter: AdapterDescription
@@ -170,7 +188,7 @@ export class WebGpuDevice implements GpuDevice {
       compute: { module, entryPoint: spec.entryPoint ?? "main", constants: { ...(variant.constants ?? {}) } },
     })
     const id = this.pipelines.length
-    this.pipelines.push({ pipeline, layout: pipeline.getBindGroupLayout(0), uniforms: spec.uniforms })
+    this.pipelines.push({ pipeline, layout: pipeline.getBindGroupLayout(0), uniforms: spec.uniforms, label: key })
     this.pipelineIds.set(key, id)
     return id
   }
@@ -247,12 +265,25 @@ export class WebGpuDevice implements GpuDevice {
     const timed = this.querySet !== undefined && slot < MAX_TIMED_SUBMITS
     let firstPass = true
     let lastPipeline = -1
+    const profiling = this.profileSet !== undefined
+    // resolveQuerySet's destination offset must be a multiple of 256 bytes: start each submit's queries at a multiple of 32.
+    if (profiling) this.profileNext = Math.ceil(this.profileNext / 32) * 32
+    const profileFirst = this.profileNext
     for (let i = 0; i < this.commands.length; i++) {
       const command = this.commands[i]
       if (command.kind === "copy") {
         if (pass !== undefined) { pass.end(); pass = undefined }
         encoder.copyBufferToBuffer(this.buffer(command.src), command.srcOffset, this.buffer(command.dst), command.dstOffset, command.size)
         continue
+      }
+      if (profiling && this.profileNext + 2 <= MAX_PROFILED) {
+        if (pass !== undefined) pass.end()
+        const q = this.profileNext
+        this.profileNext += 2
+        pass = encoder.beginComputePass({ timestampWrites: { querySet: this.profileSet!, beginningOfPassWriteIndex: q, endOfPassWriteIndex: q + 1 } })
+        lastPipeline = -1
+        const entry = this.pipelines[command.call.pipeline]
+        this.profiled.push({ label: entry?.label ?? `pipeline ${command.call.pipeline}`, workgroups: command.call.workgroups, query: q })
       }
       if (pass === undefined) {
         const descriptor: GPUComputePassDescriptor = {}
@@ -277,6 +308,9 @@ export class WebGpuDevice implements GpuDevice {
       end.end()
       encoder.resolveQuerySet(this.querySet!, 2 * slot, 2, this.queryBuffer!, QUERY_SLOT * slot)
       this.timedSubmits++
+    }
+    if (profiling && this.profileNext > profileFirst) {
+      encoder.resolveQuerySet(this.profileSet!, profileFirst, this.profileNext - profileFirst, this.profileBuffer!, profileFirst * 8)
     }
     this.device.queue.submit([encoder.finish()])
     this.commands = []
@@ -307,6 +341,46 @@ export class WebGpuDevice implements GpuDevice {
 
   submit(): void {
     this.flush()
+  }
+
+  /** Turns per-dispatch timing on or off (needs timestamp queries). Each dispatch then runs in its own compute pass. */
+  setDispatchProfiling(on: boolean): boolean {
+    this.flush()
+    if (!on || !this.adapter.timestamps) {
+      this.profileSet?.destroy()
+      this.profileBuffer?.destroy()
+      this.profileRead?.destroy()
+      this.profileSet = this.profileBuffer = this.profileRead = undefined
+      this.profiled = []
+      this.profileNext = 0
+      return false
+    }
+    if (this.profileSet === undefined) {
+      this.profileSet = this.device.createQuerySet({ type: "timestamp", count: MAX_PROFILED })
+      this.profileBuffer = this.device.createBuffer({ size: 8 * MAX_PROFILED, usage: 0x0200 | 0x0004 })
+      this.profileRead = this.device.createBuffer({ size: 8 * MAX_PROFILED, usage: READBACK })
+    }
+    return true
+  }
+
+  /** The GPU time of every dispatch submitted since the last call (with dispatch profiling on), in order. */
+  async takeDispatchProfile(): Promise<DispatchSample[]> {
+    this.flush()
+    if (this.profileSet === undefined || this.profiled.length === 0) return []
+    const bytes = 8 * Math.ceil(this.profileNext / 32) * 32
+    const encoder = this.device.createCommandEncoder()
+    encoder.copyBufferToBuffer(this.profileBuffer!, 0, this.profileRead!, 0, bytes)
+    this.device.queue.submit([encoder.finish()])
+    await this.profileRead!.mapAsync(0x0001, 0, bytes)
+    const stamps = new BigUint64Array(this.profileRead!.getMappedRange(0, bytes).slice(0))
+    this.profileRead!.unmap()
+    const out = this.profiled.map(({ label, workgroups, query }) => {
+      const [begin, end] = [stamps[query], stamps[query + 1]]
+      return { label, workgroups, ns: end > begin ? Number(end - begin) : 0 }
+    })
+    this.profiled = []
+    this.profileNext = 0
+    return out
   }
 
   async read(buffer: BufferId, offset: number, size: number): Promise<Uint8Array> {

@@ -1,0 +1,135 @@
+// Where the native baseline's time goes, workload by workload: the same model, inputs and engine calls as the sweep's
+// `native` (runInput on a pooled memory), measured four ways on one GPU:
+//   wall_ms      — runInput end to end (what the sweep reports as native), median of --reps after one warm-up;
+//   record_ms    — the synchronous part of that call: recording, encoding and submitting on the CPU, until the first await;
+//   gpu_ms       — the GPU time of its submits (timestamp queries around each submit);
+//   kernels      — every dispatch in its own timestamped pass (one more run): time per kernel variant, largest first.
+// For causal LMs, --decode N also times a generate of N new tokens after the same prompt and reports the per-token
+// steady cost (wall(N) − wall(1)) / (N − 1).
+//
+//   node harness/bench/profile.ts --config configs/overhead_hf_smoke.yaml [--only a,b] [--reps 5] [--decode 64] [--out f.json]
+import { readFileSync, writeFileSync } from "node:fs"
+import { adapterName, openGpu, WebGpuDevice, type DispatchSample } from "@djinn/gpu"
+import { loadModel, pooledMemory } from "@djinn/engine"
+import { registry } from "@djinn/kernels"
+import { Effect } from "effect"
+import { parseConfig } from "../src/config.ts"
+import { pickDtype, resolveSource, runInput } from "../src/engine/host.ts"
+import { pixels, type WorkInput } from "../src/engine/work.ts"
+import { modelConfigOf, modelSourceFor } from "../src/sweep/job.ts"
+import { workInput } from "../src/engine/work.ts"
+
+interface Options { config: string; only?: Set<string>; reps: number; decode: number; out?: string; top: number }
+
+const parseArgs = (argv: readonly string[]): Options => {
+  const o: Options = { config: "configs/overhead_hf_smoke.yaml", reps: 5, decode: 0, top: 14 }
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]
+    const value = () => { const v = argv[++i]; if (v === undefined) throw new Error(`${a} needs a value`); return v }
+    if (a === "--config") o.config = value()
+    else if (a === "--only") o.only = new Set(value().split(","))
+    else if (a === "--reps") o.reps = Math.max(1, Number(value()))
+    else if (a === "--decode") o.decode = Math.max(0, Number(value()))
+    else if (a === "--out") o.out = value()
+    else if (a === "--top") o.top = Number(value())
+    else throw new Error(`unknown argument ${a} (--config F, --only a,b, --reps N, --decode N, --out F, --top N)`)
+  }
+  return o
+}
+
+const median = (xs: readonly number[]): number => { const s = [...xs].sort((a, b) => a - b); return s.length === 0 ? NaN : s[Math.floor(s.length / 2)] }
+
+/** Kernel variants by total GPU time. */
+const byKernel = (samples: readonly DispatchSample[]) => {
+  const m = new Map<string, { count: number; ns: number; workgroups: string }>()
+  for (const s of samples) {
+    const e = m.get(s.label) ?? { count: 0, ns: 0, workgroups: s.workgroups.join("x") }
+    e.count++
+    e.ns += s.ns
+    m.set(s.label, e)
+  }
+  return [...m.entries()].map(([label, e]) => ({ label, count: e.count, us: e.ns / 1e3, workgroups: e.workgroups })).sort((a, b) => b.us - a.us)
+}
+
+const main = async () => {
+  const o = parseArgs(process.argv.slice(2))
+  const loaded = Effect.runSync(parseConfig(readFileSync(o.config, "utf8"), o.config))
+  const gpu = await openGpu(registry, { profiling: true })
+  if (!(gpu instanceof WebGpuDevice)) throw new Error("profiling needs a WebGpuDevice")
+  const results: Record<string, unknown>[] = []
+  try {
+    for (const w of loaded.config.workloads) {
+      if (o.only !== undefined && !o.only.has(w.name)) continue
+      const source = modelSourceFor(w, loaded.config.experiment.seed)
+      const mem = pooledMemory(gpu)
+      const dtype = pickDtype(gpu, w.dtype)
+      const model = loadModel(gpu, mem, resolveSource(source), dtype)
+      await gpu.finish()
+      await gpu.checkErrors()
+      const input = workInput(w, loaded.config.experiment.seed, 0, modelConfigOf(source))
+      const images = input.kind === "classify" ? pixels(input) : undefined
+      const once = async (x: WorkInput) => {
+        const t0 = performance.now()
+        const pending = runInput(gpu, mem, model, x, images)
+        const record = performance.now() - t0
+        await pending
+        const wall = performance.now() - t0
+        const { gpuMs } = await gpu.finish()
+        return { wall, record, gpuMs }
+      }
+      await once(input)
+      const runs = []
+      for (let i = 0; i < o.reps; i++) runs.push(await once(input))
+      gpu.setDispatchProfiling(true)
+      await runInput(gpu, mem, model, input, images)
+      const samples = await gpu.takeDispatchProfile()
+      gpu.setDispatchProfiling(false)
+      const kernels = byKernel(samples)
+      const r: Record<string, unknown> = {
+        workload: w.name, dtype,
+        wall_ms: median(runs.map((r) => r.wall)), record_ms: median(runs.map((r) => r.record)), gpu_ms: median(runs.map((r) => r.gpuMs)),
+        wall_samples: runs.map((r) => +r.wall.toFixed(3)),
+        dispatches: samples.length, kernel_sum_ms: samples.reduce((a, s) => a + s.ns, 0) / 1e6,
+        kernels: kernels.slice(0, o.top),
+      }
+      if (o.decode > 1 && input.kind === "generate") {
+        const long: WorkInput = { ...input, newTokens: o.decode }
+        const short: WorkInput = { ...input, newTokens: 1 }
+        await once(long)
+        const l = [], s = []
+        for (let i = 0; i < o.reps; i++) { l.push(await once(long)); s.push(await once(short)) }
+        const perToken = (median(l.map((x) => x.wall)) - median(s.map((x) => x.wall))) / (o.decode - 1)
+        const gpuPerToken = (median(l.map((x) => x.gpuMs)) - median(s.map((x) => x.gpuMs))) / (o.decode - 1)
+        const recordPerToken = (median(l.map((x) => x.record)) - median(s.map((x) => x.record))) / (o.decode - 1)
+        gpu.setDispatchProfiling(true)
+        await runInput(gpu, mem, model, short, images)
+        const shortSamples = await gpu.takeDispatchProfile()
+        await runInput(gpu, mem, model, { ...input, newTokens: 2 }, images)
+        const twoSamples = await gpu.takeDispatchProfile()
+        gpu.setDispatchProfiling(false)
+        // The second token's dispatches: what a steady decode step runs.
+        const step = twoSamples.slice(shortSamples.length - 0)
+        r.decode = {
+          new_tokens: o.decode, wall_ms_per_token: perToken, gpu_ms_per_token: gpuPerToken, record_ms_per_token: recordPerToken,
+          step_dispatches: twoSamples.length - shortSamples.length, step_kernel_sum_ms: step.reduce((a, x) => a + x.ns, 0) / 1e6,
+          step_kernels: byKernel(step).slice(0, o.top),
+        }
+      }
+      results.push(r)
+      const { kernels: _k, ...head } = r
+      console.error(`[profile] ${JSON.stringify({ ...head, decode: r.decode === undefined ? undefined : { ...(r.decode as Record<string, unknown>), step_kernels: undefined } })}`)
+      for (const k of kernels.slice(0, o.top)) console.error(`  ${k.us.toFixed(1).padStart(10)} µs  ×${String(k.count).padStart(4)}  ${k.label}  [${k.workgroups}]`)
+      if (r.decode !== undefined) {
+        console.error("  decode step:")
+        for (const k of (r.decode as { step_kernels: ReturnType<typeof byKernel> }).step_kernels) console.error(`  ${k.us.toFixed(1).padStart(10)} µs  ×${String(k.count).padStart(4)}  ${k.label}  [${k.workgroups}]`)
+      }
+    }
+  } finally {
+    const out = { device: adapterName(gpu.adapter), config: o.config, reps: o.reps, results }
+    if (o.out !== undefined) writeFileSync(o.out, JSON.stringify(out, null, 2))
+    console.log(JSON.stringify(out))
+    gpu.destroy()
+  }
+}
+
+await main()
