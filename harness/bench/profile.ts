@@ -57,6 +57,13 @@ const main = async () => {
   const gpu = await openGpu(registry, { profiling: true })
   if (!(gpu instanceof WebGpuDevice)) throw new Error("profiling needs a WebGpuDevice")
   const results: Record<string, unknown>[] = []
+  // Time spent in readbacks (from the call, which submits what is recorded, to the resolved promise).
+  const reads = { ms: 0, count: 0 }
+  const read = gpu.read.bind(gpu)
+  gpu.read = async (buffer, offset, size) => {
+    const t0 = performance.now()
+    try { return await read(buffer, offset, size) } finally { reads.ms += performance.now() - t0; reads.count++ }
+  }
   try {
     for (const w of loaded.config.workloads) {
       if (o.only !== undefined && !o.only.has(w.name)) continue
@@ -69,13 +76,16 @@ const main = async () => {
       const input = workInput(w, loaded.config.experiment.seed, 0, modelConfigOf(source))
       const images = input.kind === "classify" ? pixels(input) : undefined
       const once = async (x: WorkInput) => {
+        reads.ms = 0
+        reads.count = 0
         const t0 = performance.now()
         const pending = runInput(gpu, mem, model, x, images)
         const record = performance.now() - t0
         await pending
         const wall = performance.now() - t0
+        const readMs = reads.ms, readCount = reads.count
         const { gpuMs } = await gpu.finish()
-        return { wall, record, gpuMs }
+        return { wall, record, gpuMs, readMs, readCount }
       }
       await once(input)
       const runs = []
@@ -88,6 +98,7 @@ const main = async () => {
       const r: Record<string, unknown> = {
         workload: w.name, dtype,
         wall_ms: median(runs.map((r) => r.wall)), record_ms: median(runs.map((r) => r.record)), gpu_ms: median(runs.map((r) => r.gpuMs)),
+        read_ms: median(runs.map((r) => r.readMs)), reads: runs[0]?.readCount,
         wall_samples: runs.map((r) => +r.wall.toFixed(3)),
         dispatches: samples.length, kernel_sum_ms: samples.reduce((a, s) => a + s.ns, 0) / 1e6,
         kernels: kernels.slice(0, o.top),

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest"
 import type { DType } from "@djinn/gpu"
 import { dtypesOf, guardedOutput, randomFloats, relError, roundF16, testDevice, tolerance, upload } from "../testing/harness.ts"
 import { checkShape, type Activation, type WLayout } from "../matmul/linear.ts"
+import { encode as rmsnormEncode, reference as rmsnormReference } from "../rmsnorm/rmsnorm.ts"
 import { encode, knSplit, MAX_M, reference, referenceSwiglu } from "./gemv.ts"
 
 type Case = [M: number, N: number, K: number, layout: WLayout, bias: boolean, activation: Activation, xOffset: number, yOffset: number]
@@ -122,6 +123,71 @@ describe("gemv", async () => {
       })
     }
   }
+
+  // RMSNORM prologue ("nk"): the CPU reference is rmsnorm (rounded to the dtype, as the separate kernel stores it)
+  // then the plain or swiglu gemv. Odd K (scalar loads), vec4, packed f16, M from 1 to MAX_M (each row its own rstd),
+  // x offsets, with bias and residual (the norm weight bound after both), swiglu, the workgroup-memory reduction.
+  type NormCase = [M: number, N: number, K: number, swiglu: boolean, bias: boolean, residual: boolean, xOffset: number, subgroups: boolean]
+  const normCases: NormCase[] = [
+    [1, 257, 1031, false, false, false, 0, true],
+    [1, 1032, 4096, false, false, false, 0, true],
+    [3, 67, 516, true, false, true, 0, true],
+    [8, 130, 264, true, true, false, 8, true],
+    [2, 67, 512, false, true, true, 16, true],
+    [5, 33, 1031, false, false, false, 3, false],
+    [2, 65, 256, true, false, false, 0, false],
+  ]
+  for (const dtype of dtypesOf(gpu)) {
+    for (const [M, N, K, swiglu, bias, residual, xOffset, sg] of normCases) {
+      const subgroups = sg && gpu.adapter.subgroups
+      it(`rmsnorm ${dtype} ${M}×${N}×${K}${swiglu ? " swiglu" : ""}${bias ? " +b" : ""}${residual ? " +residual" : ""}${xOffset ? ` xOffset=${xOffset}` : ""}${subgroups ? " subgroups" : ""}`, async () => {
+        const round = (a: Float32Array) => (dtype === "f16" ? roundF16(a) : a)
+        const Nw = swiglu ? 2 * N : N
+        const x = round(randomFloats(xOffset + M * K, M * 11 + K, -3, 3))
+        const g = round(randomFloats(K, K + 1, 0.5, 1.5))
+        const w = round(randomFloats(Nw * K, N + 2, -0.5, 0.5))
+        const b = round(randomFloats(Nw, N + 3))
+        const r = round(randomFloats(M * N, N + 4, -2, 2))
+        const y = guardedOutput(gpu, M * N, dtype)
+        const eps = 1e-5
+        encode(gpu, {
+          x: upload(gpu, x, dtype), w: upload(gpu, w, dtype), b: bias ? upload(gpu, b, dtype) : undefined, y: y.binding,
+          residual: residual ? upload(gpu, r, dtype) : undefined, M, N, K, wLayout: "nk", dtype, xOffset, swiglu,
+          rmsnorm: { weight: upload(gpu, g, dtype), eps },
+        }, { subgroups })
+        const h = round(rmsnormReference(x.subarray(xOffset), g, M, K, eps))
+        const ref = { x: h, w, b: bias ? b : undefined, M, N, K, wLayout: "nk" as const, residual: residual ? r : undefined }
+        const want = swiglu ? referenceSwiglu(ref) : reference(ref)
+        expect(relError(await y.read(), want)).toBeLessThan(tolerance(dtype))
+      })
+    }
+  }
+
+  // The fused prologue against the separate kernel it replaces (rmsnorm storing h, then the gemv): only the order of the
+  // sum of squares differs, so the outputs agree far inside the dtype's tolerance (f16: h rounded alike).
+  for (const dtype of dtypesOf(gpu)) {
+    it(`rmsnorm ${dtype} agrees with the rmsnorm kernel followed by the gemv`, async () => {
+      const [M, N, K, eps] = [2, 96, 4096, 1e-6]
+      const round = (a: Float32Array) => (dtype === "f16" ? roundF16(a) : a)
+      const x = upload(gpu, round(randomFloats(M * K, 41, -3, 3)), dtype)
+      const g = upload(gpu, round(randomFloats(K, 42, 0.5, 1.5)), dtype)
+      const w = upload(gpu, round(randomFloats(N * K, 43, -0.5, 0.5)), dtype)
+      const h = guardedOutput(gpu, M * K, dtype)
+      rmsnormEncode(gpu, { x, weight: g, y: h.binding, rows: M, cols: K, eps, dtype })
+      const unfused = guardedOutput(gpu, M * N, dtype)
+      encode(gpu, { x: h.binding, w, y: unfused.binding, M, N, K, wLayout: "nk", dtype })
+      const fused = guardedOutput(gpu, M * N, dtype)
+      encode(gpu, { x, w, y: fused.binding, M, N, K, wLayout: "nk", dtype, rmsnorm: { weight: g, eps } })
+      const [a, b] = [await fused.read(), await unfused.read()]
+      console.log(dtype, relError(a, b), a.slice(0,4), b.slice(0,4))
+      expect(relError(a, b)).toBeLessThan(dtype === "f16" ? 1e-3 : 1e-6)
+    })
+  }
+
+  it("rmsnorm rejects kn weights", () => {
+    const args = { x: { buffer: 0 }, w: { buffer: 0 }, y: { buffer: 0 }, M: 1, N: 4, K: 4, wLayout: "kn", rmsnorm: { weight: { buffer: 0 }, eps: 1e-5 } } as const
+    expect(() => encode(gpu, args)).toThrow(/rmsnorm/)
+  })
 
   it("swiglu rejects kn weights, an activation and one row a workgroup", () => {
     const args = { x: { buffer: 0 }, w: { buffer: 0 }, y: { buffer: 0 }, M: 1, N: 4, K: 4, swiglu: true } as const

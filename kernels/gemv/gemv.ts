@@ -11,14 +11,19 @@ export interface GemvArgs extends LinearArgs {
    * Excludes `activation`.
    */
   readonly swiglu?: boolean
+  /**
+   * "nk" only: RMSNorm fused as a prologue. Each row of x is normalized before the product, as `rmsnorm` would:
+   * x[m,k] / sqrt(mean_k(x[m,k]²) + eps) · weight[k] in f32, rounded to the storage dtype; y = gemv of that.
+   */
+  readonly rmsnorm?: { readonly weight: Binding; readonly eps: number }
 }
 
 /** The most rows of x one gemv call takes (decode, or a few speculative tokens); `linear` uses matmul beyond. */
 export const MAX_M = 8
 
 const epilogue = epilogueWgsl()
-/** Bindings: x, W, y, then b (BIAS), then the residual (RESIDUAL). */
-export const nkSpec: KernelSpec = { id: "gemv_nk", wgsl: wgsl("gemv", "gemv_nk.wgsl") + "\n" + epilogue, storage: ["read", "read", "read_write", "read", "read"], uniforms: true }
+/** Bindings: x, W, y, then b (BIAS), then the residual (RESIDUAL), then the norm weight (RMSNORM). */
+export const nkSpec: KernelSpec = { id: "gemv_nk", wgsl: wgsl("gemv", "gemv_nk.wgsl") + "\n" + epilogue, storage: ["read", "read", "read_write", "read", "read", "read"], uniforms: true }
 /** Bindings: x, W, then y, b (BIAS) and the residual (RESIDUAL), or with SPLIT the f32 partials. */
 export const knSpec: KernelSpec = { id: "gemv_kn", wgsl: wgsl("gemv", "gemv_kn.wgsl") + "\n" + epilogue, storage: ["read", "read", "read_write", "read", "read"], uniforms: true }
 /** Bindings: partials, y, then b (BIAS), then the residual (RESIDUAL). */
@@ -91,6 +96,8 @@ export const encode = (gpu: GpuDevice, args: GemvArgs, options: GemvOptions = {}
   const xOff = args.xOffset ?? 0
   const yOff = args.yOffset ?? 0
   const rOff = args.residualOffset ?? 0
+  const norm = args.rmsnorm
+  if (norm !== undefined && args.wLayout !== "nk") throw new Error("gemv: rmsnorm needs W as [N, K] (\"nk\")")
   if (args.wLayout === "nk") {
     // 16-byte loads: eight halves (PACKED) or four floats (VEC4) where K and x's offset divide; else scalars.
     const packed = o.packed && dtype === "f16" && K % 8 === 0 && xOff % 8 === 0
@@ -100,15 +107,18 @@ export const encode = (gpu: GpuDevice, args: GemvArgs, options: GemvOptions = {}
     if (vec4) defines.push("VEC4")
     if (gpu.adapter.subgroups && o.subgroups) defines.push("SUBGROUPS")
     if (swiglu) defines.push("SWIGLU")
+    if (norm !== undefined) defines.push("RMSNORM")
     // Output rows per workgroup: with swiglu half its row slots read gate rows and half up rows.
     const rows = WG / o.rowThreads / (swiglu ? 2 : 1)
     const workgroups = grid(Math.ceil(N / rows))
     const constants = { MR: M, T: o.rowThreads }
     const v = packed ? 8 : vec4 ? 4 : 1
+    const bindings = withEpilogue([args.x, args.w, args.y], args)
+    if (norm !== undefined) bindings.push(norm.weight)
     gpu.dispatch({
       pipeline: gpu.pipeline(nkSpec.id, { dtype, defines, constants }),
-      bindings: withEpilogue([args.x, args.w, args.y], args),
-      uniforms: packUniforms([["u32", M], ["u32", N], ["u32", K / v], ["u32", xOff / v], ["u32", yOff], ["u32", workgroups[0]], ["u32", rOff], ["u32", 0]]),
+      bindings,
+      uniforms: packUniforms([["u32", M], ["u32", N], ["u32", K / v], ["u32", xOff / v], ["u32", yOff], ["u32", workgroups[0]], ["u32", rOff], ["f32", norm?.eps ?? 0]]),
       workgroups,
     })
     return

@@ -8,17 +8,23 @@ enable subgroups;
 // Every x row rides along with each W load, so W is read once for all MR rows. Arithmetic is f32.
 // Variants: VEC4 | PACKED (f16 only), SUBGROUPS, BIAS, activation defines of epilogue.wgsl, RESIDUAL (y = act(…) +
 // residual, the transformer's skip connection fused), SWIGLU (W is [gate; up], 2N rows, and y[m,n] =
-// silu(gate_n·x_m) · (up_n·x_m): half of a workgroup's rows reduce gate rows, the other half the matching up rows);
-// override MR (rows of x).
+// silu(gate_n·x_m) · (up_n·x_m): half of a workgroup's rows reduce gate rows, the other half the matching up rows),
+// RMSNORM (x is RMS-normalized on the fly, Llama's RMSNorm fused as a prologue: each workgroup sums the squares of its
+// MR x rows itself, then reads x[m,k]·rstd_m·g[k], rounded to E as the separate rmsnorm kernel stores it, in place of
+// x[m,k]; g, the norm weight of K elements, is bound last and eps rides in the uniforms); override MR (rows of x).
 alias E = f32; // @dtype
 // #if PACKED
 // f16 data read as vec4<u32>: eight halves per 16-byte load.
 alias V = vec4<u32>;
+// Elements per V.
+const VW: u32 = 8u;
 // #else
 // #if VEC4
 alias V = vec4<f32>; // @dtype
+const VW: u32 = 4u;
 // #else
 alias V = f32; // @dtype
+const VW: u32 = 1u;
 // #endif
 // #endif
 
@@ -34,7 +40,8 @@ struct Params {
   gx: u32,
   // The residual's row offset, in elements.
   r_off: u32,
-  _p1: u32,
+  // RMSNORM's epsilon (unused otherwise).
+  eps: f32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -50,6 +57,22 @@ struct Params {
 @group(0) @binding(5) var<storage, read> res: array<E>;
 // #else
 @group(0) @binding(4) var<storage, read> res: array<E>;
+// #endif
+// #endif
+// RMSNORM's weight g comes last: after y, the bias and the residual, whichever are bound.
+// #if RMSNORM
+// #if BIAS
+// #if RESIDUAL
+@group(0) @binding(6) var<storage, read> g: array<V>;
+// #else
+@group(0) @binding(5) var<storage, read> g: array<V>;
+// #endif
+// #else
+// #if RESIDUAL
+@group(0) @binding(5) var<storage, read> g: array<V>;
+// #else
+@group(0) @binding(4) var<storage, read> g: array<V>;
+// #endif
 // #endif
 // #endif
 
@@ -80,6 +103,44 @@ fn dotv(a: V, c: V) -> f32 {
   // #endif
   // #endif
 }
+
+// #if RMSNORM
+// The squares of x's elements in a, summed in f32.
+fn sumsq(a: V) -> f32 {
+  // #if PACKED
+  let lo = vec4<f32>(h2(a.x), h2(a.y));
+  let hi = vec4<f32>(h2(a.z), h2(a.w));
+  return dot(lo, lo) + dot(hi, hi);
+  // #else
+  // #if VEC4
+  let v = vec4<f32>(a);
+  return dot(v, v);
+  // #else
+  return f32(a) * f32(a);
+  // #endif
+  // #endif
+}
+
+// #if PACKED
+// Two halves of x normalized as the rmsnorm kernel computes them: (x·rstd)·g in f32, rounded to f16.
+fn hn(xv: u32, gv: u32, r: f32) -> vec2<f32> {
+  return vec2<f32>(vec2<f16>(h2(xv) * r * h2(gv)));
+}
+// #endif
+
+// dotv(a, normalized x): x's elements become E((x·rstd)·g) first.
+fn dotn(a: V, xv: V, gv: V, r: f32) -> f32 {
+  // #if PACKED
+  return (dot(h2(a.x), hn(xv.x, gv.x, r)) + dot(h2(a.y), hn(xv.y, gv.y, r))) + (dot(h2(a.z), hn(xv.z, gv.z, r)) + dot(h2(a.w), hn(xv.w, gv.w, r)));
+  // #else
+  // #if VEC4
+  return dot(vec4<f32>(a), vec4<f32>(V(vec4<f32>(xv) * r * vec4<f32>(gv))));
+  // #else
+  return f32(a) * f32(V(f32(xv) * r * f32(gv)));
+  // #endif
+  // #endif
+}
+// #endif
 
 fn finish(m: u32, n: u32, a: f32) {
   var v = a;
@@ -136,21 +197,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let wrow = min(n, p.N - 1u) * p.kv;
   // #endif
   let kv = p.kv;
+  // #if RMSNORM
+  // Prologue: every workgroup sums the squares of its MR x rows (K elements each, from cache) over all WG threads.
+  var sq: array<f32, MAX_M>;
+  for (var m = 0u; m < MR; m++) {
+    let xo = p.x_off + m * kv;
+    for (var i = li; i < kv; i += WG) { sq[m] += sumsq(x[xo + i]); }
+  }
+  var rstd: array<f32, MAX_M>;
+  // #if SUBGROUPS
+  // One partial per subgroup, then every thread adds up the WG / sg_size partials of each row.
+  let nsg = WG / sg_size;
+  for (var m = 0u; m < MR; m++) {
+    let s = subgroupAdd(sq[m]);
+    if (sg_lane == 0u) { red[m * WG + li / sg_size] = s; }
+  }
+  workgroupBarrier();
+  for (var m = 0u; m < MR; m++) {
+    var s = 0.0;
+    for (var i = 0u; i < nsg; i++) { s += red[m * WG + i]; }
+    rstd[m] = s;
+  }
+  // #else
+  for (var m = 0u; m < MR; m++) { red[m * WG + li] = sq[m]; }
+  workgroupBarrier();
+  for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
+    if (li < stride) {
+      for (var m = 0u; m < MR; m++) { red[m * WG + li] += red[m * WG + li + stride]; }
+    }
+    workgroupBarrier();
+  }
+  for (var m = 0u; m < MR; m++) { rstd[m] = red[m * WG]; }
+  // #endif
+  for (var m = 0u; m < MR; m++) { rstd[m] = inverseSqrt(rstd[m] / f32(kv * VW) + p.eps); }
+  // red is reused for the row sums below: everyone has read it first.
+  workgroupBarrier();
+  // #endif
   var acc: array<f32, MAX_M>;
   var k = lane;
   for (; k + (U - 1u) * T < kv; k += U * T) {
     var wu: array<V, U>;
     for (var u = 0u; u < U; u++) { wu[u] = w[wrow + k + u * T]; }
+    // #if RMSNORM
+    var gu: array<V, U>;
+    for (var u = 0u; u < U; u++) { gu[u] = g[k + u * T]; }
+    // #endif
     for (var m = 0u; m < MR; m++) {
       let xo = p.x_off + m * kv + k;
       var s = 0.0;
+      // #if RMSNORM
+      for (var u = 0u; u < U; u++) { s += dotn(wu[u], x[xo + u * T], gu[u], rstd[m]); }
+      // #else
       for (var u = 0u; u < U; u++) { s += dotv(wu[u], x[xo + u * T]); }
+      // #endif
       acc[m] += s;
     }
   }
   for (; k < kv; k += T) {
     let w0 = w[wrow + k];
+    // #if RMSNORM
+    let g0 = g[k];
+    for (var m = 0u; m < MR; m++) { acc[m] += dotn(w0, x[p.x_off + m * kv + k], g0, rstd[m]); }
+    // #else
     for (var m = 0u; m < MR; m++) { acc[m] += dotv(w0, x[p.x_off + m * kv + k]); }
+    // #endif
   }
 
   // The T partial sums of each (x row, output) pair go to workgroup memory (with subgroups, one per subgroup);

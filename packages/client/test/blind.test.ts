@@ -23,11 +23,11 @@ afterAll(async () => {
   local?.destroy()
 })
 
-const run = async (gpu: GpuDevice, name: string, prompt: readonly number[], maxNewTokens: number, streamEvery?: number) => {
+const run = async (gpu: GpuDevice, name: string, prompt: readonly number[], maxNewTokens: number, fused = true, streamEvery?: number) => {
   const mem = directMemory(gpu)
   const lm = loadCausalLM(gpu, mem, resolveModel({ modelDir: fixture(name) }), "f32")
   const streamed: number[] = []
-  const out = await generate(gpu, mem, lm, prompt, { maxNewTokens, ...(streamEvery !== undefined ? { streamEvery, onTokens: (t: readonly number[]) => streamed.push(...t) } : {}) })
+  const out = await generate(gpu, mem, lm, prompt, { maxNewTokens, fused, ...(streamEvery !== undefined ? { streamEvery, onTokens: (t: readonly number[]) => streamed.push(...t) } : {}) })
   return { tokens: out.tokens, streamed }
 }
 
@@ -47,16 +47,21 @@ describe("blind mode: the unchanged engine on a RemoteGpu", () => {
       expect(blind.tokens).toEqual(native.tokens)
       const n = comparableSteps(g.json.greedy_margins!, 1e-4)
       expect(blind.tokens.slice(0, n)).toEqual(g.json.greedy_32!.slice(0, n))
-      // Weights went over the wire, and every step was a GpuSubmit.
+      // Weights went over the wire; the prefill and the fused decode (one dispatch for 31 tokens) were GpuSubmits.
       expect(remote.stats.bytesOut - before.bytesOut).toBeGreaterThan(100_000)
-      expect(remote.stats.submits - before.submits).toBeGreaterThanOrEqual(32)
+      expect(remote.stats.submits - before.submits).toBeGreaterThanOrEqual(2)
+      // One step per token: every step a GpuSubmit, the same tokens.
+      const mid = { ...remote.stats }
+      const stepwise = await run(remote, name, prompt, 32, false)
+      expect(stepwise.tokens).toEqual(native.tokens)
+      expect(remote.stats.submits - mid.submits).toBeGreaterThanOrEqual(32)
     })
   }
 
   it("streaming reads (a round trip each) give the same tokens", async () => {
     const prompt = golden("gpt2-mini").json.input_ids!
     const roundTrips = remote.stats.roundTrips
-    const blind = await run(remote, "gpt2-mini", prompt, 12, 4)
+    const blind = await run(remote, "gpt2-mini", prompt, 12, true, 4)
     expect(blind.streamed).toEqual(blind.tokens)
     expect(blind.tokens).toEqual((await run(local, "gpt2-mini", prompt, 12)).tokens)
     expect(remote.stats.roundTrips - roundTrips).toBeGreaterThanOrEqual(4)

@@ -48,6 +48,37 @@ for (const name of ["gpt2-tiny", "gpt2-mini"]) {
       expect(out.tokens).toEqual(g.json.greedy_32!.slice(0, 13))
     })
 
+    it("greedy_32 through the fused decode kernel, and the same tokens as one step per token (f32, f16)", async () => {
+      for (const dtype of gpu.adapter.f16 ? ["f32", "f16"] as const : ["f32"] as const) {
+        const mem = directMemory(gpu)
+        const lm = loadCausalLM(gpu, mem, model, dtype)
+        // The fused path engages: one decode call records the whole remainder.
+        let fusedCalls = 0
+        const decode = lm.decodeGreedy?.bind(lm)
+        expect(decode).toBeDefined()
+        lm.decodeGreedy = (a) => { const ok = decode!(a); if (ok) fusedCalls++; return ok }
+        const fused = await generate(gpu, mem, lm, g.json.input_ids!, { maxNewTokens: 32 })
+        expect(fusedCalls).toBe(1)
+        const stepwise = await generate(gpu, mem, lm, g.json.input_ids!, { maxNewTokens: 32, fused: false })
+        expect(fused.tokens).toEqual(stepwise.tokens)
+        expect(fused.cache.length).toBe(stepwise.cache.length)
+        if (dtype === "f32") {
+          const n = comparableSteps(g.json.greedy_margins!, 1e-4)
+          expect(fused.tokens.slice(0, n)).toEqual(g.json.greedy_32!.slice(0, n))
+        }
+      }
+    })
+
+    it("a session's cache continues through the fused path (second request appended)", async () => {
+      const mem = directMemory(gpu)
+      const lm = loadCausalLM(gpu, mem, model, "f32")
+      const ids = g.json.input_ids!
+      const first = await generate(gpu, mem, lm, ids, { maxNewTokens: 8, cache: lm.newCache(mem, ids.length + 17) })
+      const second = await generate(gpu, mem, lm, [first.tokens[7]], { maxNewTokens: 8, cache: first.cache })
+      const whole = await generate(gpu, mem, lm, ids, { maxNewTokens: 16, fused: false })
+      expect([...first.tokens, ...second.tokens]).toEqual(whole.tokens)
+    })
+
     it("f16 storage stays within 1e-2 where the adapter has shader-f16", async () => {
       if (!gpu.adapter.f16) return
       const mem = directMemory(gpu)

@@ -69,8 +69,23 @@ export const f32ToF16 = (input: ArrayLike<number>): Uint16Array => {
   return out
 }
 
+/** Every half's f32 value (256 KiB, built on first use): a table read per element instead of a pow. */
+let halfTable: Float32Array | undefined
+const table = (): Float32Array => {
+  if (halfTable === undefined) {
+    halfTable = new Float32Array(65536)
+    for (let h = 0; h < 65536; h++) halfTable[h] = fromHalf(h)
+  }
+  return halfTable
+}
+
 export const f16ToF32 = (halves: Uint16Array): Float32Array => {
   const out = new Float32Array(halves.length)
-  for (let i = 0; i < halves.length; i++) out[i] = fromHalf(halves[i])
+  if (halves.length < 4096) {
+    for (let i = 0; i < halves.length; i++) out[i] = fromHalf(halves[i])
+    return out
+  }
+  const t = table()
+  for (let i = 0; i < halves.length; i++) out[i] = t[halves[i]]
   return out
 }

@@ -167,8 +167,10 @@ export class Bert {
       sum(s.h, this.tokenTypes, s.x, D)
     }
     ln(s.x, this.embNorm, s.h)
-    // The hidden state lives in h between layers.
-    for (const L of this.layers) {
+    // The hidden state lives in h between layers. A submit after the first layer and then every third lets the GPU
+    // start while the CPU records the rest.
+    for (const [i, L] of this.layers.entries()) {
+      if (i === 1 || (i > 1 && i % 3 === 1)) gpu.submit()
       linear(s.h, L.wqkv, L.bqkv, s.qkv, 3 * D, D)
       attention.encode(gpu, {
         q: binding(s.qkv), k: binding(s.qkv), v: binding(s.qkv), out: binding(s.att), mask: args.mask && binding(args.mask),
@@ -236,8 +238,9 @@ export const forwardEncoder = async (gpu: GpuDevice, mem: Memory, bert: Bert, in
   const scratch = bert.newScratch(mem, B, S)
   try {
     bert.encode({ B, S, ids: io.ids, mask: io.mask, tokenTypes: io.tokenTypes, scratch, lastHidden: io.lastHidden, pooled: io.pooled })
-    const lastHiddenState = await readTensor(gpu, io.lastHidden)
-    return io.pooled === undefined ? { lastHiddenState } : { lastHiddenState, poolerOutput: await readTensor(gpu, io.pooled) }
+    // Both readbacks in flight at once (one wait for the GPU, not two).
+    const [lastHiddenState, poolerOutput] = await Promise.all([readTensor(gpu, io.lastHidden), io.pooled === undefined ? undefined : readTensor(gpu, io.pooled)])
+    return poolerOutput === undefined ? { lastHiddenState } : { lastHiddenState, poolerOutput }
   } finally {
     releaseAll(mem, io)
     releaseAll(mem, scratch as unknown as Record<string, unknown>)

@@ -9,6 +9,16 @@ export interface KvCache {
   length: number
   readonly keys: readonly Tensor[]
   readonly values: readonly Tensor[]
+  /** Where keys and values are views of one allocation (layer l's keys at l·stride, values at (L + l)·stride). */
+  readonly slab?: { readonly tensor: Tensor; readonly strideElements: number }
+}
+
+export interface DecodeArgs {
+  /** i32 ids: token t is read from ids[idsOffset + t] and its successor written to ids[idsOffset + t + 1]. */
+  readonly ids: Tensor
+  readonly idsOffset: number
+  readonly n: number
+  readonly cache: KvCache
 }
 
 export interface StepArgs {
@@ -34,6 +44,11 @@ export interface CausalLM {
   newScratch(mem: Memory, capacity: number): unknown
   kvBytesPerToken(): number
   step(args: StepArgs): void
+  /**
+   * Optional fused greedy decode: records n steps (each one's argmax feeding the next) as one piece of GPU work and
+   * returns true, or returns false having recorded nothing (the caller then runs `step` + argmax per token).
+   */
+  decodeGreedy?(args: DecodeArgs): boolean
 }
 
 export interface GenerateOptions {
@@ -44,6 +59,8 @@ export interface GenerateOptions {
   readonly streamEvery?: number
   /** Reuse a session's cache: the prompt is appended after what it already holds. */
   readonly cache?: KvCache
+  /** Use the model's fused greedy decode where it has one (default true; false forces one step per token). */
+  readonly fused?: boolean
 }
 
 export interface GenerateResult {
@@ -89,12 +106,21 @@ export const generate = async (gpu: GpuDevice, mem: Memory, model: CausalLM, pro
         options.onTokens?.(Array.from(new Int32Array(raw.buffer, raw.byteOffset, upTo - from)))
       }))
     }
-    for (let i = 0; i < Math.max(N, 1); i++) {
+    for (let i = 0; i < Math.max(N, 1);) {
       const prefill = i === 0
+      // Token i reads ids[P + i − 1] and writes ids[P + i]: the fused path runs up to the next streaming read in one go.
+      const fused = prefill ? 0 : every > 0 ? Math.min(N - i, every - (i % every)) : N - i
+      if (fused > 0 && options.fused !== false && model.decodeGreedy?.({ ids, idsOffset: P + i - 1, n: fused, cache }) === true) {
+        gpu.submit()
+        i += fused
+        if (every > 0 && i % every === 0) deliver(i)
+        continue
+      }
       model.step({ ids, idsOffset: prefill ? 0 : P + i - 1, T: prefill ? P : 1, cache, scratch, logits, allLogits: false })
       if (N > 0) argmax.encode(gpu, { x: binding(logits), out: binding(ids), rows: 1, cols: model.vocabSize, outOffset: P + i, dtype: model.dtype })
       gpu.submit()
-      if (every > 0 && (i + 1) % every === 0) deliver(i + 1)
+      i++
+      if (every > 0 && i % every === 0) deliver(i)
     }
     if (every > 0) deliver(N)
     const all = await gpu.read(ids.buffer, ids.offset + P * 4, Math.max(N, 1) * 4)

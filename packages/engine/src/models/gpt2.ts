@@ -1,10 +1,10 @@
 import type { DType, GpuDevice } from "@djinn/gpu"
-import { add, attention, copy2d, embedding, layernorm, matmul } from "@djinn/kernels"
+import { add, attention, copy2d, embedding, gpt2_decode, layernorm, matmul } from "@djinn/kernels"
 import { Schema } from "effect"
 import { engineError } from "../errors.ts"
-import { allocTensor, binding, uploadTensor, type Memory, type Tensor } from "../memory.ts"
+import { alignUp, allocTensor, binding, encodeValues, numel, uploadTensor, type Memory, type Tensor } from "../memory.ts"
 import type { WeightSource } from "../weights.ts"
-import type { CausalLM, KvCache, StepArgs } from "./causal-lm.ts"
+import type { CausalLM, DecodeArgs, KvCache, StepArgs } from "./causal-lm.ts"
 
 export const Gpt2Config = Schema.Struct({
   model_type: Schema.Literal("gpt2"),
@@ -49,6 +49,11 @@ export class Gpt2 implements CausalLM {
   private readonly eps: number
   private readonly gelu: "gelu_tanh" | "gelu_erf"
   readonly weightBytes: number
+  /**
+   * Small models (gpt2_decode.fits): every weight lives in one allocation, so that the fused decode kernel binds them
+   * all at once; `offsets` is the kernel's table of element offsets into `packed`. Undefined for larger models.
+   */
+  private readonly packed: { readonly weights: Tensor; readonly offsets: Tensor } | undefined
 
   constructor(gpu: GpuDevice, mem: Memory, config: Gpt2Config, weights: WeightSource, dtype: DType) {
     this.gpu = gpu
@@ -65,9 +70,27 @@ export class Gpt2 implements CausalLM {
     const F = config.n_inner ?? 4 * D
     let bytes = 0
     const prefix = weights.has("transformer.wte.weight") || weights.kind === "synthetic" ? "transformer." : ""
+    const eb = dtype === "f16" ? 2 : 4
+    const H = config.n_head
+    const shapes: [string, number[]][] = [["wte.weight", [V, D]], ["wpe.weight", [P, D]], ["ln_f.weight", [D]], ["ln_f.bias", [D]]]
+    for (let i = 0; i < config.n_layer; i++) {
+      const p = `h.${i}.`
+      shapes.push([`${p}ln_1.weight`, [D]], [`${p}ln_1.bias`, [D]], [`${p}attn.c_attn.weight`, [D, 3 * D]], [`${p}attn.c_attn.bias`, [3 * D]],
+        [`${p}attn.c_proj.weight`, [D, D]], [`${p}attn.c_proj.bias`, [D]], [`${p}ln_2.weight`, [D]], [`${p}ln_2.bias`, [D]],
+        [`${p}mlp.c_fc.weight`, [D, F]], [`${p}mlp.c_fc.bias`, [F]], [`${p}mlp.c_proj.weight`, [F, D]], [`${p}mlp.c_proj.bias`, [D]])
+    }
+    // Each tensor of the packed allocation starts 256-byte aligned, so the per-op kernels bind it as they would alone.
+    const starts: number[] = []
+    let total = 0
+    for (const [, shape] of shapes) { starts.push(total); total = alignUp(total + numel(shape) * eb) }
+    const pack = gpt2_decode.fits({ L: config.n_layer, D, H, F, V }, 1) && total <= (gpu.adapter.limits.maxStorageBufferBindingSize ?? 0)
+    const slab = pack ? allocTensor(mem, [total / eb], dtype, "text", "gpt2 weights") : undefined
+    const index = new Map(shapes.map(([name], i) => [name, i]))
     const load = (name: string, shape: number[]): Tensor => {
-      const t = uploadTensor(gpu, mem, weights.get(prefix + name, shape), shape, dtype, "text", name)
-      bytes += shape.reduce((a, b) => a * b, 1) * (dtype === "f16" ? 2 : 4)
+      bytes += numel(shape) * eb
+      if (slab === undefined) return uploadTensor(gpu, mem, weights.get(prefix + name, shape), shape, dtype, "text", name)
+      const t: Tensor = { buffer: slab.buffer, offset: slab.offset + starts[index.get(name)!], shape, dtype }
+      gpu.writeBuffer(t.buffer, t.offset, encodeValues(weights.get(prefix + name, shape), dtype))
       return t
     }
     this.wte = load("wte.weight", [V, D])
@@ -86,6 +109,12 @@ export class Gpt2 implements CausalLM {
     this.lnfG = load("ln_f.weight", [D])
     this.lnfB = load("ln_f.bias", [D])
     this.weightBytes = bytes
+    if (slab === undefined) this.packed = undefined
+    else {
+      const offsets = allocTensor(mem, [shapes.length], "i32", "text", "gpt2 weight offsets")
+      gpu.writeBuffer(offsets.buffer, offsets.offset, new Uint8Array(Uint32Array.from(starts, (b) => b / eb).buffer))
+      this.packed = { weights: slab, offsets }
+    }
   }
 
   private get D() { return this.config.n_embd }
@@ -94,12 +123,47 @@ export class Gpt2 implements CausalLM {
   newCache(mem: Memory, capacity: number): KvCache {
     if (capacity > this.maxPositions) throw engineError("Input", `gpt2: ${capacity} positions exceed n_positions ${this.maxPositions}`)
     const D = this.D
+    const L = this.layers.length
+    if (this.packed !== undefined && capacity <= gpt2_decode.LIMITS.S) {
+      // One slab for every layer's keys and values (each 256-byte aligned), which the fused decode kernel binds whole.
+      const eb = this.dtype === "f16" ? 2 : 4
+      const stride = alignUp(capacity * D * eb)
+      const slab = allocTensor(mem, [(2 * L * stride) / eb], this.dtype, "data", "kv")
+      const view = (j: number): Tensor => ({ buffer: slab.buffer, offset: slab.offset + j * stride, shape: [capacity, D], dtype: this.dtype })
+      return {
+        capacity,
+        length: 0,
+        keys: this.layers.map((_, i) => view(i)),
+        values: this.layers.map((_, i) => view(L + i)),
+        slab: { tensor: slab, strideElements: stride / eb },
+      }
+    }
     return {
       capacity,
       length: 0,
       keys: this.layers.map((_, i) => allocTensor(mem, [capacity, D], this.dtype, "data", `k${i}`)),
       values: this.layers.map((_, i) => allocTensor(mem, [capacity, D], this.dtype, "data", `v${i}`)),
     }
+  }
+
+  /**
+   * Records greedy decode of `n` tokens in one dispatch (gpt2_decode): ids[idsOffset + t] in, ids[idsOffset + t + 1]
+   * out, the cache advanced by n. False (nothing recorded) where the model or the cache is outside the kernel's limits.
+   */
+  decodeGreedy(args: DecodeArgs): boolean {
+    const { cache, n } = args
+    const slab = cache.slab
+    if (this.packed === undefined || slab === undefined || n <= 0) return false
+    const { D, F } = this
+    const shape = { L: this.layers.length, D, H: this.config.n_head, F, V: this.vocabSize }
+    if (!gpt2_decode.fits(shape, cache.length + n) || cache.length + n > cache.capacity) return false
+    gpt2_decode.encode(this.gpu, {
+      ...shape, weights: binding(this.packed.weights), offsets: binding(this.packed.offsets),
+      kv: binding(slab.tensor), kvBase: 0, kvStride: slab.strideElements, ids: binding(args.ids), idsIn: args.idsOffset,
+      pos0: cache.length, n, eps: this.eps, gelu: this.gelu, dtype: this.dtype,
+    })
+    cache.length += n
+    return true
   }
 
   kvBytesPerToken(): number {

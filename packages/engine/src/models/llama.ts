@@ -90,7 +90,8 @@ interface Scratch {
  * Forward = embed_tokens → L × (RMSNorm → qkv → RoPE (one dispatch: q to scratch, k and the unrotated v straight into
  * the KV cache) → GQA attention over the cache → o_proj → residual → RMSNorm → gate_up → silu(gate)·up → down_proj →
  * residual) → norm → lm_head.
- * Decode (T ≤ gemv.MAX_M) fuses the residual adds and silu(gate)·up into the gemvs' epilogues.
+ * Decode (T ≤ gemv.MAX_M) fuses the residual adds and silu(gate)·up into the gemvs' epilogues, and each RMSNorm into
+ * the prologue of the gemv that follows it (qkv, gate_up, lm_head).
  */
 export class Llama implements CausalLM {
   readonly config: LlamaConfig
@@ -171,11 +172,12 @@ export class Llama implements CausalLM {
     if (T > s.capacity) throw engineError("Input", `llama: ${T} tokens exceed the scratch capacity ${s.capacity}`)
     if (pos0 + T > cache.capacity) throw engineError("Input", `llama: position ${pos0 + T} exceeds the KV cache capacity ${cache.capacity}`)
     const qkvD = qD + 2 * kvD
+    const decode = T <= gemv.MAX_M
     const linear = (x: Tensor, w: Tensor, y: Tensor, N: number, K: number, M = T) =>
       matmul.linear(gpu, { x: binding(x), w: binding(w), y: binding(y), M, N, K, wLayout: "nk", dtype })
     // y = x·W + residual: fused into gemv's epilogue for decode; prefill adds apart (s.proj holds x·W).
     const linearResidual = (x: Tensor, w: Tensor, residual: Tensor, y: Tensor, N: number, K: number) => {
-      if (T <= gemv.MAX_M) {
+      if (decode) {
         gemv.encode(gpu, { x: binding(x), w: binding(w), y: binding(y), residual: binding(residual), M: T, N, K, wLayout: "nk", dtype })
         return
       }
@@ -186,8 +188,13 @@ export class Llama implements CausalLM {
     for (let i = 0; i < this.layers.length; i++) {
       const L = this.layers[i]
       const keys = cache.keys[i], values = cache.values[i]
-      rmsnorm.encode(gpu, { x: binding(s.x), weight: binding(L.inNorm), y: binding(s.h), rows: T, cols: D, eps, dtype })
-      linear(s.h, L.wqkv, s.qkv, qkvD, D)
+      if (decode) {
+        // The input RMSNorm in the qkv gemv's prologue.
+        gemv.encode(gpu, { x: binding(s.x), w: binding(L.wqkv), y: binding(s.qkv), M: T, N: qkvD, K: D, wLayout: "nk", dtype, rmsnorm: { weight: binding(L.inNorm), eps } })
+      } else {
+        rmsnorm.encode(gpu, { x: binding(s.x), weight: binding(L.inNorm), y: binding(s.h), rows: T, cols: D, eps, dtype })
+        linear(s.h, L.wqkv, s.qkv, qkvD, D)
+      }
       rope.encodeQkv(gpu, {
         x: binding(s.qkv), q: binding(s.q), k: binding(keys), v: binding(values), T, heads: H, kvHeads: Hkv, headDim: hd, stride: qkvD,
         qStride: qD, kOffset: pos0 * kvD, kStride: kvD, vOffset: pos0 * kvD, vStride: kvD, pos0, theta, dtype,
@@ -198,23 +205,32 @@ export class Llama implements CausalLM {
         causal: true, queryPos0: pos0, scale: 1 / Math.sqrt(hd), dtype,
       })
       linearResidual(s.att, L.wo, s.x, s.x2, D, qD)
-      rmsnorm.encode(gpu, { x: binding(s.x2), weight: binding(L.postNorm), y: binding(s.h), rows: T, cols: D, eps, dtype })
-      if (T <= gemv.MAX_M) {
-        // silu(gate)·up in the gate_up gemv's epilogue: W is [gate; up] as loaded.
-        gemv.encode(gpu, { x: binding(s.h), w: binding(L.wgu), y: binding(s.mlp), M: T, N: F, K: D, wLayout: "nk", dtype, swiglu: true })
+      if (decode) {
+        // The post-attention RMSNorm in the gate_up gemv's prologue, silu(gate)·up in its epilogue: W is [gate; up] as loaded.
+        gemv.encode(gpu, {
+          x: binding(s.x2), w: binding(L.wgu), y: binding(s.mlp), M: T, N: F, K: D, wLayout: "nk", dtype, swiglu: true,
+          rmsnorm: { weight: binding(L.postNorm), eps },
+        })
       } else {
+        rmsnorm.encode(gpu, { x: binding(s.x2), weight: binding(L.postNorm), y: binding(s.h), rows: T, cols: D, eps, dtype })
         linear(s.h, L.wgu, s.gu, 2 * F, D)
         silu_mul.encode(gpu, { gate: binding(s.gu), up: binding(s.gu), y: binding(s.mlp), n: T * F, cols: F, stride: 2 * F, upOffset: F, dtype })
       }
       linearResidual(s.mlp, L.wdown, s.x2, s.x, D, F)
     }
-    if (allLogits) {
+    if (decode) {
+      // The final RMSNorm in the lm_head gemv's prologue: every row, or the last alone (at an x offset).
+      gemv.encode(gpu, {
+        x: binding(s.x), w: binding(this.lmHead), y: binding(logits), M: allLogits ? T : 1, N: this.vocabSize, K: D, wLayout: "nk", dtype,
+        xOffset: allLogits ? 0 : (T - 1) * D, rmsnorm: { weight: binding(this.norm), eps },
+      })
+    } else if (allLogits) {
       rmsnorm.encode(gpu, { x: binding(s.x), weight: binding(this.norm), y: binding(s.h), rows: T, cols: D, eps, dtype })
       linear(s.h, this.lmHead, logits, this.vocabSize, D)
     } else {
-      // The last row alone (decode: x is that row already).
-      if (T > 1) copy2d.encode(gpu, { src: binding(s.x), dst: binding(s.last), rows: 1, cols: D, srcStride: D, dstStride: D, srcOffset: (T - 1) * D, dstOffset: 0, dtype })
-      rmsnorm.encode(gpu, { x: binding(T > 1 ? s.last : s.x), weight: binding(this.norm), y: binding(s.h), rows: 1, cols: D, eps, dtype })
+      // The last row alone.
+      copy2d.encode(gpu, { src: binding(s.x), dst: binding(s.last), rows: 1, cols: D, srcStride: D, dstStride: D, srcOffset: (T - 1) * D, dstOffset: 0, dtype })
+      rmsnorm.encode(gpu, { x: binding(s.last), weight: binding(this.norm), y: binding(s.h), rows: 1, cols: D, eps, dtype })
       linear(s.h, this.lmHead, logits, this.vocabSize, D, 1)
     }
     cache.length = pos0 + T
