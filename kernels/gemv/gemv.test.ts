@@ -164,7 +164,8 @@ describe("gemv", async () => {
   }
 
   // The fused prologue against the separate kernel it replaces (rmsnorm storing h, then the gemv): only the order of the
-  // sum of squares differs, so the outputs agree far inside the dtype's tolerance (f16: h rounded alike).
+  // sum of squares differs (rstd to ~1e-6), so f32 agrees to rounding and f16 to a few of the rare halves of h that
+  // round the other way (measured on lavapipe: 1.2e-7 and 3.5e-4).
   for (const dtype of dtypesOf(gpu)) {
     it(`rmsnorm ${dtype} agrees with the rmsnorm kernel followed by the gemv`, async () => {
       const [M, N, K, eps] = [2, 96, 4096, 1e-6]
@@ -178,9 +179,7 @@ describe("gemv", async () => {
       encode(gpu, { x: h.binding, w, y: unfused.binding, M, N, K, wLayout: "nk", dtype })
       const fused = guardedOutput(gpu, M * N, dtype)
       encode(gpu, { x, w, y: fused.binding, M, N, K, wLayout: "nk", dtype, rmsnorm: { weight: g, eps } })
-      const [a, b] = [await fused.read(), await unfused.read()]
-      console.log(dtype, relError(a, b), a.slice(0,4), b.slice(0,4))
-      expect(relError(a, b)).toBeLessThan(dtype === "f16" ? 1e-3 : 1e-6)
+      expect(relError(await fused.read(), await unfused.read())).toBeLessThan(dtype === "f16" ? 1e-3 : 1e-6)
     })
   }
 
