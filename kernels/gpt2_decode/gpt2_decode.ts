@@ -7,7 +7,7 @@ import { wgsl } from "../source.ts"
  */
 export const spec: KernelSpec = { id: "gpt2_decode", wgsl: wgsl("gpt2_decode"), storage: ["read", "read", "read_write", "read_write"], uniforms: true }
 
-/** The kernel's compile-time bounds (DMAX, FMAX, SMAX and the workgroup size in the WGSL). */
+/** The kernel's compile-time bounds (DMAX, FMAX, SMAX in the WGSL) and its smallest workgroup (head_dim ≤ WG). */
 export const LIMITS = { D: 256, F: 1024, S: 1024, WG: 256 } as const
 
 export interface Gpt2Shape {
@@ -44,6 +44,14 @@ export interface Gpt2DecodeArgs extends Gpt2Shape {
   readonly subgroups?: boolean
 }
 
+/** The largest power-of-two workgroup up to 1024 the adapter allows (≥ LIMITS.WG, the kernel's default). */
+export const workgroupSize = (gpu: GpuDevice): number => {
+  const limit = Math.min(gpu.adapter.limits.maxComputeInvocationsPerWorkgroup ?? LIMITS.WG, gpu.adapter.limits.maxComputeWorkgroupSizeX ?? LIMITS.WG, 1024)
+  let wg = LIMITS.WG
+  while (wg * 2 <= limit) wg *= 2
+  return wg
+}
+
 export const encode = (gpu: GpuDevice, a: Gpt2DecodeArgs): void => {
   if (!fits(a, a.pos0 + a.n)) throw new Error(`gpt2_decode: shape D=${a.D} F=${a.F} H=${a.H} at ${a.pos0 + a.n} positions is outside the kernel's limits`)
   if (a.n <= 0) return
@@ -51,7 +59,7 @@ export const encode = (gpu: GpuDevice, a: Gpt2DecodeArgs): void => {
   if (a.gelu === "gelu_erf") defines.push("GELU_ERF")
   if (gpu.adapter.subgroups && a.subgroups !== false) defines.push("SUBGROUPS")
   gpu.dispatch({
-    pipeline: gpu.pipeline(spec.id, { dtype: a.dtype ?? "f32", defines }),
+    pipeline: gpu.pipeline(spec.id, { dtype: a.dtype ?? "f32", defines, constants: { WG: workgroupSize(gpu) } }),
     bindings: [a.weights, a.offsets, a.kv, a.ids],
     uniforms: packUniforms([
       ["u32", a.L], ["u32", a.D], ["u32", a.H], ["u32", a.F], ["u32", a.V], ["u32", a.pos0], ["u32", a.n], ["u32", a.idsIn],

@@ -29,23 +29,34 @@ export const compareOutput = (ref: WorkOutput, got: WorkOutput, tol: Tolerance):
   }
   if (ref.kind === "values" && got.kind === "values") {
     if (ref.values.length !== got.values.length) return { differs: `${got.values.length} values, reference has ${ref.values.length}` }
-    let maxErr = 0, maxRef = 0, argRef = 0, argGot = 0
+    let maxErr = 0, maxRef = 0
     for (let k = 0; k < ref.values.length; k++) {
       maxErr = Math.max(maxErr, Math.abs(ref.values[k] - got.values[k]))
       maxRef = Math.max(maxRef, Math.abs(ref.values[k]))
-      if (ref.values[k] > ref.values[argRef]) argRef = k
-      if (got.values[k] > got.values[argGot]) argGot = k
     }
     const rel = maxRef === 0 ? maxErr : maxErr / maxRef
     if (Number.isNaN(rel) || rel > tol.relative) return { differs: `relative error ${rel.toExponential(2)} > ${tol.relative}` }
-    if (argRef !== argGot) return { differs: `argmax ${argGot}, reference ${argRef}` }
+    // Per row (the last dimension: a classifier's top-1 per image, a logits row's next token) the argmax can only
+    // differ where the reference's top two are within twice the error of each other — a near-tie the tolerance
+    // already allows. Such flips are reported in the note, not as a difference.
+    const n = ref.shape.at(-1) ?? ref.values.length
+    const flips: string[] = []
+    for (let row = 0; row * n < ref.values.length; row++) {
+      let a1 = row * n, g1 = row * n
+      for (let k = row * n; k < (row + 1) * n; k++) {
+        if (ref.values[k] > ref.values[a1]) a1 = k
+        if (got.values[k] > got.values[g1]) g1 = k
+      }
+      if (g1 !== a1) flips.push(`row ${row}: ${g1 - row * n} for ${a1 - row * n} (${(ref.values[a1] - ref.values[g1]).toExponential(1)} apart)`)
+    }
+    if (flips.length > 0) return { differs: null, note: `relative error ${rel.toExponential(2)}; argmax near-ties ${flips.slice(0, 3).join(", ")}` }
     return { differs: null, ...(rel > 0 ? { note: `relative error ${rel.toExponential(2)}` } : {}) }
   }
   return { differs: "incomparable outputs" }
 }
 
-const worst = (notes: ReadonlyArray<string>) =>
-  notes.reduce((a, b) => (Number(b.split(" ").at(-1)) > Number(a.split(" ").at(-1)) ? b : a))
+const errorOf = (note: string): number => Number(/relative error (\S+?);?(\s|$)/.exec(note)?.[1] ?? 0)
+const worst = (notes: ReadonlyArray<string>) => notes.reduce((a, b) => (errorOf(b) > errorOf(a) ? b : a))
 
 const byIndex = (outcomes: ReadonlyArray<RunOutcome>) => {
   const m = new Map<number, WorkOutput>()

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { findKnownModel, resolveModel } from "@djinn/engine"
-import { Effect, Scope } from "effect"
+import { Effect, Result, Scope } from "effect"
 import { type Env, type Experiment, type LoadedConfig, type Workload, workloadUnits } from "../config.ts"
 import { EXPORT_LIMIT_PARAMS, exportSynthetic, paramCount } from "../engine/export.ts"
 import { type ModelJob, type ModelSource, workInput } from "../engine/work.ts"
@@ -65,11 +65,16 @@ export const makeJob = (w: Workload, ctx: JobContext): Effect.Effect<Job, never,
         (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true })),
       )
     const workloadScope = yield* Scope.Scope
-    const checkpointDir = yield* Effect.cached(exported.pipe(Scope.provide(workloadScope)))
+    // Synthetic weights small enough to export are exported once, up front, and every baseline loads that checkpoint:
+    // our engine's GPU fill and an exported f32 file rounded to f16 can differ in the last bit of a weight, which
+    // would make native and the remote baselines disagree by f16 noise rather than by anything they do.
+    const result = yield* Effect.result(exported.pipe(Scope.provide(workloadScope)))
+    const checkpointDir = Result.isSuccess(result) ? Effect.succeed(result.success) : Effect.fail(result.failure)
+    const shared: ModelJob = Result.isSuccess(result) && source.kind === "synthetic" ? { model: { kind: "checkpoint", dir: result.success }, dtype: w.dtype } : model
     return {
       workload: w,
       experiment: ctx.experiment,
-      model,
+      model: shared,
       units: workloadUnits(w).perRun,
       checkpointDir,
       repoRoot: ctx.repoRoot,
