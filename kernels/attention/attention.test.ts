@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest"
 import { bytesOf, dtypesOf, guardedOutput, randomFloats, relError, roundF16, testDevice, tolerance, upload } from "../testing/harness.ts"
-import { encode, plan, reference, type AttentionShape } from "./attention.ts"
+import type { GpuDevice } from "@djinn/gpu"
+import { encode, flashPlan, plan, reference, route, type AttentionShape } from "./attention.ts"
 
 type Layout = Omit<AttentionShape, "scale">
 interface Case { name: string; shape: Layout; fused?: boolean; mask?: (b: number, s: number) => number; splits?: number; nanPadding?: boolean }
@@ -41,6 +42,38 @@ const cases: Case[] = [
     shape: { ...dense(2, 3, 5, 2, 2, 8, false), qOffset: 3, kOffset: 5, vOffset: 7, outOffset: 9, outStride: 20, qBatchStride: 50, kvBatchStride: 90, outBatchStride: 70 },
   },
   { name: "causal prefill, 130 keys (two blocks), hd=128", shape: dense(1, 130, 130, 1, 1, 128, true) },
+  { name: "short prompt (streaming kernel) after 290 tokens in 2 forced splits, hd=64", shape: dense(1, 10, 300, 2, 2, 64, true, 290), splits: 2 },
+  // Query-tiled (flash.wgsl) shapes: T ≥ 16.
+  { name: "flash: Llama-like causal prefill T=S=77 (tile remainder), hd=128", shape: dense(1, 77, 77, 2, 2, 128, true) },
+  { name: "flash: GQA 8/2 prompt appended to a cache, T=40, S=100, queryPos0=60, hd=64", shape: dense(1, 40, 100, 8, 2, 64, true, 60) },
+  { name: "flash: GQA 8/2 appended prompt in 3 forced splits, hd=64", shape: dense(1, 40, 100, 8, 2, 64, true, 60), splits: 3 },
+  { name: "flash: hd=40 (a partial head-dim chunk), non-causal T=S=50", shape: dense(1, 50, 50, 3, 3, 40, false) },
+  { name: "flash: hd=37 (element loads), causal T=33, S=45, queryPos0=12", shape: dense(1, 33, 45, 2, 1, 37, true, 12) },
+  { name: "flash: hd=37 in 2 forced splits", shape: dense(1, 33, 45, 2, 1, 37, true, 12), splits: 2 },
+  { name: "flash: hd=72 (3 head-dim chunks), causal T=S=40", shape: dense(1, 40, 40, 2, 2, 72, true) },
+  { name: "flash: BERT-base-like fused qkv, hd=64", shape: { ...gpt2Fused(70, 3, 64), causal: false }, fused: true },
+  {
+    name: "flash: B=2 padding mask holding NaN, a query with no key, GQA 4/1, hd=64",
+    shape: dense(2, 24, 24, 4, 1, 64, true),
+    mask: (b, s) => (b === 1 && s < 9 ? 0 : 1),
+    nanPadding: true,
+  },
+  {
+    name: "flash: a fully masked batch comes out as zeros, split keys",
+    shape: dense(2, 20, 70, 2, 2, 16, true, 50),
+    mask: (b, s) => (b === 0 && s >= 4 ? 1 : 0),
+    splits: 2,
+  },
+  {
+    name: "flash: unaligned offsets, gapped out rows, explicit batch strides, B=2",
+    shape: { ...dense(2, 19, 23, 2, 2, 8, false), qOffset: 3, kOffset: 5, vOffset: 7, outOffset: 9, outStride: 20, qBatchStride: 400, kvBatchStride: 400, outBatchStride: 390 },
+  },
+  {
+    name: "flash: aligned batch strides with KV capacity, B=2, causal, hd=128",
+    shape: { ...dense(2, 18, 30, 2, 2, 128, true, 12), kvBatchStride: 40 * 256, qBatchStride: 20 * 256, outBatchStride: 19 * 256 },
+  },
+  { name: "flash: 64-row tiles (many heads), GQA 256/64, queryPos0=30, hd=8", shape: dense(1, 100, 130, 256, 64, 8, true, 30) },
+  { name: "flash: 64-row tiles, hd=128, non-causal", shape: dense(1, 64, 40, 400, 400, 128, false) },
 ]
 
 describe("attention", async () => {
@@ -88,6 +121,42 @@ describe("attention", async () => {
     expect(plan({ ...dense(1, 1, 300, 4, 4, 64, true, 299), scale: 1 }).splits).toBe(3)
     expect(plan({ ...dense(1, 1, 4096, 32, 8, 128, true, 4095), scale: 1 }).splits).toBe(16)
     expect(plan({ ...dense(1, 512, 512, 12, 12, 64, true), scale: 1 }).splits).toBe(1)
+  })
+  it("routes prefill shapes to the query-tiled kernel, decode to the streaming one", () => {
+    const llama = { ...dense(1, 1024, 1024, 32, 32, 128, true), scale: 1 }
+    expect(route(llama)).toBe("flash")
+    expect(flashPlan(llama)).toMatchObject({ bq: 64, nc: 4, tiles: 16, splits: 1, aligned: true })
+    expect(flashPlan({ ...llama, T: 512, S: 512 })).toMatchObject({ bq: 32, tiles: 16, splits: 1 })
+    // BERT-base: too few tiles for the GPU, so keys are split.
+    const bert = { ...gpt2Fused(128, 12, 64), causal: false, scale: 1 }
+    expect(route(bert)).toBe("flash")
+    expect(flashPlan(bert)).toMatchObject({ bq: 32, nc: 2, tiles: 4, splits: 4, chunk: 32 })
+    expect(route({ ...dense(1, 1, 4096, 32, 8, 128, true, 4095), scale: 1 })).toBe("stream")
+    expect(route({ ...dense(1, 15, 15, 4, 4, 64, true), scale: 1 })).toBe("stream")
+    expect(route({ ...dense(1, 64, 64, 2, 2, 256, true), scale: 1 })).toBe("stream")
+    // Without the workgroup memory for 64-row tiles, 32; without that either, the streaming kernel.
+    expect(flashPlan(llama, 20000).bq).toBe(32)
+    expect(route(llama, 16384)).toBe("stream")
+    expect(flashPlan({ ...dense(1, 300, 300, 2, 2, 40, true), qOffset: 2, scale: 1 }).aligned).toBe(false)
+  })
+  it("dispatches flash.wgsl for prefill and attention.wgsl for decode", async () => {
+    const used: string[] = []
+    const spy = new Proxy(gpu, {
+      get: (target, key) => {
+        if (key === "pipeline") return (id: string, variant?: object) => { used.push(id); return target.pipeline(id, variant) }
+        const value = Reflect.get(target, key) as unknown
+        return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value
+      },
+    }) as GpuDevice
+    const x = upload(gpu, randomFloats(64 * 64, 1))
+    const out = gpu.createBuffer(64 * 64 * 4)
+    const args = { q: x, k: x, v: x, out: { buffer: out }, ...dense(1, 64, 64, 1, 1, 64, true), scale: 0.125, splits: 1 }
+    encode(spy, args)
+    expect(used).toEqual(["attention_flash"])
+    used.length = 0
+    encode(spy, { ...args, T: 1, queryPos0: 63 })
+    expect(used).toEqual(["attention"])
+    await gpu.read(out, 0, 4)
   })
   it("rejects H not a multiple of Hkv and oversized heads", () => {
     const b = { buffer: 0 }

@@ -1,11 +1,13 @@
-import { grid, packUniforms, u32s, type Binding, type DType, type GpuDevice, type KernelSpec } from "@djinn/gpu"
+import { grid, packUniforms, u32s, type Binding, type DType, type GpuDevice, type KernelSpec, type UniformField } from "@djinn/gpu"
 import { wgsl } from "../source.ts"
 
 /** Bindings: q, k, v, out (partials in the SPLIT variant), then mask only in the MASK variant. q, k, v may be one buffer. */
 export const spec: KernelSpec = { id: "attention", wgsl: wgsl("attention"), storage: ["read", "read", "read", "read_write", "read"], uniforms: true }
 /** Merges split partials into out. */
 export const combineSpec: KernelSpec = { id: "attention_combine", wgsl: wgsl("attention", "combine.wgsl"), storage: ["read", "read_write"], uniforms: true }
-export const specs: readonly KernelSpec[] = [spec, combineSpec]
+/** Query-tiled flash attention for prefill-shaped calls; bindings as `spec`. */
+export const flashSpec: KernelSpec = { id: "attention_flash", wgsl: wgsl("attention", "flash.wgsl"), storage: ["read", "read", "read", "read_write", "read"], uniforms: true }
+export const specs: readonly KernelSpec[] = [spec, combineSpec, flashSpec]
 
 /** Shapes and layout (everything but the buffers). Strides and offsets are in elements. */
 export interface AttentionShape {
@@ -50,7 +52,7 @@ export interface AttentionArgs extends AttentionShape {
    * When absent, encode keeps one per device and grows it as needed.
    */
   readonly scratch?: Binding
-  /** Force the number of key splits (tests; default: enough workgroups to fill a large GPU). */
+  /** Force the number of key splits, of either kernel (tests; default: enough workgroups to fill a large GPU). */
   readonly splits?: number
   readonly dtype?: DType
 }
@@ -78,9 +80,54 @@ export const plan = (a: AttentionShape & { splits?: number }): Plan => {
   return { wg, hdPad, splits: Math.max(1, Math.ceil(maxKeys / chunk)), chunk }
 }
 
+/** Queries per batch from which a call goes to the query-tiled kernel (flash.wgsl). */
+export const FLASH_MIN_T = 16
+/** Largest head the query-tiled kernel takes (4 chunks of 32 dims). */
+export const FLASH_MAX_HEAD_DIM = 128
+/** Workgroup memory of the query-tiled kernel by rows per workgroup (see flash.wgsl). */
+const FLASH_SHARED: Readonly<Record<32 | 64, number>> = { 32: 18944, 64: 28672 }
+/** Workgroups the query-tiled kernel aims for: tiles of 64 rows from 3 per SM of an H100, key splits below 2 per SM. */
+const FLASH_BIG = 3 * 132
+const FLASH_FILL = 2 * 132
+
+/** Which kernel a call runs: "flash" (flash.wgsl, query-tiled) for prefill shapes, else "stream" (attention.wgsl). */
+export const route = (a: AttentionShape, maxWorkgroupStorage = Infinity): "flash" | "stream" =>
+  a.T >= FLASH_MIN_T && a.headDim <= FLASH_MAX_HEAD_DIM && maxWorkgroupStorage >= FLASH_SHARED[32] ? "flash" : "stream"
+
+export interface FlashPlan {
+  /** Rows (query, head of the group) per workgroup. */
+  readonly bq: 32 | 64
+  /** Head-dim chunks of 32. */
+  readonly nc: number
+  /** Row tiles per (batch, kv head). */
+  readonly tiles: number
+  readonly splits: number
+  /** Keys per split, a multiple of 32. */
+  readonly chunk: number
+  /** head_dim, strides and offsets all multiples of 4: vec4 loads and stores. */
+  readonly aligned: boolean
+}
+
+/** Tile shape and key splits of the query-tiled kernel. */
+export const flashPlan = (a: AttentionShape & { splits?: number }, maxWorkgroupStorage = Infinity): FlashPlan => {
+  const R = a.T * (a.H / a.Hkv)
+  const bh = a.B * a.Hkv
+  const bq = bh * Math.ceil(R / 64) >= FLASH_BIG && maxWorkgroupStorage >= FLASH_SHARED[64] ? 64 : 32
+  const tiles = Math.ceil(R / bq)
+  const maxKeys = Math.max(1, a.causal ? Math.min(a.S, (a.queryPos0 ?? 0) + a.T) : a.S)
+  const blocks = Math.ceil(maxKeys / 32)
+  const wgs = bh * tiles
+  let splits = a.splits ?? (wgs >= FLASH_FILL ? 1 : Math.ceil(FLASH_FILL / wgs))
+  splits = Math.max(1, Math.min(splits, blocks))
+  const chunk = Math.ceil(blocks / splits) * 32
+  const four = (x: number | undefined) => (x ?? 0) % 4 === 0
+  const aligned = [a.headDim, a.qStride, a.kStride, a.vStride, a.outStride, a.qOffset, a.kOffset, a.vOffset, a.outOffset, a.qBatchStride, a.kvBatchStride, a.outBatchStride].every(four)
+  return { bq, nc: Math.ceil(a.headDim / 32), tiles, splits: Math.ceil(maxKeys / chunk), chunk, aligned }
+}
+
 /** Bytes of scratch a call needs (0 when it does not split). */
-export const scratchBytes = (a: AttentionShape & { splits?: number }): number => {
-  const { splits } = plan(a)
+export const scratchBytes = (a: AttentionShape & { splits?: number }, maxWorkgroupStorage = Infinity): number => {
+  const { splits } = route(a, maxWorkgroupStorage) === "flash" ? flashPlan(a, maxWorkgroupStorage) : plan(a)
   return splits === 1 ? 0 : a.B * a.T * a.H * splits * (a.headDim + 2) * 4
 }
 
@@ -96,18 +143,35 @@ const workspace = (gpu: GpuDevice, bytes: number): Binding => {
   return { buffer: ws.buffer, offset: 0, size: bytes }
 }
 
+/** The uniform fields both kernels share, from q_stride to query_pos0. */
+const layoutFields = (args: AttentionArgs): { outBatch: number; layout: UniformField[] } => {
+  const { T, S } = args
+  const kvBatch = args.kvBatchStride
+  const outBatch = args.outBatchStride ?? T * args.outStride
+  return {
+    outBatch,
+    layout: [
+      ["u32", args.qStride], ["u32", args.kStride], ["u32", args.vStride], ["u32", args.outStride],
+      ["u32", args.qOffset ?? 0], ["u32", args.kOffset ?? 0], ["u32", args.vOffset ?? 0], ["u32", args.outOffset ?? 0],
+      ["u32", args.qBatchStride ?? T * args.qStride], ["u32", kvBatch ?? S * args.kStride], ["u32", kvBatch ?? S * args.vStride],
+      ["u32", outBatch], ["u32", args.causal ? 1 : 0], ["u32", args.queryPos0 ?? 0],
+    ],
+  }
+}
+
 export const encode = (gpu: GpuDevice, args: AttentionArgs): void => {
   const { B, T, S, H, Hkv, headDim } = args
   if (headDim < 1 || headDim > MAX_HEAD_DIM) throw new Error(`attention: headDim ${headDim} outside 1..${MAX_HEAD_DIM}`)
   if (Hkv < 1 || H % Hkv !== 0) throw new Error(`attention: H ${H} is not a multiple of Hkv ${Hkv}`)
   const dtype = args.dtype ?? "f32"
-  const { wg, hdPad, splits, chunk } = plan(args)
+  const maxShared = gpu.adapter.limits.maxComputeWorkgroupStorageSize ?? Infinity
+  const flash = route(args, maxShared) === "flash"
+  const fp = flash ? flashPlan(args, maxShared) : undefined
+  const sp = flash ? undefined : plan(args)
+  const splits = fp?.splits ?? sp!.splits
   const split = splits > 1
   const hasMask = args.mask !== undefined
-  const defines = [...(hasMask ? ["MASK"] : []), ...(split ? ["SPLIT"] : [])]
-  const pipeline = gpu.pipeline(spec.id, { dtype, defines, constants: { WG: wg } })
-  const kvBatch = args.kvBatchStride
-  const outBatch = args.outBatchStride ?? T * args.outStride
+  const { outBatch, layout } = layoutFields(args)
   const bth = B * T * H
   let target = args.out
   if (split) {
@@ -115,19 +179,31 @@ export const encode = (gpu: GpuDevice, args: AttentionArgs): void => {
     if (args.scratch !== undefined && (args.scratch.size ?? Infinity) < bytes) throw new Error(`attention: scratch of ${args.scratch.size} bytes < ${bytes} needed`)
     target = args.scratch ?? workspace(gpu, bytes)
   }
-  gpu.dispatch({
-    pipeline,
-    bindings: hasMask ? [args.q, args.k, args.v, target, args.mask!] : [args.q, args.k, args.v, target],
-    uniforms: packUniforms([
-      ["u32", B], ["u32", T], ["u32", S], ["u32", H], ["u32", H / Hkv], ["u32", headDim],
-      ["u32", args.qStride], ["u32", args.kStride], ["u32", args.vStride], ["u32", args.outStride],
-      ["u32", args.qOffset ?? 0], ["u32", args.kOffset ?? 0], ["u32", args.vOffset ?? 0], ["u32", args.outOffset ?? 0],
-      ["u32", args.qBatchStride ?? T * args.qStride], ["u32", kvBatch ?? S * args.kStride], ["u32", kvBatch ?? S * args.vStride],
-      ["u32", outBatch], ["u32", args.causal ? 1 : 0], ["u32", args.queryPos0 ?? 0], ["f32", args.scale],
-      ["u32", splits], ["u32", chunk], ["u32", hdPad],
-    ]),
-    workgroups: grid(bth * splits),
-  })
+  const bindings = hasMask ? [args.q, args.k, args.v, target, args.mask!] : [args.q, args.k, args.v, target]
+  if (fp !== undefined) {
+    const defines = [...(hasMask ? ["MASK"] : []), ...(split ? ["SPLIT"] : []), ...(fp.aligned ? ["ALIGNED"] : [])]
+    gpu.dispatch({
+      pipeline: gpu.pipeline(flashSpec.id, { dtype, defines, constants: { BQ: fp.bq, NC: fp.nc } }),
+      bindings,
+      uniforms: packUniforms([
+        ["u32", B], ["u32", T], ["u32", S], ["u32", Hkv], ["u32", H], ["u32", H / Hkv], ["u32", headDim], ...layout,
+        ["f32", args.scale * Math.LOG2E], ["u32", splits], ["u32", fp.chunk], ["u32", fp.tiles],
+      ]),
+      workgroups: grid(fp.tiles * B * Hkv * splits),
+    })
+  } else {
+    const { wg, hdPad, chunk } = sp!
+    const defines = [...(hasMask ? ["MASK"] : []), ...(split ? ["SPLIT"] : [])]
+    gpu.dispatch({
+      pipeline: gpu.pipeline(spec.id, { dtype, defines, constants: { WG: wg } }),
+      bindings,
+      uniforms: packUniforms([
+        ["u32", B], ["u32", T], ["u32", S], ["u32", H], ["u32", H / Hkv], ["u32", headDim], ...layout,
+        ["f32", args.scale], ["u32", splits], ["u32", chunk], ["u32", hdPad],
+      ]),
+      workgroups: grid(bth * splits),
+    })
+  }
   if (split) {
     gpu.dispatch({
       pipeline: gpu.pipeline(combineSpec.id, { dtype }),

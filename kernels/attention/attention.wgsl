@@ -1,6 +1,6 @@
-// Scaled dot-product attention for prefill and decode, flash-style: a workgroup streams its keys in blocks of WG with
-// an online softmax in f32 (running max m, sum l, output accumulator), so scores are never stored. Grouped-query
-// heads: query head h reads kv head h / group.
+// Scaled dot-product attention for decode and short prompts (attention.ts sends prefill shapes to the query-tiled
+// flash.wgsl), flash-style: a workgroup streams its keys in blocks of WG with an online softmax in f32 (running max m,
+// sum l, output accumulator), so scores are never stored. Grouped-query heads: query head h reads kv head h / group.
 //
 // Element (b, t, h, d) of q is q[q_offset + b*q_batch + t*q_stride + h*head_dim + d]; k and v likewise with their own
 // strides (row = key s, head = kv head); out like q. So q, k, v may be views into one fused qkv buffer, and k, v a

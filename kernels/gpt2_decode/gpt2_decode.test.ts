@@ -35,15 +35,16 @@ const pack = (gpu: GpuDevice, w: Gpt2RefWeights, dtype: DType): { weights: Bindi
 describe("gpt2_decode", async () => {
   const gpu = await testDevice()
   // [shape, positions in the cache, new tokens, chunk sizes]
-  const cases: [Gpt2Shape, number, number[]][] = [
+  const cases: [Gpt2Shape, number, number[], boolean?][] = [
     [{ L: 2, D: 32, H: 4, F: 128, V: 300 }, 24, [24]],
     [{ L: 2, D: 32, H: 4, F: 128, V: 300 }, 24, [5, 1, 18]], // chunked: each dispatch continues the last one's cache
     [{ L: 2, D: 2, H: 2, F: 8, V: 5000 }, 40, [40]], // tiny-gpt2's width: head_dim 1
     [{ L: 1, D: 96, H: 3, F: 384, V: 700 }, 300, [300]], // more positions than workgroup threads
+    [{ L: 2, D: 32, H: 4, F: 128, V: 300 }, 24, [24], false], // workgroup-memory reductions (no subgroups)
   ]
   for (const dtype of dtypesOf(gpu)) {
-    for (const [shape, n, chunks] of cases) {
-      it(`${dtype} L${shape.L} D${shape.D} H${shape.H} F${shape.F} V${shape.V}: ${n} tokens in chunks ${chunks.join("+")}`, async () => {
+    for (const [shape, n, chunks, subgroups] of cases) {
+      it(`${dtype} L${shape.L} D${shape.D} H${shape.H} F${shape.F} V${shape.V}: ${n} tokens in chunks ${chunks.join("+")}${subgroups === false ? ", no subgroups" : ""}`, async () => {
         const P = n + 1
         const w = randomWeights(shape, P, shape.D * 7 + shape.V, dtype)
         const { weights, offsets } = pack(gpu, w, dtype)
@@ -59,7 +60,7 @@ describe("gpt2_decode", async () => {
         for (const c of chunks) {
           encode(gpu, {
             ...shape, weights, offsets, kv: { buffer: kv }, kvBase, kvStride, ids: { buffer: ids }, idsIn: idsIn + done,
-            pos0: done, n: c, eps: 1e-5, gelu: "gelu_tanh", dtype,
+            pos0: done, n: c, eps: 1e-5, gelu: "gelu_tanh", dtype, subgroups,
           })
           done += c
         }

@@ -281,6 +281,21 @@ fn main(
       let key = key_of(rnd(acc));
       if (key > bk) { bk = key; bi = v; }
     }
+    // #if SUBGROUPS
+    // The subgroup's best key, then its lowest index with that key; then the same over the subgroups' winners.
+    let sk = subgroupMax(bk);
+    let si = subgroupMin(select(0xffffffffu, bi, bk == sk));
+    if (sid == 0u) { rkey[lid / ssize] = sk; ridx[lid / ssize] = si; }
+    workgroupBarrier();
+    if (lid == 0u) {
+      var wk = rkey[0];
+      var wi = ridx[0];
+      for (var g = 1u; g < WG / ssize; g++) {
+        if (rkey[g] > wk || (rkey[g] == wk && ridx[g] < wi)) { wk = rkey[g]; wi = ridx[g]; }
+      }
+      ids[p.ids_in + t + 1u] = bitcast<i32>(wi);
+    }
+    // #else
     rkey[lid] = bk;
     ridx[lid] = bi;
     workgroupBarrier();
@@ -293,6 +308,7 @@ fn main(
       workgroupBarrier();
     }
     if (lid == 0u) { ids[p.ids_in + t + 1u] = bitcast<i32>(ridx[0]); }
+    // #endif
     storageBarrier();
     workgroupBarrier();
   }
