@@ -17,6 +17,8 @@ const UNIFORM_ALIGN = 256
 const READBACK = 0x0001 | 0x0008 // MAP_READ | COPY_DST
 /** Submits between two `finish()` calls that get GPU timestamps; later ones go untimed. */
 const MAX_TIMED_SUBMITS = 512
+/** Writes from this size go through a mapped staging buffer (`stagedWrite`). */
+const STAGED_UPLOAD_MIN = 1 << 20
 const QUERY_SLOT = 256
 
 interface PipelineEntry {
@@ -82,6 +84,10 @@ export class WebGpuDevice implements GpuDevice {
   private bindGroups = new Map<number, BindGroupEntry[]>()
   private bindGroupCount = 0
   private readonly staging: GPUBuffer[] = []
+  /** Mapped upload buffers ready for `stagedWrite`. */
+  private readonly uploads: GPUBuffer[] = []
+  /** Large writes through mapped staging buffers (DJINN_STAGED_UPLOAD=0 turns it off, for comparison). */
+  private readonly stagedUploads = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.DJINN_STAGED_UPLOAD !== "0"
   private readonly errors: GpuError[] = []
   private readonly querySet: GPUQuerySet | undefined = undefined
   private readonly queryBuffer: GPUBuffer | undefined = undefined
@@ -145,6 +151,10 @@ export class WebGpuDevice implements GpuDevice {
 
   writeBuffer(buffer: BufferId, offset: number, data: Uint8Array): void {
     const target = this.buffer(buffer)
+    if (this.stagedUploads && data.byteLength >= STAGED_UPLOAD_MIN && data.byteLength % 4 === 0 && offset % 4 === 0) {
+      this.stagedWrite(target, offset, data)
+      return
+    }
     // queue.writeBuffer needs a multiple of 4 bytes.
     if (data.byteLength % 4 === 0) {
       this.device.queue.writeBuffer(target, offset, data.buffer, data.byteOffset, data.byteLength)
@@ -153,6 +163,26 @@ export class WebGpuDevice implements GpuDevice {
       padded.set(data)
       this.device.queue.writeBuffer(target, offset, padded.buffer, 0, padded.byteLength)
     }
+  }
+
+  /**
+   * A large write through a mapped staging buffer: the bytes go straight into mapped memory and a copy, submitted at
+   * once, moves them — the same ordering as queue.writeBuffer (after earlier submits, before later ones). Staging
+   * buffers are mapped again once their copy is done and reused.
+   */
+  private stagedWrite(target: GPUBuffer, offset: number, data: Uint8Array): void {
+    const size = data.byteLength
+    const at = this.uploads.findIndex((b) => b.size >= size)
+    const staging = at >= 0 ? this.uploads.splice(at, 1)[0] : this.device.createBuffer({ size, usage: 0x0002 | 0x0004, mappedAtCreation: true, label: "upload" }) // MAP_WRITE | COPY_SRC
+    new Uint8Array(staging.getMappedRange(0, size)).set(data)
+    staging.unmap()
+    const encoder = this.device.createCommandEncoder()
+    encoder.copyBufferToBuffer(staging, 0, target, offset, size)
+    this.device.queue.submit([encoder.finish()])
+    staging.mapAsync(0x0002, 0, staging.size).then(
+      () => { if (this.uploads.length < 4) this.uploads.push(staging); else staging.destroy() },
+      () => staging.destroy(),
+    )
   }
 
   destroyBuffer(buffer: BufferId): void {
@@ -425,6 +455,7 @@ export class WebGpuDevice implements GpuDevice {
     for (const buffer of this.buffers.values()) buffer.destroy()
     this.buffers.clear()
     for (const s of this.staging) s.destroy()
+    for (const u of this.uploads) u.destroy()
     this.device.destroy()
   }
 }
