@@ -118,8 +118,10 @@ describe("attention", async () => {
     }
   }
   it("splits decode-shaped calls over keys, not prefill", () => {
-    expect(plan({ ...dense(1, 1, 300, 4, 4, 64, true, 299), scale: 1 }).splits).toBe(3)
-    expect(plan({ ...dense(1, 1, 4096, 32, 8, 128, true, 4095), scale: 1 }).splits).toBe(16)
+    // Pieces of 64 keys: 300 keys → 5 splits; Llama-2-7B at context 513 → 9 per head; 4096 keys over 32 heads → 32.
+    expect(plan({ ...dense(1, 1, 300, 4, 4, 64, true, 299), scale: 1 }).splits).toBe(5)
+    expect(plan({ ...dense(1, 1, 513, 32, 32, 128, true, 512), scale: 1 })).toMatchObject({ splits: 9, chunk: 64 })
+    expect(plan({ ...dense(1, 1, 4096, 32, 8, 128, true, 4095), scale: 1 }).splits).toBe(32)
     expect(plan({ ...dense(1, 512, 512, 12, 12, 64, true), scale: 1 }).splits).toBe(1)
   })
   it("routes prefill shapes to the query-tiled kernel, decode to the streaming one", () => {

@@ -61,6 +61,8 @@ export interface AttentionArgs extends AttentionShape {
 export const MAX_HEAD_DIM = 256
 /** Workgroups to aim for when splitting keys (an H100 has 132 SMs). */
 const TARGET_WORKGROUPS = 1024
+/** The smallest piece of keys a split takes. */
+const SPLIT_KEYS = 64
 
 const pow2 = (n: number): number => 2 ** Math.ceil(Math.log2(Math.max(n, 1)))
 
@@ -73,10 +75,12 @@ export const plan = (a: AttentionShape & { splits?: number }): Plan => {
   const bth = a.B * a.T * a.H
   // The most keys any query sees.
   const maxKeys = a.causal ? Math.max(0, Math.min(a.S, (a.queryPos0 ?? 0) + a.T)) : a.S
-  const blocks = Math.max(1, Math.ceil(maxKeys / wg))
+  // Splits take keys in pieces of SPLIT_KEYS (fewer than a workgroup's block: a decode over 512 keys then runs 9
+  // workgroups per head instead of 3, each with one short block).
+  const blocks = Math.max(1, Math.ceil(maxKeys / SPLIT_KEYS))
   let splits = a.splits ?? (bth >= TARGET_WORKGROUPS ? 1 : Math.min(blocks, Math.ceil(TARGET_WORKGROUPS / Math.max(bth, 1))))
   splits = Math.max(1, Math.min(splits, blocks))
-  const chunk = Math.ceil(blocks / splits) * wg
+  const chunk = splits === 1 ? Math.max(wg, Math.ceil(maxKeys / wg) * wg) : Math.ceil(blocks / splits) * SPLIT_KEYS
   return { wg, hdPad, splits: Math.max(1, Math.ceil(maxKeys / chunk)), chunk }
 }
 

@@ -40,7 +40,7 @@ struct Params {
   query_pos0: u32,
   scale: f32,
   splits: u32,
-  chunk: u32, // keys per split, a multiple of WG
+  chunk: u32, // keys per split (a multiple of 64; may be less than WG)
   hd_pad: u32, // head_dim rounded up to a power of two (≤ WG)
 }
 
