@@ -78,14 +78,15 @@ const main = async () => {
       const once = async (x: WorkInput) => {
         reads.ms = 0
         reads.count = 0
+        gpu.takeCpuStats()
         const t0 = performance.now()
         const pending = runInput(gpu, mem, model, x, images)
         const record = performance.now() - t0
         await pending
         const wall = performance.now() - t0
-        const readMs = reads.ms, readCount = reads.count
+        const readMs = reads.ms, readCount = reads.count, cpu = gpu.takeCpuStats()
         const { gpuMs } = await gpu.finish()
-        return { wall, record, gpuMs, readMs, readCount }
+        return { wall, record, gpuMs, readMs, readCount, cpu }
       }
       await once(input)
       const runs = []
@@ -99,6 +100,12 @@ const main = async () => {
         workload: w.name, dtype,
         wall_ms: median(runs.map((r) => r.wall)), record_ms: median(runs.map((r) => r.record)), gpu_ms: median(runs.map((r) => r.gpuMs)),
         read_ms: median(runs.map((r) => r.readMs)), reads: runs[0]?.readCount,
+        // Per run (medians): the CPU inside submits — uniforms upload, encoding the commands, finish, queue.submit.
+        flush_cpu: {
+          flushes: runs[0]?.cpu.flushes, commands: runs[0]?.cpu.commands, bind_groups_created: runs.map((r) => r.cpu.bindGroupsCreated),
+          uniforms_ms: median(runs.map((r) => r.cpu.uniformsMs)), encode_ms: median(runs.map((r) => r.cpu.encodeMs)),
+          finish_ms: median(runs.map((r) => r.cpu.finishMs)), submit_ms: median(runs.map((r) => r.cpu.submitMs)),
+        },
         wall_samples: runs.map((r) => +r.wall.toFixed(3)),
         dispatches: samples.length, kernel_sum_ms: samples.reduce((a, s) => a + s.ns, 0) / 1e6,
         kernels: kernels.slice(0, o.top),

@@ -36,6 +36,20 @@ export interface DispatchSample {
   readonly ns: number
 }
 
+/** Where the CPU time of submits goes (`WebGpuDevice.takeCpuStats`). */
+export interface CpuStats {
+  flushes: number
+  /** Bind groups created (cache misses). */
+  bindGroupsCreated: number
+  /** Dispatches and copies encoded. */
+  commands: number
+  uniformsMs: number
+  /** setPipeline / setBindGroup / dispatchWorkgroups (and bind-group creation on a cache miss). */
+  encodeMs: number
+  finishMs: number
+  submitMs: number
+}
+
 /** Dispatches timed between two `takeDispatchProfile` calls (two queries each). */
 const MAX_PROFILED = 4096
 
@@ -93,6 +107,8 @@ export class WebGpuDevice implements GpuDevice {
   private readonly queryBuffer: GPUBuffer | undefined = undefined
   private readonly queryRead: GPUBuffer | undefined = undefined
   private timedSubmits = 0
+  /** CPU time of flushes since the last `takeCpuStats` (uniform upload, encoding, finish, queue.submit). */
+  private cpu: CpuStats = { flushes: 0, bindGroupsCreated: 0, commands: 0, uniformsMs: 0, encodeMs: 0, finishMs: 0, submitMs: 0 }
   /** Per-dispatch profiling (off unless `setDispatchProfiling(true)`): each dispatch in its own timestamped pass. */
   private profileSet: GPUQuerySet | undefined = undefined
   private profileBuffer: GPUBuffer | undefined = undefined
@@ -265,6 +281,7 @@ export class WebGpuDevice implements GpuDevice {
       entries.push({ binding: slot++, resource })
     }
     const group = this.device.createBindGroup({ layout: entry.layout, entries })
+    this.cpu.bindGroupsCreated++
     if (this.bindGroupCount > MAX_BIND_GROUPS) this.clearBindGroups()
     const key = [pipelineId, uniformOffset, uniformSize]
     for (const b of bindings) key.push(b.buffer, b.offset ?? 0, b.size ?? -1)
@@ -288,7 +305,9 @@ export class WebGpuDevice implements GpuDevice {
       this.uniformBuffer = this.newUniformBuffer(Math.max(this.uniformUsed, this.uniformBuffer.size * 2))
       this.clearBindGroups()
     }
+    const t0 = performance.now()
     if (this.uniformUsed > 0) this.device.queue.writeBuffer(this.uniformBuffer, 0, this.uniformBytes.buffer, 0, this.uniformUsed)
+    const t1 = performance.now()
     const encoder = this.device.createCommandEncoder()
     let pass: GPUComputePassEncoder | undefined
     const slot = this.timedSubmits
@@ -342,7 +361,18 @@ export class WebGpuDevice implements GpuDevice {
     if (profiling && this.profileNext > profileFirst) {
       encoder.resolveQuerySet(this.profileSet!, profileFirst, this.profileNext - profileFirst, this.profileBuffer!, profileFirst * 8)
     }
-    this.device.queue.submit([encoder.finish()])
+    const t2 = performance.now()
+    const commandBuffer = encoder.finish()
+    const t3 = performance.now()
+    this.device.queue.submit([commandBuffer])
+    const t4 = performance.now()
+    const c = this.cpu
+    c.flushes++
+    c.commands += this.commands.length
+    c.uniformsMs += t1 - t0
+    c.encodeMs += t2 - t1
+    c.finishMs += t3 - t2
+    c.submitMs += t4 - t3
     this.commands = []
     // The uniform buffer is rewritten by the next submit: queue.writeBuffer is ordered after this submit.
     this.uniformUsed = 0
@@ -371,6 +401,13 @@ export class WebGpuDevice implements GpuDevice {
 
   submit(): void {
     this.flush()
+  }
+
+  /** The CPU time of flushes since the last call, and a reset. */
+  takeCpuStats(): CpuStats {
+    const out = this.cpu
+    this.cpu = { flushes: 0, bindGroupsCreated: 0, commands: 0, uniformsMs: 0, encodeMs: 0, finishMs: 0, submitMs: 0 }
+    return out
   }
 
   /** Turns per-dispatch timing on or off (needs timestamp queries). Each dispatch then runs in its own compute pass. */
