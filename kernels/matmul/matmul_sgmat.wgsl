@@ -90,7 +90,12 @@ const MMA_THREADS: u32 = SG_M * SG_N * 32u;
 // #if SPLIT
 // Four more subgroups stage the tiles while the others multiply (warp specialisation: a load's latency then stalls
 // only the subgroups that wait for it).
+// #if STAGE8
+// Eight (STAGE8): staging is bound by per-thread instructions (each 16-byte load becomes eight 2-byte stores).
+const STAGERS: u32 = 256u;
+// #else
 const STAGERS: u32 = 128u;
+// #endif
 const THREADS: u32 = MMA_THREADS + STAGERS;
 // #else
 const STAGERS: u32 = MMA_THREADS;

@@ -18,6 +18,8 @@ const cases: Case[] = [
   [200, 136, 72, "nk", true, "none", 0, "128x128/8+ws"],
   [130, 264, 520, "kn", true, "gelu_erf", 0, "128x256/8+ws"],
   [67, 131, 45, "nk", false, "none", 1, "64x64/4+ws"],
+  [300, 264, 520, "nk", true, "none", 0, "128x128/4+ws8"],
+  [260, 136, 72, "kn", true, "gelu_tanh", 8, "128x128/4+ws8"],
   [67, 131, 45, "nk", true, "gelu_erf", 3],
   [67, 131, 45, "kn", false, "none", 0, "128x128/8"],
   [9, 40, 36, "nk", true, "none", 0],
@@ -75,7 +77,7 @@ describe("matmul_sgmat", async () => {
       for (const aligned of [[], ["ALIGNED"]]) {
         for (const tile of [["TILE_128_8", "FM4"], ["TILE_128_4", "FM4", "FN4"], ["TILE_128_256", "FM4", "FN4"], ["TILE_64"]]) {
           for (const epilogue of [[], ["BIAS", "GELU_TANH"], ["BIAS", "GELU_ERF"]]) {
-            for (const split of [[], ["SPLIT"]]) {
+            for (const split of [[], ["SPLIT"], ["SPLIT", "STAGE8"]]) {
             const defines = [...layout, ...aligned, ...tile, ...epilogue, ...split]
             const module = device.createShaderModule({ code: preprocess(sgmat.spec.wgsl, { dtype: "f16", defines }) })
             for (const m of (await module.getCompilationInfo()).messages) messages.push(`${defines.join(",")}: ${m.type} ${m.lineNum}:${m.linePos} ${m.message}`)

@@ -18,9 +18,9 @@ export const spec: KernelSpec = {
 /**
  * Tile shapes (y rows × columns / multiplying subgroups): "128x128/8" (subgroups of 64×32, K-steps of 32),
  * "128x128/4" (64×64), "128x256/8" (64×64, K-steps of 16), "64x64/4" (32×32, for shapes with too few big tiles to fill
- * the GPU). "+ws" adds four subgroups that only stage tiles (warp specialisation).
+ * the GPU). "+ws" adds four subgroups that only stage tiles (warp specialisation), "+ws8" eight.
  */
-export type SgTile = `${"128x128/8" | "128x128/4" | "128x256/8" | "64x64/4"}${"" | "+ws"}`
+export type SgTile = `${"128x128/8" | "128x128/4" | "128x256/8" | "64x64/4"}${"" | "+ws" | "+ws8"}`
 const TILES: Record<string, { defines: string[]; rows: number; cols: number }> = {
   "128x128/8": { defines: ["TILE_128_8", "FM4"], rows: 128, cols: 128 },
   "128x128/4": { defines: ["TILE_128_4", "FM4", "FN4"], rows: 128, cols: 128 },
@@ -47,11 +47,18 @@ const MIN_BIG_TILES = 128
  */
 export const tileOf = (M: number, N: number, aligned = true): SgTile => {
   const big = Math.ceil(M / 128) * Math.ceil(N / 128) >= MIN_BIG_TILES
-  if (aligned) return big ? "128x128/4+ws" : "64x64/4+ws"
+  if (aligned) return big ? BIG_TILE : "64x64/4+ws"
   return big ? "128x128/8" : "64x64/4"
 }
 
 const MAX_GROUPS = 65535
+
+/** The tile of big aligned shapes; DJINN_SGMAT_BIG_TILE=128x128/4+ws8 (or another SgTile) picks another, for A/B runs. */
+const BIG_TILE: SgTile = ((): SgTile => {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.DJINN_SGMAT_BIG_TILE
+  const [shape, suffix = ""] = (env ?? "").split("+")
+  return env !== undefined && shape in TILES && ["", "ws", "ws8"].includes(suffix) ? (env as SgTile) : "128x128/4+ws"
+})()
 
 /** 16-byte loads and stores need rows (K; N too for y and "kn" W) and both offsets in whole 8-half pieces. */
 export const alignedOf = (args: LinearArgs): boolean =>
@@ -64,10 +71,12 @@ export const encode = (gpu: GpuDevice, args: LinearArgs, tile: SgTile = tileOf(a
   const defines = epilogueDefines(args)
   if (args.wLayout === "nk") defines.push("W_NK")
   if (alignedOf(args)) defines.push("ALIGNED")
-  const split = tile.endsWith("+ws")
-  const shape = TILES[split ? tile.slice(0, -3) : tile]
+  const eight = tile.endsWith("+ws8")
+  const split = eight || tile.endsWith("+ws")
+  const shape = TILES[tile.split("+")[0]]
   defines.push(...shape.defines)
   if (split) defines.push("SPLIT")
+  if (eight) defines.push("STAGE8")
   // x runs over row tiles, y over column tiles (see main in the WGSL).
   const gx = Math.ceil(args.M / shape.rows)
   const gy = Math.ceil(args.N / shape.cols)

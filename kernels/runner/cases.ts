@@ -186,6 +186,8 @@ export const perfCases = ({ small, dtypes }: CaseOptions): PerfCase[] => {
   if (!small && dtypes.includes("f16")) {
     for (const [shape, layout] of prefill) {
       out.push(linearCase(shape, layout, "f16", rotateBytes, "sgmat"))
+      // Eight staging subgroups instead of four, on the aligned big shapes (a candidate default).
+      if (shape.K % 8 === 0 && shape.N % 8 === 0 && shape.M >= 1024) out.push(linearCase(shape, layout, "f16", rotateBytes, "128x128/4+ws8"))
       if (!s.matmul.some((m) => m.M === shape.M && m.N === shape.N && m.K === shape.K)) out.push(linearCase(shape, layout, "f16", rotateBytes, "tiled"))
     }
   }
