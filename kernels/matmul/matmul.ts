@@ -41,7 +41,7 @@ export const encode = (gpu: GpuDevice, args: LinearArgs): void => {
 }
 
 /** Every spec of this folder: the tiled GEMM and the tensor-core one. */
-export const specs: readonly KernelSpec[] = [spec, sgmat.spec]
+export const specs: readonly KernelSpec[] = [spec, sgmat.spec, sgmat.reduceSpec]
 
 /**
  * The engine's linear layer: gemv for decode-sized M (≤ gemv.MAX_M); beyond, the tensor-core GEMM for f16 where the

@@ -25,7 +25,7 @@ struct Params {
   // Element offsets of x's and y's first rows within their bindings.
   x_off: u32,
   y_off: u32,
-  _p0: u32,
+  kc: u32, // SPLITK: k per split, a multiple of BK
   _p1: u32,
   _p2: u32,
 }
@@ -34,11 +34,20 @@ struct Params {
 // #if ALIGNED
 @group(0) @binding(1) var<storage, read> x: array<vec4<u32>>;
 @group(0) @binding(2) var<storage, read> w: array<vec4<u32>>;
+// #if !SPLITK
 @group(0) @binding(3) var<storage, read_write> y: array<vec4<u32>>;
+// #endif
 // #else
 @group(0) @binding(1) var<storage, read> x: array<f16>;
 @group(0) @binding(2) var<storage, read> w: array<f16>;
+// #if !SPLITK
 @group(0) @binding(3) var<storage, read_write> y: array<f16>;
+// #endif
+// #endif
+// #if SPLITK
+// Split-K (small M·N, long K: too few tiles to fill the GPU): workgroup z sums k in [z·kc, (z+1)·kc) and writes its
+// f32 partial sums [z, M, N]; matmul_reduce adds the splits, the bias and the activation.
+@group(0) @binding(3) var<storage, read_write> part: array<f32>;
 // #endif
 // #if BIAS
 @group(0) @binding(4) var<storage, read> b: array<f16>;
@@ -129,6 +138,8 @@ var<workgroup> tile_a: array<f16, 2u * A_STAGE>;
 var<workgroup> tile_b: array<f16, 2u * B_STAGE>;
 // One 16×16 f32 accumulator per subgroup on its way out.
 var<workgroup> scratch: array<f32, SG_M * SG_N * 256u>;
+// SPLITK: this workgroup's split.
+var<private> split_z: u32;
 
 // Eight halves of one row, zero beyond `limit` (the row's length) — the unaligned path's load.
 // #if !ALIGNED
@@ -328,6 +339,14 @@ fn emit(c: Acc, i: u32, j: u32, row0: u32, col0: u32, sg: u32, lane: u32) {
   let c0 = (lane % 2u) * 8u;
   let gm = row0 + ((sg / SG_N) * FM + i) * 16u + r;
   let gn = col0 + ((sg % SG_N) * FN + j) * 16u + c0;
+  // #if SPLITK
+  if (multiplies && gm < p.M) {
+    let base = split_z * p.M * p.N + gm * p.N;
+    for (var k = 0u; k < 8u; k++) {
+      if (gn + k < p.N) { part[base + gn + k] = scratch[mine + r * 16u + c0 + k]; }
+    }
+  }
+  // #else
   if (multiplies && gm < p.M) {
     var v: array<f32, 8>;
     for (var k = 0u; k < 8u; k++) { v[k] = finish(scratch[mine + r * 16u + c0 + k], gn + k); }
@@ -342,6 +361,7 @@ fn emit(c: Acc, i: u32, j: u32, row0: u32, col0: u32, sg: u32, lane: u32) {
     }
     // #endif
   }
+  // #endif
   workgroupBarrier();
 }
 
@@ -352,7 +372,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         @builtin(subgroup_id) sg: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let row0 = wid.x * BM;
   let col0 = wid.y * BN;
+  // #if SPLITK
+  split_z = wid.z;
+  let kbase = wid.z * p.kc;
+  let steps = (min(p.K - kbase, p.kc) + BK - 1u) / BK;
+  // #else
+  let kbase = 0u;
   let steps = (p.K + BK - 1u) / BK;
+  // #endif
   var acc: Accs;
 
   // #if SPLIT
@@ -362,8 +389,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let st = (sg - SG_M * SG_N) * 32u + lane;
   var held: Staged;
   if (stages) {
-    put(0u, st, fetch(row0, col0, 0u, st));
-    if (steps > 1u) { held = fetch(row0, col0, BK, st); }
+    put(0u, st, fetch(row0, col0, kbase, st));
+    if (steps > 1u) { held = fetch(row0, col0, kbase + BK, st); }
   }
   workgroupBarrier();
   for (var s = 0u; s < steps; s++) {
@@ -372,19 +399,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       multiply(&acc, stage, sg);
     } else if (s + 1u < steps) {
       put(1u - stage, st, held);
-      if (s + 2u < steps) { held = fetch(row0, col0, (s + 2u) * BK, st); }
+      if (s + 2u < steps) { held = fetch(row0, col0, kbase + (s + 2u) * BK, st); }
     }
     workgroupBarrier();
   }
   // #else
-  put(0u, t, fetch(row0, col0, 0u, t));
+  put(0u, t, fetch(row0, col0, kbase, t));
   workgroupBarrier();
   for (var s = 0u; s < steps; s++) {
     let stage = s % 2u;
     let more = s + 1u < steps;
     // Next step's tiles into registers; their latency overlaps this step's matrix work.
     var next: Staged;
-    if (more) { next = fetch(row0, col0, (s + 1u) * BK, t); }
+    if (more) { next = fetch(row0, col0, kbase + (s + 1u) * BK, t); }
     multiply(&acc, stage, sg);
     // The other stage was last read in step s - 1, before that step's barrier.
     if (more) { put(1u - stage, t, next); }

@@ -23,6 +23,10 @@ const cases: Case[] = [
   [67, 131, 45, "nk", true, "gelu_erf", 3],
   [67, 131, 45, "kn", false, "none", 0, "128x128/8"],
   [9, 40, 36, "nk", true, "none", 0],
+  // Split-K (too few tiles for the GPU, long K): BERT-base's down and up projections at 128 tokens, and a ragged one.
+  [128, 768, 3072, "nk", true, "none", 0],
+  [128, 3072, 768, "nk", true, "gelu_erf", 0],
+  [70, 200, 1100, "kn", true, "gelu_tanh", 3],
 ]
 
 describe("matmul_sgmat", async () => {
@@ -58,6 +62,10 @@ describe("matmul_sgmat", async () => {
   it("picks 128×128 tiles only when there are enough of them", () => {
     expect(sgmat.tileOf(1024, 4096)).toBe("128x128/4+ws")
     expect(sgmat.tileOf(128, 768)).toBe("64x64/4+ws")
+    expect(sgmat.splitsOf(128, 768, 3072, "64x64/4+ws")).toBe(11)
+    expect(sgmat.splitsOf(128, 2304, 768, "64x64/4+ws")).toBe(3)
+    expect(sgmat.splitsOf(1024, 4096, 4096, "128x128/4+ws")).toBe(1)
+    expect(sgmat.splitsOf(128, 768, 384, "64x64/4+ws")).toBe(1)
     expect(sgmat.tileOf(1000, 4100, false)).toBe("128x128/8")
     expect(sgmat.alignedOf({ x: { buffer: 0 }, w: { buffer: 0 }, y: { buffer: 0 }, M: 3, N: 16, K: 8, wLayout: "nk", xOffset: 4 })).toBe(false)
   })
@@ -77,7 +85,7 @@ describe("matmul_sgmat", async () => {
       for (const aligned of [[], ["ALIGNED"]]) {
         for (const tile of [["TILE_128_8", "FM4"], ["TILE_128_4", "FM4", "FN4"], ["TILE_128_256", "FM4", "FN4"], ["TILE_64"]]) {
           for (const epilogue of [[], ["BIAS", "GELU_TANH"], ["BIAS", "GELU_ERF"]]) {
-            for (const split of [[], ["SPLIT"], ["SPLIT", "STAGE8"]]) {
+            for (const split of [[], ["SPLIT"], ["SPLIT", "STAGE8"], ["SPLITK"], ["SPLIT", "SPLITK"]]) {
             const defines = [...layout, ...aligned, ...tile, ...epilogue, ...split]
             const module = device.createShaderModule({ code: preprocess(sgmat.spec.wgsl, { dtype: "f16", defines }) })
             for (const m of (await module.getCompilationInfo()).messages) messages.push(`${defines.join(",")}: ${m.type} ${m.lineNum}:${m.linePos} ${m.message}`)
@@ -85,6 +93,10 @@ describe("matmul_sgmat", async () => {
           }
         }
       }
+    }
+    for (const epilogue of [[], ["BIAS"], ["BIAS", "GELU_ERF"], ["GELU_TANH"]]) {
+      const module = device.createShaderModule({ code: preprocess(sgmat.reduceSpec.wgsl, { dtype: "f16", defines: epilogue }) })
+      for (const m of (await module.getCompilationInfo()).messages) messages.push(`reduce ${epilogue.join(",")}: ${m.type} ${m.lineNum}:${m.linePos} ${m.message}`)
     }
     device.destroy()
     await instance.requestAdapter() // keeps `instance` alive until here

@@ -3,11 +3,11 @@
  * Only for adapters that grant `chromium-experimental-subgroup-matrix` with the f16×f16→f32 16×16×16 configuration
  * and subgroups of 32; `usable` says whether this one does.
  */
-import { packUniforms, type AdapterDescription, type GpuDevice, type KernelSpec } from "@djinn/gpu"
+import { grid, packUniforms, type AdapterDescription, type Binding, type GpuDevice, type KernelSpec } from "@djinn/gpu"
 import { wgsl } from "../source.ts"
 import { checkShape, dtypeOf, epilogueDefines, epilogueWgsl, type LinearArgs } from "./linear.ts"
 
-/** Bindings: x, W, y, then b (only in BIAS variants). */
+/** Bindings: x, W, y (the f32 split-K workspace in SPLITK variants), then b (only in BIAS variants). */
 export const spec: KernelSpec = {
   id: "matmul_sgmat",
   wgsl: wgsl("matmul", "matmul_sgmat.wgsl") + "\n" + epilogueWgsl(),
@@ -64,11 +64,50 @@ const BIG_TILE: SgTile = ((): SgTile => {
 export const alignedOf = (args: LinearArgs): boolean =>
   args.K % 8 === 0 && args.N % 8 === 0 && (args.xOffset ?? 0) % 8 === 0 && (args.yOffset ?? 0) % 8 === 0
 
+/** Split-K's second pass (matmul_reduce.wgsl): the splits' sum, the bias and the activation. */
+export const reduceSpec: KernelSpec = { id: "matmul_reduce", wgsl: wgsl("matmul", "matmul_reduce.wgsl") + "\n" + epilogueWgsl(), storage: ["read", "read_write", "read"], uniforms: true }
+
+/** DJINN_SGMAT_SPLITK=0 turns split-K off (A/B runs). */
+const SPLITK_OFF = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.DJINN_SGMAT_SPLITK === "0"
+/** Tiles that fill an H100 (132 SMs) about twice over. */
+const FILL_TILES = 264
+/** The least k a split takes (eight K-steps of 32). */
+const MIN_SPLIT_K = 256
+
+/**
+ * K-splits for a shape: 1 unless it has too few tiles to fill the GPU and K is long (BERT-base at 128 tokens: its
+ * 128×768×3072 down projection has 24 tiles of 64×64, each 96 K-steps deep, on 132 SMs).
+ */
+export const splitsOf = (M: number, N: number, K: number, tile: SgTile): number => {
+  if (SPLITK_OFF) return 1
+  const shape = TILES[tile.split("+")[0]]
+  const tiles = Math.ceil(M / shape.rows) * Math.ceil(N / shape.cols)
+  if (tiles >= 132 || K < 2 * MIN_SPLIT_K) return 1
+  return Math.max(1, Math.min(Math.floor(K / MIN_SPLIT_K), Math.ceil(FILL_TILES / tiles), 16))
+}
+
+const workspaces = new WeakMap<GpuDevice, { buffer: number; bytes: number }>()
+
+/** The device's split-K workspace, grown as needed (growing submits what is recorded first). */
+const workspace = (gpu: GpuDevice, bytes: number): Binding => {
+  let ws = workspaces.get(gpu)
+  if (ws === undefined || ws.bytes < bytes) {
+    if (ws !== undefined) gpu.destroyBuffer(ws.buffer)
+    ws = { buffer: gpu.createBuffer(Math.max(bytes, 1 << 20), "sgmat-splitk"), bytes: Math.max(bytes, 1 << 20) }
+    workspaces.set(gpu, ws)
+  }
+  return { buffer: ws.buffer, offset: 0, size: bytes }
+}
+
 /** y[M,N] = act(x[M,K] · W + b) on tensor cores; any M, N, K. f16 only. */
-export const encode = (gpu: GpuDevice, args: LinearArgs, tile: SgTile = tileOf(args.M, args.N, alignedOf(args))): void => {
+export const encode = (gpu: GpuDevice, args: LinearArgs, tile: SgTile = tileOf(args.M, args.N, alignedOf(args)), splits = splitsOf(args.M, args.N, args.K, tile)): void => {
   checkShape("matmul_sgmat", args)
   if (dtypeOf(args) !== "f16") throw new Error("matmul_sgmat: f16 only")
-  const defines = epilogueDefines(args)
+  if (!Number.isInteger(splits) || splits < 1) throw new Error(`matmul_sgmat: splits must be a positive integer, got ${splits}`)
+  // k per split, a whole number of K-steps (32; 16 for 128x256 tiles divides it too).
+  const kc = Math.ceil(Math.ceil(args.K / splits) / 32) * 32
+  const nSplits = Math.ceil(args.K / kc)
+  const defines = nSplits > 1 ? ["SPLITK"] : epilogueDefines(args)
   if (args.wLayout === "nk") defines.push("W_NK")
   if (alignedOf(args)) defines.push("ALIGNED")
   const eight = tile.endsWith("+ws8")
@@ -81,12 +120,22 @@ export const encode = (gpu: GpuDevice, args: LinearArgs, tile: SgTile = tileOf(a
   const gx = Math.ceil(args.M / shape.rows)
   const gy = Math.ceil(args.N / shape.cols)
   if (gx > MAX_GROUPS || gy > MAX_GROUPS) throw new Error(`matmul_sgmat: ${args.M}×${args.N} needs more than ${MAX_GROUPS} tiles per dimension`)
-  const bindings = [args.x, args.w, args.y]
-  if (args.b !== undefined) bindings.push(args.b)
+  const MN = args.M * args.N
+  const part = nSplits > 1 ? workspace(gpu, nSplits * MN * 4) : undefined
+  const bindings = part !== undefined ? [args.x, args.w, part] : [args.x, args.w, args.y]
+  if (part === undefined && args.b !== undefined) bindings.push(args.b)
   gpu.dispatch({
     pipeline: gpu.pipeline(spec.id, { dtype: "f16", defines }),
     bindings,
-    uniforms: packUniforms([["u32", args.M], ["u32", args.N], ["u32", args.K], ["u32", args.xOffset ?? 0], ["u32", args.yOffset ?? 0]]),
-    workgroups: [gx, gy, 1],
+    uniforms: packUniforms([["u32", args.M], ["u32", args.N], ["u32", args.K], ["u32", args.xOffset ?? 0], ["u32", args.yOffset ?? 0], ["u32", kc]]),
+    workgroups: [gx, gy, nSplits],
+  })
+  if (part === undefined) return
+  const groups = grid(Math.ceil(MN / 256))
+  gpu.dispatch({
+    pipeline: gpu.pipeline(reduceSpec.id, { dtype: "f16", defines: epilogueDefines(args) }),
+    bindings: args.b !== undefined ? [part, args.y, args.b] : [part, args.y],
+    uniforms: packUniforms([["u32", MN], ["u32", args.N], ["u32", nSplits], ["u32", args.yOffset ?? 0], ["u32", groups[0] * 256]]),
+    workgroups: groups,
   })
 }

@@ -157,7 +157,7 @@ export const probeCase = (wantBytes: number): PerfCase => ({
 
 /**
  * The tensor-core GEMM's cases: Llama-2-7B prefill of 1024 tokens (q/k/v/o, MLP up, MLP down), a square 4096³, BERT-base
- * at 128 tokens, GPT-2's "kn" weights, and a shape of odd sizes for the unaligned path.
+ * at 128 tokens (every projection), GPT-2's "kn" weights, and a shape of odd sizes for the unaligned path.
  */
 const prefill: [Shape, WLayout][] = [
   [{ M: 1024, N: 4096, K: 4096 }, "nk"],
@@ -165,6 +165,10 @@ const prefill: [Shape, WLayout][] = [
   [{ M: 1024, N: 4096, K: 11008 }, "nk"],
   [{ M: 4096, N: 4096, K: 4096 }, "nk"],
   [{ M: 128, N: 768, K: 768 }, "nk"],
+  // BERT-base's other projections at 128 tokens (split-K: too few tiles for the GPU).
+  [{ M: 128, N: 2304, K: 768 }, "nk"],
+  [{ M: 128, N: 3072, K: 768 }, "nk"],
+  [{ M: 128, N: 768, K: 3072 }, "nk"],
   [{ M: 1024, N: 4096, K: 4096 }, "kn"],
   [{ M: 1024, N: 3072, K: 768 }, "kn"],
   [{ M: 1000, N: 4100, K: 4093 }, "nk"],
