@@ -12,8 +12,9 @@ export interface GemvArgs extends LinearArgs {
    */
   readonly swiglu?: boolean
   /**
-   * "nk" only: RMSNorm fused as a prologue. Each row of x is normalized before the product, as `rmsnorm` would:
-   * x[m,k] / sqrt(mean_k(x[m,k]²) + eps) · weight[k] in f32, rounded to the storage dtype; y = gemv of that.
+   * "nk" only: RMSNorm fused. Each row of x is normalized as `rmsnorm` would (x[m,k] / sqrt(mean_k(x[m,k]²) + eps) ·
+   * weight[k], f32): the kernel sums the squares of the x it reads for the product and applies rstd to the sum, so the
+   * normalized x is not rounded to the storage dtype first (f16 results agree with rmsnorm + gemv to ~1e-3).
    */
   readonly rmsnorm?: { readonly weight: Binding; readonly eps: number }
 }

@@ -9,9 +9,10 @@ enable subgroups;
 // Variants: VEC4 | PACKED (f16 only), SUBGROUPS, BIAS, activation defines of epilogue.wgsl, RESIDUAL (y = act(…) +
 // residual, the transformer's skip connection fused), SWIGLU (W is [gate; up], 2N rows, and y[m,n] =
 // silu(gate_n·x_m) · (up_n·x_m): half of a workgroup's rows reduce gate rows, the other half the matching up rows),
-// RMSNORM (x is RMS-normalized on the fly, Llama's RMSNorm fused as a prologue: each workgroup sums the squares of its
-// MR x rows itself, then reads x[m,k]·rstd_m·g[k], rounded to E as the separate rmsnorm kernel stores it, in place of
-// x[m,k]; g, the norm weight of K elements, is bound last and eps rides in the uniforms); override MR (rows of x).
+// RMSNORM (Llama's RMSNorm fused: y = rstd_m · Σ_k W[n,k]·x[m,k]·g[k] — the row's threads sum the squares of the x
+// elements they read anyway beside the dot product, and the reduced sum gives rstd_m at the end, so the norm costs no
+// extra pass or barrier; g, the norm weight of K elements, is bound last and eps rides in the uniforms. Unlike the
+// separate rmsnorm kernel, the normalized x is not rounded to E before the dot product); override MR (rows of x).
 alias E = f32; // @dtype
 // #if PACKED
 // f16 data read as vec4<u32>: eight halves per 16-byte load.
@@ -85,6 +86,10 @@ const WG: u32 = 256u;
 override T: u32 = 32u;
 
 var<workgroup> red: array<f32, MAX_M * WG>;
+// #if RMSNORM
+// The partial sums of squares of x, laid out as red.
+var<workgroup> red_sq: array<f32, MAX_M * WG>;
+// #endif
 
 // #if PACKED
 fn h2(v: u32) -> vec2<f32> {
@@ -121,22 +126,15 @@ fn sumsq(a: V) -> f32 {
   // #endif
 }
 
-// #if PACKED
-// Two halves of x normalized as the rmsnorm kernel computes them: (x·rstd)·g in f32, rounded to f16.
-fn hn(xv: u32, gv: u32, r: f32) -> vec2<f32> {
-  return vec2<f32>(vec2<f16>(h2(xv) * r * h2(gv)));
-}
-// #endif
-
-// dotv(a, normalized x): x's elements become E((x·rstd)·g) first.
-fn dotn(a: V, xv: V, gv: V, r: f32) -> f32 {
+// dotv(a, x·g): the norm weight applied elementwise in f32 (rstd comes after the sum).
+fn dotg(a: V, xv: V, gv: V) -> f32 {
   // #if PACKED
-  return (dot(h2(a.x), hn(xv.x, gv.x, r)) + dot(h2(a.y), hn(xv.y, gv.y, r))) + (dot(h2(a.z), hn(xv.z, gv.z, r)) + dot(h2(a.w), hn(xv.w, gv.w, r)));
+  return (dot(h2(a.x), h2(xv.x) * h2(gv.x)) + dot(h2(a.y), h2(xv.y) * h2(gv.y))) + (dot(h2(a.z), h2(xv.z) * h2(gv.z)) + dot(h2(a.w), h2(xv.w) * h2(gv.w)));
   // #else
   // #if VEC4
-  return dot(vec4<f32>(a), vec4<f32>(V(vec4<f32>(xv) * r * vec4<f32>(gv))));
+  return dot(vec4<f32>(a), vec4<f32>(xv) * vec4<f32>(gv));
   // #else
-  return f32(a) * f32(V(f32(xv) * r * f32(gv)));
+  return f32(a) * f32(xv) * f32(gv);
   // #endif
   // #endif
 }
@@ -197,43 +195,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let wrow = min(n, p.N - 1u) * p.kv;
   // #endif
   let kv = p.kv;
-  // #if RMSNORM
-  // Prologue: every workgroup sums the squares of its MR x rows (K elements each, from cache) over all WG threads.
-  var sq: array<f32, MAX_M>;
-  for (var m = 0u; m < MR; m++) {
-    let xo = p.x_off + m * kv;
-    for (var i = li; i < kv; i += WG) { sq[m] += sumsq(x[xo + i]); }
-  }
-  var rstd: array<f32, MAX_M>;
-  // #if SUBGROUPS
-  // One partial per subgroup, then every thread adds up the WG / sg_size partials of each row.
-  let nsg = WG / sg_size;
-  for (var m = 0u; m < MR; m++) {
-    let s = subgroupAdd(sq[m]);
-    if (sg_lane == 0u) { red[m * WG + li / sg_size] = s; }
-  }
-  workgroupBarrier();
-  for (var m = 0u; m < MR; m++) {
-    var s = 0.0;
-    for (var i = 0u; i < nsg; i++) { s += red[m * WG + i]; }
-    rstd[m] = s;
-  }
-  // #else
-  for (var m = 0u; m < MR; m++) { red[m * WG + li] = sq[m]; }
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
-    if (li < stride) {
-      for (var m = 0u; m < MR; m++) { red[m * WG + li] += red[m * WG + li + stride]; }
-    }
-    workgroupBarrier();
-  }
-  for (var m = 0u; m < MR; m++) { rstd[m] = red[m * WG]; }
-  // #endif
-  for (var m = 0u; m < MR; m++) { rstd[m] = inverseSqrt(rstd[m] / f32(kv * VW) + p.eps); }
-  // red is reused for the row sums below: everyone has read it first.
-  workgroupBarrier();
-  // #endif
   var acc: array<f32, MAX_M>;
+  // #if RMSNORM
+  var sq: array<f32, MAX_M>;
+  // #endif
   var k = lane;
   for (; k + (U - 1u) * T < kv; k += U * T) {
     var wu: array<V, U>;
@@ -246,7 +211,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       let xo = p.x_off + m * kv + k;
       var s = 0.0;
       // #if RMSNORM
-      for (var u = 0u; u < U; u++) { s += dotn(wu[u], x[xo + u * T], gu[u], rstd[m]); }
+      var q = 0.0;
+      for (var u = 0u; u < U; u++) {
+        let xu = x[xo + u * T];
+        s += dotg(wu[u], xu, gu[u]);
+        q += sumsq(xu);
+      }
+      sq[m] += q;
       // #else
       for (var u = 0u; u < U; u++) { s += dotv(wu[u], x[xo + u * T]); }
       // #endif
@@ -257,7 +228,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let w0 = w[wrow + k];
     // #if RMSNORM
     let g0 = g[k];
-    for (var m = 0u; m < MR; m++) { acc[m] += dotn(w0, x[p.x_off + m * kv + k], g0, rstd[m]); }
+    for (var m = 0u; m < MR; m++) {
+      let x0 = x[p.x_off + m * kv + k];
+      acc[m] += dotg(w0, x0, g0);
+      sq[m] += sumsq(x0);
+    }
     // #else
     for (var m = 0u; m < MR; m++) { acc[m] += dotv(w0, x[p.x_off + m * kv + k]); }
     // #endif
@@ -273,21 +248,43 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     for (var m = 0u; m < MR; m++) {
       let s = subgroupAdd(acc[m]);
       if (sg_lane == 0u) { red[m * WG + li / sg_size] = s; }
+      // #if RMSNORM
+      let q = subgroupAdd(sq[m]);
+      if (sg_lane == 0u) { red_sq[m * WG + li / sg_size] = q; }
+      // #endif
     }
   } else {
     for (var m = 0u; m < MR; m++) { red[m * WG + li] = acc[m]; }
+    // #if RMSNORM
+    for (var m = 0u; m < MR; m++) { red_sq[m * WG + li] = sq[m]; }
+    // #endif
   }
   // #else
   for (var m = 0u; m < MR; m++) { red[m * WG + li] = acc[m]; }
+  // #if RMSNORM
+  for (var m = 0u; m < MR; m++) { red_sq[m * WG + li] = sq[m]; }
+  // #endif
   // #endif
   workgroupBarrier();
+  // #if RMSNORM
+  // Every row slot's threads read all of x: slot r's squares give x row `lane`'s rstd.
+  var rstd = 1.0;
+  if (lane < MR) {
+    let base = lane * WG + r * parts;
+    var q = 0.0;
+    for (var i = 0u; i < parts; i++) { q += red_sq[base + i]; }
+    rstd = inverseSqrt(q / f32(kv * VW) + p.eps);
+  }
+  // #else
+  let rstd = 1.0;
+  // #endif
   // #if SWIGLU
   if (lane < MR && n < p.N && r < half) {
-    store_glu(lane, n, row_sum(lane, r, parts), row_sum(lane, r + half, parts));
+    store_glu(lane, n, rstd * row_sum(lane, r, parts), rstd * row_sum(lane, r + half, parts));
   }
   // #else
   if (lane < MR && n < p.N) {
-    store(lane, n, row_sum(lane, r, parts));
+    store(lane, n, rstd * row_sum(lane, r, parts));
   }
   // #endif
 }
