@@ -65,6 +65,7 @@ describe("matmul_sgmat", async () => {
     expect(sgmat.splitsOf(128, 768, 3072, "64x64/4+ws")).toBe(11)
     expect(sgmat.splitsOf(128, 2304, 768, "64x64/4+ws")).toBe(3)
     expect(sgmat.splitsOf(1024, 4096, 4096, "128x128/4+ws")).toBe(1)
+    expect(sgmat.splitsOf(512, 4096, 4096, "128x128/4+ws")).toBe(1)
     expect(sgmat.splitsOf(128, 768, 384, "64x64/4+ws")).toBe(1)
     expect(sgmat.tileOf(1000, 4100, false)).toBe("128x128/8")
     expect(sgmat.alignedOf({ x: { buffer: 0 }, w: { buffer: 0 }, y: { buffer: 0 }, M: 3, N: 16, K: 8, wLayout: "nk", xOffset: 4 })).toBe(false)
