@@ -19,6 +19,22 @@ describe("layernorm", async () => {
         const got = (await out.read()).slice(yOffset)
         expect(relError(got, reference(x.slice(xOffset), gamma, beta, rows, cols, 1e-5))).toBeLessThan(tolerance(dtype))
       })
+      it(`${dtype} ${rows}×${cols} offsets ${xOffset}/${yOffset}: LayerNorm(x + res)`, async () => {
+        const round = (a: Float32Array) => (dtype === "f16" ? roundF16(a) : a)
+        const x = round(randomFloats(xOffset + rows * cols, rows + cols, -3, 3))
+        const res = round(randomFloats(5 + rows * cols, rows * cols + 1, -3, 3))
+        const gamma = round(randomFloats(cols, cols, 0.5, 1.5))
+        const beta = round(randomFloats(cols, cols + 1))
+        const out = guardedOutput(gpu, yOffset + rows * cols, dtype)
+        encode(gpu, {
+          x: upload(gpu, x, dtype), gamma: upload(gpu, gamma, dtype), beta: upload(gpu, beta, dtype), y: out.binding, rows, cols,
+          eps: 1e-5, xOffset, yOffset, res: upload(gpu, res, dtype), resOffset: 5, dtype,
+        })
+        const got = (await out.read()).slice(yOffset)
+        // The sum as the add kernel stores it, then LayerNorm.
+        const sum = round(Float32Array.from(x.slice(xOffset), (v, i) => v + res[5 + i]))
+        expect(relError(got, reference(sum, gamma, beta, rows, cols, 1e-5))).toBeLessThan(tolerance(dtype))
+      })
     }
   }
 })

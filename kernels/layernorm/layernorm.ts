@@ -1,7 +1,8 @@
 import { grid, packUniforms, type Binding, type DType, type GpuDevice, type KernelSpec } from "@djinn/gpu"
 import { wgsl } from "../source.ts"
 
-export const spec: KernelSpec = { id: "layernorm", wgsl: wgsl("layernorm"), storage: ["read", "read", "read", "read_write"], uniforms: true }
+/** Bindings: x, gamma, beta, y, then res in the ADD variant. */
+export const spec: KernelSpec = { id: "layernorm", wgsl: wgsl("layernorm"), storage: ["read", "read", "read", "read_write", "read"], uniforms: true }
 
 export interface LayerNormArgs {
   /** [rows, cols] from element xOffset. */
@@ -18,16 +19,21 @@ export interface LayerNormArgs {
   /** Elements before row 0 (e.g. only the last token's row at decode, when it does not start 256-byte aligned). */
   readonly xOffset?: number
   readonly yOffset?: number
+  /** Normalizes x + res instead of x (each sum rounded to the dtype, as the add kernel stores it): [rows, cols]. */
+  readonly res?: Binding
+  readonly resOffset?: number
   readonly dtype?: DType
 }
 
 export const encode = (gpu: GpuDevice, args: LayerNormArgs): void => {
-  const pipeline = gpu.pipeline(spec.id, { dtype: args.dtype ?? "f32" })
+  const add = args.res !== undefined
+  const pipeline = gpu.pipeline(spec.id, { dtype: args.dtype ?? "f32", defines: add ? ["ADD"] : [] })
   gpu.dispatch({
     pipeline,
-    bindings: [args.x, args.gamma, args.beta, args.y],
+    bindings: add ? [args.x, args.gamma, args.beta, args.y, args.res!] : [args.x, args.gamma, args.beta, args.y],
     uniforms: packUniforms([
       ["u32", args.rows], ["u32", args.cols], ["f32", args.eps], ["u32", args.xOffset ?? 0], ["u32", args.yOffset ?? 0],
+      ["u32", args.resOffset ?? 0],
     ]),
     workgroups: grid(args.rows),
   })

@@ -155,6 +155,8 @@ export class Bert {
     const linear = (x: Tensor, w: Tensor, b: Tensor, y: Tensor, N: number, K: number, M = T, activation?: "gelu_erf" | "gelu_tanh") =>
       matmul.linear(gpu, { x: binding(x), w: binding(w), b: binding(b), y: binding(y), M, N, K, wLayout: "nk", activation, dtype })
     const ln = (x: Tensor, n: Norm, y: Tensor) => layernorm.encode(gpu, { x: binding(x), gamma: binding(n.g), beta: binding(n.b), y: binding(y), rows: T, cols: D, eps, dtype })
+    const lnAdd = (x: Tensor, res: Tensor, n: Norm, y: Tensor) =>
+      layernorm.encode(gpu, { x: binding(x), res: binding(res), gamma: binding(n.g), beta: binding(n.b), y: binding(y), rows: T, cols: D, eps, dtype })
     const sum = (a: Tensor, b: Tensor, out: Tensor, bLen = T * D) => add.encode(gpu, { a: binding(a), b: binding(b), out: binding(out), n: T * D, bLen, dtype })
 
     embedding.encode(gpu, { table: binding(this.words), ids: binding(args.ids), out: binding(s.t), T, D, dtype })
@@ -178,12 +180,11 @@ export class Bert {
         qOffset: 0, kOffset: D, vOffset: 2 * D, causal: false, scale: 1 / Math.sqrt(hd), dtype,
       })
       linear(s.att, L.wo, L.bo, s.t, D, D)
-      sum(s.h, s.t, s.x)
-      ln(s.x, L.ln1, s.h)
-      linear(s.h, L.wi, L.bi, s.inter, this.config.intermediate_size, D, T, this.gelu)
+      // Post-LN residuals: LayerNorm(h + t) in one dispatch (the sum rounded as the add kernel stores it).
+      lnAdd(s.h, s.t, L.ln1, s.x)
+      linear(s.x, L.wi, L.bi, s.inter, this.config.intermediate_size, D, T, this.gelu)
       linear(s.inter, L.wout, L.bout, s.t, D, this.config.intermediate_size)
-      sum(s.h, s.t, s.x)
-      ln(s.x, L.ln2, L === this.layers.at(-1) ? args.lastHidden : s.h)
+      lnAdd(s.x, s.t, L.ln2, L === this.layers.at(-1) ? args.lastHidden : s.h)
     }
     if (this.layers.length === 0) copy2d.encode(gpu, { src: binding(s.h), dst: binding(args.lastHidden), rows: T, cols: D, srcStride: D, dstStride: D, dtype })
     if (args.pooled !== undefined) {
