@@ -1,7 +1,7 @@
 import { openGpu, type GpuDevice } from "@djinn/gpu"
 import { registry } from "@djinn/kernels"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { directMemory, forwardLastLogits, forwardLogits, generate, loadCausalLM, resolveModel } from "../src/index.ts"
+import { directMemory, forwardLastLogits, forwardLogits, generate, loadCausalLM, pooledMemory, resolveModel } from "../src/index.ts"
 import { comparableSteps, fixture, golden, relError } from "./fixtures.ts"
 
 let gpu: GpuDevice
@@ -67,6 +67,29 @@ for (const name of ["gpt2-tiny", "gpt2-mini"]) {
           expect(fused.tokens.slice(0, n)).toEqual(g.json.greedy_32!.slice(0, n))
         }
       }
+    })
+
+    it("with lastLogits the logits tensor ends as the per-op path leaves it (the last token runs per op)", async () => {
+      const run = async (options: { fused: boolean; lastLogits?: boolean }) => {
+        const inner = pooledMemory(gpu)
+        let logits: { buffer: number; offset: number } | undefined
+        const mem = { alloc: (b: number, seg: "text" | "data" | "stack", label?: string) => { const a = inner.alloc(b, seg, label); if (label === "logits") logits = a; return a }, release: inner.release }
+        const lm = loadCausalLM(gpu, mem, model, "f32")
+        const out = await generate(gpu, mem, lm, g.json.input_ids!, { maxNewTokens: 9, ...options })
+        const raw = await gpu.read(logits!.buffer, logits!.offset, lm.vocabSize * 4)
+        return { tokens: out.tokens, logits: new Float32Array(raw.buffer, raw.byteOffset, lm.vocabSize) }
+      }
+      const stepwise = await run({ fused: false })
+      const kept = await run({ fused: true, lastLogits: true })
+      const plain = await run({ fused: true })
+      expect(kept.tokens).toEqual(stepwise.tokens)
+      expect(plain.tokens).toEqual(stepwise.tokens)
+      expect(relError(kept.logits, stepwise.logits)).toBeLessThan(1e-6)
+      // Without it the fused decode leaves the prefill's logits behind — which shows where they differ from the last
+      // step's (gpt2-tiny's are nearly position-independent).
+      const prefill = await forwardLastLogits(gpu, directMemory(gpu), loadCausalLM(gpu, directMemory(gpu), model, "f32"), g.json.input_ids!)
+      expect(relError(plain.logits, prefill)).toBeLessThan(1e-5)
+      if (name === "gpt2-mini") expect(relError(plain.logits, stepwise.logits)).toBeGreaterThan(1e-3)
     })
 
     it("a session's cache continues through the fused path (second request appended)", async () => {

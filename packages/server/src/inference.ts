@@ -216,6 +216,8 @@ export class Inference extends Context.Service<Inference, {
           const out = await runGenerate(device, mem.memory, lm, full, {
             maxNewTokens: N,
             cache: context.cache,
+            // Logits asked for (values or a ref): the last step's must be in the logits tensor.
+            lastLogits: plan.readLastLogits || plan.keepLogits,
             streamEvery: plan.streamEvery,
             onTokens: params.stream ? (tokens) => {
               for (const t of tokens) {

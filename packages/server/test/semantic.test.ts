@@ -1,5 +1,5 @@
 import { connect, type Connection } from "@djinn/client"
-import { openGpu, type GpuDevice } from "@djinn/gpu"
+import { f16ToF32, openGpu, type GpuDevice } from "@djinn/gpu"
 import { registry } from "@djinn/kernels"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { spawnServer, type SpawnedServer } from "../src/index.ts"
@@ -89,6 +89,22 @@ describe("semantic mode over TCP (server in a child process)", () => {
     expect(inline.refs).toEqual([])
     expect(inline.lastLogits!.shape).toEqual([1, 4096])
     expect(inline.tokens).toEqual([golden("gpt2-mini").json.greedy_32![0]])
+    await session.close()
+  })
+
+  it("generate with lastLogits returns the last step's logits (the fused decode leaves the last token per op)", async () => {
+    const prompt = golden("gpt2-mini").json.input_ids!
+    const model = await conn.ensureModel({ modelDir: fixture("gpt2-mini") })
+    const session = await conn.openSession()
+    const r = await session.generate(model, prompt, { maxNewTokens: 6, want: { tokens: true, lastLogits: true, refs: false } })
+    expect(r.tokens).toEqual(await native.generate(fixture("gpt2-mini"), prompt, 6))
+    // The logits that chose the 6th token: the last row of a forward over the prompt and the first five tokens.
+    const all = await native.logits(fixture("gpt2-mini"), [...prompt, ...r.tokens.slice(0, 5)])
+    const want = all.subarray(all.length - 4096)
+    const got = r.lastLogits!
+    expect(got.shape).toEqual([1, 4096])
+    const values = got.dtype === "f16" ? f16ToF32(new Uint16Array(new Uint8Array(got.data).buffer)) : new Float32Array(new Uint8Array(got.data).buffer)
+    expect(relError(values, want)).toBeLessThan(got.dtype === "f16" ? 1e-2 : 1e-4)
     await session.close()
   })
 

@@ -61,6 +61,11 @@ export interface GenerateOptions {
   readonly cache?: KvCache
   /** Use the model's fused greedy decode where it has one (default true; false forces one step per token). */
   readonly fused?: boolean
+  /**
+   * The caller reads the logits tensor (label "logits") after generation: it must hold the last step's logits, so the
+   * last token runs as a per-op step (the fused decode computes logits but keeps none). Default false.
+   */
+  readonly lastLogits?: boolean
 }
 
 export interface GenerateResult {
@@ -109,7 +114,9 @@ export const generate = async (gpu: GpuDevice, mem: Memory, model: CausalLM, pro
     for (let i = 0; i < Math.max(N, 1);) {
       const prefill = i === 0
       // Token i reads ids[P + i − 1] and writes ids[P + i]: the fused path runs up to the next streaming read in one go.
-      const fused = prefill ? 0 : every > 0 ? Math.min(N - i, every - (i % every)) : N - i
+      // With lastLogits the final token is left to a per-op step, whose logits stay in the logits tensor.
+      const last = options.lastLogits === true ? 1 : 0
+      const fused = prefill ? 0 : Math.max(0, every > 0 ? Math.min(N - last - i, every - (i % every)) : N - last - i)
       if (fused > 0 && options.fused !== false && model.decodeGreedy?.({ ids, idsOffset: P + i - 1, n: fused, cache }) === true) {
         gpu.submit()
         i += fused
