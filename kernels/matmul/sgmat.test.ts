@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest"
 import { preprocess } from "@djinn/gpu"
 import { guardedOutput, randomFloats, relError, roundF16, testDevice, tolerance, upload } from "../testing/harness.ts"
-import { linear, reference, sgmat, type Activation, type WLayout } from "./matmul.ts"
+import { activate, linear, reference, sgmat, type Activation, type WLayout } from "./matmul.ts"
 
 type Case = [M: number, N: number, K: number, layout: WLayout, bias: boolean, activation: Activation, xOffset: number, tile?: sgmat.SgTile]
 
@@ -70,6 +70,25 @@ describe("matmul_sgmat", async () => {
     expect(sgmat.tileOf(1000, 4100, false)).toBe("128x128/8")
     expect(sgmat.alignedOf({ x: { buffer: 0 }, w: { buffer: 0 }, y: { buffer: 0 }, M: 3, N: 16, K: 8, wLayout: "nk", xOffset: 4 })).toBe(false)
   })
+
+  // The split-K reduce pass is a plain kernel: checked on every adapter with shader-f16.
+  for (const [M, N, splits, bias, activation, yOffset] of [[3, 5, 2, true, "none", 0], [128, 768, 11, true, "gelu_erf", 8], [7, 33, 3, false, "gelu_tanh", 3]] as const) {
+    it(`split-K reduce ${M}×${N}, ${splits} splits${bias ? " +b" : ""} ${activation}${yOffset ? ` yOffset=${yOffset}` : ""}`, async () => {
+      if (!gpu.adapter.f16) return
+      const part = randomFloats(splits * M * N, M * N + splits, -2, 2)
+      const b = roundF16(randomFloats(N, N + 7))
+      const y = guardedOutput(gpu, yOffset + M * N, "f16")
+      sgmat.encodeReduce(gpu, { part: upload(gpu, part), y: y.binding, b: bias ? upload(gpu, b, "f16") : undefined, M, N, splits, yOffset, activation })
+      const want = new Float32Array(M * N)
+      for (let i = 0; i < M * N; i++) {
+        let v = 0
+        for (let z = 0; z < splits; z++) v += part[z * M * N + i]
+        if (bias) v += b[i % N]
+        want[i] = activate(v, activation)
+      }
+      expect(relError((await y.read()).slice(yOffset), want)).toBeLessThan(tolerance("f16"))
+    })
+  }
 
   // No CI adapter runs subgroup matrices, but Dawn's null backend grants the feature: there Tint parses and resolves
   // every variant's WGSL, so syntax and type errors show up without a GPU.

@@ -133,11 +133,30 @@ export const encode = (gpu: GpuDevice, args: LinearArgs, tile: SgTile = tileOf(a
     workgroups: [gx, gy, nSplits],
   })
   if (part === undefined) return
+  encodeReduce(gpu, { part, y: args.y, b: args.b, M: args.M, N: args.N, splits: nSplits, yOffset: args.yOffset, activation: args.activation })
+}
+
+export interface ReduceArgs {
+  /** f32 [splits, M, N]. */
+  readonly part: Binding
+  /** f16 [M, N] from element yOffset. */
+  readonly y: Binding
+  readonly b?: Binding
+  readonly M: number
+  readonly N: number
+  readonly splits: number
+  readonly yOffset?: number
+  readonly activation?: LinearArgs["activation"]
+}
+
+/** Split-K's second pass: y = act(Σ_z part[z] + b), f16. */
+export const encodeReduce = (gpu: GpuDevice, a: ReduceArgs): void => {
+  const MN = a.M * a.N
   const groups = grid(Math.ceil(MN / 256))
   gpu.dispatch({
-    pipeline: gpu.pipeline(reduceSpec.id, { dtype: "f16", defines: epilogueDefines(args) }),
-    bindings: args.b !== undefined ? [part, args.y, args.b] : [part, args.y],
-    uniforms: packUniforms([["u32", MN], ["u32", args.N], ["u32", nSplits], ["u32", args.yOffset ?? 0], ["u32", groups[0] * 256]]),
+    pipeline: gpu.pipeline(reduceSpec.id, { dtype: "f16", defines: epilogueDefines({ ...a, x: a.part, w: a.part, K: 1, wLayout: "nk" }) }),
+    bindings: a.b !== undefined ? [a.part, a.y, a.b] : [a.part, a.y],
+    uniforms: packUniforms([["u32", MN], ["u32", a.N], ["u32", a.splits], ["u32", a.yOffset ?? 0], ["u32", groups[0] * 256]]),
     workgroups: groups,
   })
 }
