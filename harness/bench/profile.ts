@@ -15,9 +15,8 @@ import { registry } from "@djinn/kernels"
 import { Effect } from "effect"
 import { parseConfig } from "../src/config.ts"
 import { pickDtype, resolveSource, runInput } from "../src/engine/host.ts"
-import { pixels, type WorkInput } from "../src/engine/work.ts"
+import { pixels, workInput, type WorkInput } from "../src/engine/work.ts"
 import { modelConfigOf, modelSourceFor } from "../src/sweep/job.ts"
-import { workInput } from "../src/engine/work.ts"
 
 interface Options { config: string; only?: Set<string>; reps: number; decode: number; out?: string; top: number }
 
@@ -49,6 +48,10 @@ const byKernel = (samples: readonly DispatchSample[]) => {
     m.set(s.label, e)
   }
   return [...m.entries()].map(([label, e]) => ({ label, count: e.count, us: e.ns / 1e3, workgroups: e.workgroups })).sort((a, b) => b.us - a.us)
+}
+
+const printKernels = (kernels: ReturnType<typeof byKernel>) => {
+  for (const k of kernels) console.error(`  ${k.us.toFixed(1).padStart(10)} µs  ×${String(k.count).padStart(4)}  ${k.label}  [${k.workgroups}]`)
 }
 
 const main = async () => {
@@ -126,20 +129,20 @@ const main = async () => {
         const twoSamples = await gpu.takeDispatchProfile()
         gpu.setDispatchProfiling(false)
         // The second token's dispatches: what a steady decode step runs.
-        const step = twoSamples.slice(shortSamples.length - 0)
+        const step = twoSamples.slice(shortSamples.length)
         r.decode = {
           new_tokens: o.decode, wall_ms_per_token: perToken, gpu_ms_per_token: gpuPerToken, record_ms_per_token: recordPerToken,
-          step_dispatches: twoSamples.length - shortSamples.length, step_kernel_sum_ms: step.reduce((a, x) => a + x.ns, 0) / 1e6,
+          step_dispatches: step.length, step_kernel_sum_ms: step.reduce((a, x) => a + x.ns, 0) / 1e6,
           step_kernels: byKernel(step).slice(0, o.top),
         }
       }
       results.push(r)
       const { kernels: _k, ...head } = r
       console.error(`[profile] ${JSON.stringify({ ...head, decode: r.decode === undefined ? undefined : { ...(r.decode as Record<string, unknown>), step_kernels: undefined } })}`)
-      for (const k of kernels.slice(0, o.top)) console.error(`  ${k.us.toFixed(1).padStart(10)} µs  ×${String(k.count).padStart(4)}  ${k.label}  [${k.workgroups}]`)
+      printKernels(kernels.slice(0, o.top))
       if (r.decode !== undefined) {
         console.error("  decode step:")
-        for (const k of (r.decode as { step_kernels: ReturnType<typeof byKernel> }).step_kernels) console.error(`  ${k.us.toFixed(1).padStart(10)} µs  ×${String(k.count).padStart(4)}  ${k.label}  [${k.workgroups}]`)
+        printKernels((r.decode as { step_kernels: ReturnType<typeof byKernel> }).step_kernels)
       }
     }
   } finally {

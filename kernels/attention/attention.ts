@@ -1,12 +1,13 @@
 import { grid, packUniforms, u32s, type Binding, type DType, type GpuDevice, type KernelSpec, type UniformField } from "@djinn/gpu"
 import { wgsl } from "../source.ts"
+import { deviceWorkspace } from "../workspace.ts"
 
 /** Bindings: q, k, v, out (partials in the SPLIT variant), then mask only in the MASK variant. q, k, v may be one buffer. */
 export const spec: KernelSpec = { id: "attention", wgsl: wgsl("attention"), storage: ["read", "read", "read", "read_write", "read"], uniforms: true }
 /** Merges split partials into out. */
 export const combineSpec: KernelSpec = { id: "attention_combine", wgsl: wgsl("attention", "combine.wgsl"), storage: ["read", "read_write"], uniforms: true }
 /** Query-tiled flash attention for prefill-shaped calls; bindings as `spec`. */
-export const flashSpec: KernelSpec = { id: "attention_flash", wgsl: wgsl("attention", "flash.wgsl"), storage: ["read", "read", "read", "read_write", "read"], uniforms: true }
+export const flashSpec: KernelSpec = { id: "attention_flash", wgsl: wgsl("attention", "flash.wgsl") + "\n" + wgsl("attention", "flash_stage.wgsl"), storage: ["read", "read", "read", "read_write", "read"], uniforms: true }
 export const specs: readonly KernelSpec[] = [spec, combineSpec, flashSpec]
 
 /** Shapes and layout (everything but the buffers). Strides and offsets are in elements. */
@@ -135,17 +136,7 @@ export const scratchBytes = (a: AttentionShape & { splits?: number }, maxWorkgro
   return splits === 1 ? 0 : a.B * a.T * a.H * splits * (a.headDim + 2) * 4
 }
 
-const workspaces = new WeakMap<GpuDevice, { buffer: number; bytes: number }>()
-
-const workspace = (gpu: GpuDevice, bytes: number): Binding => {
-  let ws = workspaces.get(gpu)
-  if (ws === undefined || ws.bytes < bytes) {
-    if (ws !== undefined) gpu.destroyBuffer(ws.buffer) // submits what is recorded first
-    ws = { buffer: gpu.createBuffer(Math.max(bytes, 1 << 20), "attention-scratch"), bytes: Math.max(bytes, 1 << 20) }
-    workspaces.set(gpu, ws)
-  }
-  return { buffer: ws.buffer, offset: 0, size: bytes }
-}
+const workspace = deviceWorkspace("attention-scratch")
 
 /** The uniform fields both kernels share, from q_stride to query_pos0. */
 const layoutFields = (args: AttentionArgs): { outBatch: number; layout: UniformField[] } => {

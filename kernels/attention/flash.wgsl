@@ -22,6 +22,7 @@
 // Masked keys: scores are replaced (not multiplied) by LOW and their v rows staged as zeros, so whatever the cache
 // holds there (NaN) never reaches the output. Rows past R and keys past the range are staged as zeros, never written.
 //
+// Staging (q, k, v from global memory into the f32 tiles) is in flash_stage.wgsl, appended by the spec.
 // Workgroup memory (f32): BQ=64: 9216 (q) + 4608 (k) + 4096 (v) + 8704 (p) + 2048 (row partials) = 28672 bytes;
 // BQ=32: 18944 bytes. Variants: MASK, SPLIT, ALIGNED (head_dim, strides and offsets multiples of 4: q/k/v/out as
 // vec4s); overrides BQ (32 or 64; WG = 2·BQ threads) and NC (1..4).
@@ -95,96 +96,6 @@ var<workgroup> ks: array<vec4<f32>, BK * ROW>; // [key][d4] of the chunk
 var<workgroup> vs: array<vec4<f32>, BK * 8u>; // [key][d4] of the chunk
 var<workgroup> ps: array<vec4<f32>, BK * (TQ + 1u)>; // [key][tq]: the weights of tq's 4 rows
 var<workgroup> red: array<f32, BQ * 8u>; // [row][tk]: partial row maxima, at the end partial row sums
-
-// 4 elements from i (n of them real, 1..4; ALIGNED: i is a multiple of 4 and n = 4), as f32.
-fn ldq(i: u32, n: u32) -> vec4<f32> {
-  // #if ALIGNED
-  return vec4<f32>(q[i / 4u]);
-  // #else
-  var r = vec4<f32>(f32(q[i]), 0.0, 0.0, 0.0);
-  if (n > 1u) { r.y = f32(q[i + 1u]); }
-  if (n > 2u) { r.z = f32(q[i + 2u]); }
-  if (n > 3u) { r.w = f32(q[i + 3u]); }
-  return r;
-  // #endif
-}
-
-fn ldk(i: u32, n: u32) -> vec4<f32> {
-  // #if ALIGNED
-  return vec4<f32>(k[i / 4u]);
-  // #else
-  var r = vec4<f32>(f32(k[i]), 0.0, 0.0, 0.0);
-  if (n > 1u) { r.y = f32(k[i + 1u]); }
-  if (n > 2u) { r.z = f32(k[i + 2u]); }
-  if (n > 3u) { r.w = f32(k[i + 3u]); }
-  return r;
-  // #endif
-}
-
-fn ldv(i: u32, n: u32) -> vec4<f32> {
-  // #if ALIGNED
-  return vec4<f32>(v[i / 4u]);
-  // #else
-  var r = vec4<f32>(f32(v[i]), 0.0, 0.0, 0.0);
-  if (n > 1u) { r.y = f32(v[i + 1u]); }
-  if (n > 2u) { r.z = f32(v[i + 2u]); }
-  if (n > 3u) { r.w = f32(v[i + 3u]); }
-  return r;
-  // #endif
-}
-
-// Real elements of the 4 head dims from d (0 past head_dim).
-fn real_dims(d: u32) -> u32 {
-  return select(0u, min(p.head_dim - d, 4u), d < p.head_dim);
-}
-
-// Stages q rows tq + TQ·r (the thread's own rows), dims c·32 + tk·4 .. +4.
-fn stage_q(c: u32, tq: u32, tk: u32, qb: vec4<u32>, live: vec4<bool>) {
-  let d = c * DC + tk * 4u;
-  let n = real_dims(d);
-  var x = vec4<f32>(0.0);
-  var y = vec4<f32>(0.0);
-  var z = vec4<f32>(0.0);
-  var w = vec4<f32>(0.0);
-  if (n > 0u) {
-    if (live.x) { x = ldq(qb.x + d, n) * p.scale; }
-    if (live.y) { y = ldq(qb.y + d, n) * p.scale; }
-    if (live.z) { z = ldq(qb.z + d, n) * p.scale; }
-    if (live.w) { w = ldq(qb.w + d, n) * p.scale; }
-  }
-  qs[tq * ROW + tk] = x;
-  qs[(tq + TQ) * ROW + tk] = y;
-  qs[(tq + 2u * TQ) * ROW + tk] = z;
-  qs[(tq + 3u * TQ) * ROW + tk] = w;
-}
-
-// Stages k rows tq + TQ·i (i < KN) of the block from j0, dims c·32 + tk·4 .. +4; keys at or past `end` are zeros.
-fn stage_k(c: u32, tq: u32, tk: u32, kb: u32, j0: u32, end: u32) {
-  let d = c * DC + tk * 4u;
-  let n = real_dims(d);
-  for (var i = 0u; i < KN; i++) {
-    let j = tq + TQ * i;
-    var x = vec4<f32>(0.0);
-    if (n > 0u && j0 + j < end) { x = ldk(kb + (j0 + j) * p.k_stride + d, n); }
-    ks[j * ROW + tk] = x;
-  }
-}
-
-// Stages v rows like stage_k; masked keys are zeros too.
-fn stage_v(c: u32, tq: u32, tk: u32, vb: u32, j0: u32, end: u32, b: u32) {
-  let d = c * DC + tk * 4u;
-  let n = real_dims(d);
-  for (var i = 0u; i < KN; i++) {
-    let j = tq + TQ * i;
-    var keep = n > 0u && j0 + j < end;
-    // #if MASK
-    if (keep) { keep = mask[b * p.S + j0 + j] != 0; }
-    // #endif
-    var x = vec4<f32>(0.0);
-    if (keep) { x = ldv(vb + (j0 + j) * p.v_stride + d, n); }
-    vs[j * 8u + tk] = x;
-  }
-}
 
 // Scores of the staged chunk: s_r[c] += q(row tq + TQ·r) · k(key tk + 8c).
 fn qk(tq: u32, tk: u32, s0: ptr<function, vec4<f32>>, s1: ptr<function, vec4<f32>>, s2: ptr<function, vec4<f32>>, s3: ptr<function, vec4<f32>>) {

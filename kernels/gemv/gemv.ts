@@ -1,5 +1,6 @@
 import { grid, packUniforms, type Binding, type BufferId, type GpuDevice, type KernelSpec } from "@djinn/gpu"
 import { wgsl } from "../source.ts"
+import { deviceWorkspace } from "../workspace.ts"
 import { checkShape, dtypeOf, epilogueDefines, epilogueWgsl, reference, type LinearArgs, type ReferenceArgs } from "../matmul/linear.ts"
 
 export { reference, type LinearArgs } from "../matmul/linear.ts"
@@ -50,18 +51,9 @@ export interface GemvOptions {
 
 const defaults = { subgroups: true, packed: true, rowThreads: 32, columnThreads: 32, targetGroups: 512, minChunk: 128 }
 
-/** The f32 partial sums of split-K, one growing buffer per device (dispatches of one pass run in order). */
-const scratch = new WeakMap<GpuDevice, { buffer: BufferId; bytes: number }>()
-
-const scratchOf = (gpu: GpuDevice, bytes: number): BufferId => {
-  const have = scratch.get(gpu)
-  if (have !== undefined && have.bytes >= bytes) return have.buffer
-  if (have !== undefined) gpu.destroyBuffer(have.buffer)
-  const size = Math.max(bytes, 1 << 20)
-  const buffer = gpu.createBuffer(size, "gemv split-K partials")
-  scratch.set(gpu, { buffer, bytes: size })
-  return buffer
-}
+/** The f32 partial sums of split-K. */
+const partials = deviceWorkspace("gemv split-K partials")
+const scratchOf = (gpu: GpuDevice, bytes: number): BufferId => partials(gpu, bytes).buffer
 
 /** How the "kn" kernel splits K for a shape: rows of W per workgroup and the number of chunks. */
 export const knSplit = (N: number, K: number, columnsPerThread: number, options: GemvOptions = {}): { chunk: number; chunks: number } => {

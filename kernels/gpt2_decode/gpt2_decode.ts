@@ -1,11 +1,12 @@
 import { packUniforms, type Binding, type DType, type GpuDevice, type KernelSpec } from "@djinn/gpu"
 import { wgsl } from "../source.ts"
+import { activate, epilogueWgsl } from "../matmul/linear.ts"
 
 /**
  * Greedy decode of a small GPT-2 in one workgroup and one dispatch (see gpt2_decode.wgsl). Bindings: the packed
  * weights, their offset table (u32), the KV slab and the i32 ids.
  */
-export const spec: KernelSpec = { id: "gpt2_decode", wgsl: wgsl("gpt2_decode"), storage: ["read", "read", "read_write", "read_write"], uniforms: true }
+export const spec: KernelSpec = { id: "gpt2_decode", wgsl: wgsl("gpt2_decode") + "\n" + epilogueWgsl(), storage: ["read", "read", "read_write", "read_write"], uniforms: true }
 
 /** The kernel's compile-time bounds (DMAX, FMAX, SMAX in the WGSL) and its smallest workgroup (head_dim ≤ WG). */
 export const LIMITS = { D: 256, F: 1024, S: 1024, WG: 256 } as const
@@ -44,20 +45,14 @@ export interface Gpt2DecodeArgs extends Gpt2Shape {
   readonly subgroups?: boolean
 }
 
-/**
- * The workgroup size: 256. Measured on the H100 (2026-11-26): 109 µs a tiny-gpt2 token at 256 threads, 232 µs at 1024 —
- * the step is bound by its few hundred workgroup barriers, which cost more the more warps they wait for.
- */
-export const workgroupSize = (_gpu: GpuDevice): number => LIMITS.WG
-
 export const encode = (gpu: GpuDevice, a: Gpt2DecodeArgs): void => {
   if (!fits(a, a.pos0 + a.n)) throw new Error(`gpt2_decode: shape D=${a.D} F=${a.F} H=${a.H} at ${a.pos0 + a.n} positions is outside the kernel's limits`)
   if (a.n <= 0) return
   const defines: string[] = []
-  if (a.gelu === "gelu_erf") defines.push("GELU_ERF")
+  defines.push(a.gelu === "gelu_erf" ? "GELU_ERF" : "GELU_TANH")
   if (gpu.adapter.subgroups && a.subgroups !== false) defines.push("SUBGROUPS")
   gpu.dispatch({
-    pipeline: gpu.pipeline(spec.id, { dtype: a.dtype ?? "f32", defines, constants: { WG: workgroupSize(gpu) } }),
+    pipeline: gpu.pipeline(spec.id, { dtype: a.dtype ?? "f32", defines }),
     bindings: [a.weights, a.offsets, a.kv, a.ids],
     uniforms: packUniforms([
       ["u32", a.L], ["u32", a.D], ["u32", a.H], ["u32", a.F], ["u32", a.V], ["u32", a.pos0], ["u32", a.n], ["u32", a.idsIn],
@@ -94,7 +89,6 @@ const linear = (x: Float64Array, W: Float32Array, b: Float32Array, out: number):
   return y
 }
 
-const geluTanh = (v: number) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3)))
 
 /**
  * CPU reference in float64: greedy decode of `n` tokens after `history` (the tokens already in the cache, then the
@@ -131,7 +125,7 @@ export const reference = (w: Gpt2RefWeights, s: Gpt2Shape, eps: number, history:
       const proj = linear(att, L.projW, L.projB, D)
       const x2 = Float64Array.from(x, (v, j) => v + proj[j])
       const h2 = layerNorm(x2, L.ln2g, L.ln2b, eps)
-      const mlp = linear(h2, L.fcW, L.fcB, F).map(geluTanh)
+      const mlp = linear(h2, L.fcW, L.fcB, F).map((v) => activate(v, "gelu_tanh"))
       const down = linear(mlp, L.fcProjW, L.fcProjB, D)
       x = Float64Array.from(x2, (v, j) => v + down[j])
     })

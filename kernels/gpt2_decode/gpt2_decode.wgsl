@@ -13,7 +13,8 @@
 // The cache holds layer l's keys at kv_base + l·kv_stride and its values at kv_base + (L + l)·kv_stride, each
 // [capacity, D] row-major.
 // Limits (checked by the caller): D ≤ DMAX, F ≤ FMAX, pos0 + n ≤ SMAX, head_dim ≤ WG.
-// Variants: dtype, SUBGROUPS (reductions with subgroupAdd / subgroupMax), GELU_ERF (else tanh GELU).
+// Variants: dtype, SUBGROUPS (reductions with subgroupAdd / subgroupMax), GELU_TANH or GELU_ERF (`act` of the linear
+// kernels' epilogue.wgsl, appended by the spec).
 // #if SUBGROUPS
 enable subgroups;
 // #endif
@@ -40,7 +41,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> kv: array<E>;
 @group(0) @binding(4) var<storage, read_write> ids: array<i32>;
 
-// A power of two ≥ 64 (256: barriers, not memory latency, bound a step; 1024 threads made it 2× slower on an H100).
+// A power of two ≥ 64. 256: a step is bound by its barriers, not memory latency; 1024 threads made it 2× slower on
+// an H100 (109 → 232 µs a tiny-gpt2 token).
 override WG: u32 = 256u;
 const DMAX: u32 = 256u;
 const FMAX: u32 = 1024u;
@@ -117,20 +119,6 @@ fn layer_norm(from_x2: bool, g: u32, b: u32, lid: u32, sid: u32, ssize: u32) {
     hs[j] = rnd((select(xs[j], x2[j], from_x2) - mean) * rstd * f32(w[g + j]) + f32(w[b + j]));
   }
   workgroupBarrier();
-}
-
-fn gelu(v: f32) -> f32 {
-  // #if GELU_ERF
-  // Abramowitz & Stegun 7.1.26, as epilogue.wgsl's erf_f32.
-  let z = v * 0.7071067811865476;
-  let a = abs(z);
-  let t = 1.0 / (1.0 + 0.3275911 * a);
-  let y = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * exp(-a * a);
-  return 0.5 * v * (1.0 + select(-y, y, z >= 0.0));
-  // #else
-  let u = clamp(0.7978845608028654 * (v + 0.044715 * v * v * v), -15.0, 15.0);
-  return 0.5 * v * (1.0 + tanh(u));
-  // #endif
 }
 
 // Monotone map f32 → u32 (argmax.wgsl's key_of): NaN ranks as -inf; never 0.
@@ -229,7 +217,7 @@ fn main(
       for (var f = lid; f < F; f += WG) {
         var acc = 0.0;
         for (var k = 0u; k < D; k++) { acc += hs[k] * f32(w[wf + k * F + f]); }
-        ms[f] = rnd(gelu(acc + f32(w[bf + f])));
+        ms[f] = rnd(act(acc + f32(w[bf + f])));
       }
       workgroupBarrier();
       // x = x2 + rnd(ms · Wp + bp)

@@ -3,14 +3,15 @@
  * Only for adapters that grant `chromium-experimental-subgroup-matrix` with the f16×f16→f32 16×16×16 configuration
  * and subgroups of 32; `usable` says whether this one does.
  */
-import { grid, packUniforms, type AdapterDescription, type Binding, type GpuDevice, type KernelSpec } from "@djinn/gpu"
+import { envVar, grid, packUniforms, type AdapterDescription, type Binding, type GpuDevice, type KernelSpec } from "@djinn/gpu"
 import { wgsl } from "../source.ts"
+import { deviceWorkspace } from "../workspace.ts"
 import { checkShape, dtypeOf, epilogueDefines, epilogueWgsl, type LinearArgs } from "./linear.ts"
 
 /** Bindings: x, W, y (the f32 split-K workspace in SPLITK variants), then b (only in BIAS variants). */
 export const spec: KernelSpec = {
   id: "matmul_sgmat",
-  wgsl: wgsl("matmul", "matmul_sgmat.wgsl") + "\n" + epilogueWgsl(),
+  wgsl: wgsl("matmul", "matmul_sgmat.wgsl") + "\n" + wgsl("matmul", "sgmat_stage.wgsl") + "\n" + epilogueWgsl(),
   storage: ["read", "read", "read_write", "read"],
   uniforms: true,
 }
@@ -55,7 +56,7 @@ const MAX_GROUPS = 65535
 
 /** The tile of big aligned shapes; DJINN_SGMAT_BIG_TILE=128x128/4+ws8 (or another SgTile) picks another, for A/B runs. */
 const BIG_TILE: SgTile = ((): SgTile => {
-  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.DJINN_SGMAT_BIG_TILE
+  const env = envVar("DJINN_SGMAT_BIG_TILE")
   const [shape, suffix = ""] = (env ?? "").split("+")
   return env !== undefined && shape in TILES && ["", "ws", "ws8"].includes(suffix) ? (env as SgTile) : "128x128/4+ws"
 })()
@@ -68,7 +69,7 @@ export const alignedOf = (args: LinearArgs): boolean =>
 export const reduceSpec: KernelSpec = { id: "matmul_reduce", wgsl: wgsl("matmul", "matmul_reduce.wgsl") + "\n" + epilogueWgsl(), storage: ["read", "read_write", "read"], uniforms: true }
 
 /** DJINN_SGMAT_SPLITK=0 turns split-K off (A/B runs). */
-const SPLITK_OFF = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.DJINN_SGMAT_SPLITK === "0"
+const SPLITK_OFF = envVar("DJINN_SGMAT_SPLITK") === "0"
 /** Tiles that fill an H100 (132 SMs) about twice over. */
 const FILL_TILES = 264
 /** The least k a split takes (eight K-steps of 32). */
@@ -88,18 +89,8 @@ export const splitsOf = (M: number, N: number, K: number, tile: SgTile): number 
   return Math.max(1, Math.min(Math.floor(K / MIN_SPLIT_K), Math.ceil(FILL_TILES / tiles), 16))
 }
 
-const workspaces = new WeakMap<GpuDevice, { buffer: number; bytes: number }>()
-
-/** The device's split-K workspace, grown as needed (growing submits what is recorded first). */
-const workspace = (gpu: GpuDevice, bytes: number): Binding => {
-  let ws = workspaces.get(gpu)
-  if (ws === undefined || ws.bytes < bytes) {
-    if (ws !== undefined) gpu.destroyBuffer(ws.buffer)
-    ws = { buffer: gpu.createBuffer(Math.max(bytes, 1 << 20), "sgmat-splitk"), bytes: Math.max(bytes, 1 << 20) }
-    workspaces.set(gpu, ws)
-  }
-  return { buffer: ws.buffer, offset: 0, size: bytes }
-}
+/** The split-K partials. */
+const workspace = deviceWorkspace("sgmat split-K partials")
 
 /** y[M,N] = act(x[M,K] · W + b) on tensor cores; any M, N, K. f16 only. */
 export const encode = (gpu: GpuDevice, args: LinearArgs, tile: SgTile = tileOf(args.M, args.N, alignedOf(args)), splits = splitsOf(args.M, args.N, args.K, tile)): void => {

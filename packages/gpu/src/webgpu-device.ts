@@ -1,4 +1,7 @@
+import { envVar } from "./env.ts"
 import { gpuError, GpuError } from "./errors.ts"
+import { type CpuStats, DispatchProfiler, type DispatchSample, noCpuStats, SubmitTimer } from "./profiling.ts"
+import { StagedUploads } from "./uploads.ts"
 import { fastVariantKey, preprocess, variantKey } from "./wgsl.ts"
 import type {
   AdapterDescription,
@@ -15,11 +18,6 @@ import type {
 const STORAGE = 0x0080 | 0x0004 | 0x0008 // STORAGE | COPY_SRC | COPY_DST
 const UNIFORM_ALIGN = 256
 const READBACK = 0x0001 | 0x0008 // MAP_READ | COPY_DST
-/** Submits between two `finish()` calls that get GPU timestamps; later ones go untimed. */
-const MAX_TIMED_SUBMITS = 512
-/** Writes from this size go through a mapped staging buffer (`stagedWrite`). */
-const STAGED_UPLOAD_MIN = 1 << 20
-const QUERY_SLOT = 256
 
 interface PipelineEntry {
   readonly pipeline: GPUComputePipeline
@@ -28,30 +26,6 @@ interface PipelineEntry {
   /** The variant key (kernel and variant), for profiles. */
   readonly label: string
 }
-
-/** GPU time of one dispatch (its own timestamped compute pass), from `takeDispatchProfile`. */
-export interface DispatchSample {
-  readonly label: string
-  readonly workgroups: readonly [number, number, number]
-  readonly ns: number
-}
-
-/** Where the CPU time of submits goes (`WebGpuDevice.takeCpuStats`). */
-export interface CpuStats {
-  flushes: number
-  /** Bind groups created (cache misses). */
-  bindGroupsCreated: number
-  /** Dispatches and copies encoded. */
-  commands: number
-  uniformsMs: number
-  /** setPipeline / setBindGroup / dispatchWorkgroups (and bind-group creation on a cache miss). */
-  encodeMs: number
-  finishMs: number
-  submitMs: number
-}
-
-/** Dispatches timed between two `takeDispatchProfile` calls (two queries each). */
-const MAX_PROFILED = 4096
 
 /** A cached bind group and what it binds, flat: pipeline, uniform offset and size, then buffer, offset, size per binding. */
 interface BindGroupEntry {
@@ -98,23 +72,15 @@ export class WebGpuDevice implements GpuDevice {
   private bindGroups = new Map<number, BindGroupEntry[]>()
   private bindGroupCount = 0
   private readonly staging: GPUBuffer[] = []
-  /** Mapped upload buffers ready for `stagedWrite`. */
-  private readonly uploads: GPUBuffer[] = []
   /** Large writes through mapped staging buffers (DJINN_STAGED_UPLOAD=0 turns it off, for comparison). */
-  private readonly stagedUploads = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.DJINN_STAGED_UPLOAD !== "0"
+  private readonly uploads: StagedUploads | undefined
   private readonly errors: GpuError[] = []
-  private readonly querySet: GPUQuerySet | undefined = undefined
-  private readonly queryBuffer: GPUBuffer | undefined = undefined
-  private readonly queryRead: GPUBuffer | undefined = undefined
-  private timedSubmits = 0
+  /** Timestamps around every submit (profiling on, and the adapter has timestamp queries). */
+  private readonly submitTimer: SubmitTimer | undefined = undefined
   /** CPU time of flushes since the last `takeCpuStats` (uniform upload, encoding, finish, queue.submit). */
-  private cpu: CpuStats = { flushes: 0, bindGroupsCreated: 0, commands: 0, uniformsMs: 0, encodeMs: 0, finishMs: 0, submitMs: 0 }
-  /** Per-dispatch profiling (off unless `setDispatchProfiling(true)`): each dispatch in its own timestamped pass. */
-  private profileSet: GPUQuerySet | undefined = undefined
-  private profileBuffer: GPUBuffer | undefined = undefined
-  private profileRead: GPUBuffer | undefined = undefined
-  private profiled: { label: string; workgroups: readonly [number, number, number]; query: number }[] = []
-  private profileNext = 0
+  private cpu: CpuStats = noCpuStats()
+  /** Per-dispatch timing (off unless `setDispatchProfiling(true)`): each dispatch in its own timestamped pass. */
+  private profiler: DispatchProfiler | undefined = undefined
 
   readonly device: GPUDevice
   readonly adapter: AdapterDescription
@@ -129,6 +95,7 @@ export class WebGpuDevice implements GpuDevice {
     this.adapter = adapter
     this.kernels = kernels
     this.uniformBuffer = this.newUniformBuffer(this.uniformBytes.byteLength)
+    this.uploads = envVar("DJINN_STAGED_UPLOAD") !== "0" ? new StagedUploads(device) : undefined
     device.addEventListener("uncapturederror", (event) => {
       const error = (event as GPUUncapturedErrorEvent).error
       const reason = error instanceof GPUOutOfMemoryError ? "OutOfMemory" : error instanceof GPUValidationError ? "Validation" : "Internal"
@@ -137,12 +104,7 @@ export class WebGpuDevice implements GpuDevice {
     void device.lost.then((info) => {
       if (info.reason !== "destroyed") this.errors.push(gpuError("DeviceLost", info.message))
     })
-    if (profiling && adapter.timestamps) {
-      this.querySet = device.createQuerySet({ type: "timestamp", count: 2 * MAX_TIMED_SUBMITS })
-      // resolveQuerySet's destination offset must be a multiple of 256: one 256-byte slot per timed submit.
-      this.queryBuffer = device.createBuffer({ size: QUERY_SLOT * MAX_TIMED_SUBMITS, usage: 0x0200 | 0x0004 }) // QUERY_RESOLVE | COPY_SRC
-      this.queryRead = device.createBuffer({ size: QUERY_SLOT * MAX_TIMED_SUBMITS, usage: READBACK })
-    }
+    if (profiling && adapter.timestamps) this.submitTimer = new SubmitTimer(device)
   }
 
   private newUniformBuffer(size: number): GPUBuffer {
@@ -167,8 +129,8 @@ export class WebGpuDevice implements GpuDevice {
 
   writeBuffer(buffer: BufferId, offset: number, data: Uint8Array): void {
     const target = this.buffer(buffer)
-    if (this.stagedUploads && data.byteLength >= STAGED_UPLOAD_MIN && data.byteLength % 4 === 0 && offset % 4 === 0) {
-      this.stagedWrite(target, offset, data)
+    if (this.uploads !== undefined && StagedUploads.takes(offset, data.byteLength)) {
+      this.uploads.write(target, offset, data)
       return
     }
     // queue.writeBuffer needs a multiple of 4 bytes.
@@ -179,26 +141,6 @@ export class WebGpuDevice implements GpuDevice {
       padded.set(data)
       this.device.queue.writeBuffer(target, offset, padded.buffer, 0, padded.byteLength)
     }
-  }
-
-  /**
-   * A large write through a mapped staging buffer: the bytes go straight into mapped memory and a copy, submitted at
-   * once, moves them — the same ordering as queue.writeBuffer (after earlier submits, before later ones). Staging
-   * buffers are mapped again once their copy is done and reused.
-   */
-  private stagedWrite(target: GPUBuffer, offset: number, data: Uint8Array): void {
-    const size = data.byteLength
-    const at = this.uploads.findIndex((b) => b.size >= size)
-    const staging = at >= 0 ? this.uploads.splice(at, 1)[0] : this.device.createBuffer({ size, usage: 0x0002 | 0x0004, mappedAtCreation: true, label: "upload" }) // MAP_WRITE | COPY_SRC
-    new Uint8Array(staging.getMappedRange(0, size)).set(data)
-    staging.unmap()
-    const encoder = this.device.createCommandEncoder()
-    encoder.copyBufferToBuffer(staging, 0, target, offset, size)
-    this.device.queue.submit([encoder.finish()])
-    staging.mapAsync(0x0002, 0, staging.size).then(
-      () => { if (this.uploads.length < 4) this.uploads.push(staging); else staging.destroy() },
-      () => staging.destroy(),
-    )
   }
 
   destroyBuffer(buffer: BufferId): void {
@@ -310,14 +252,11 @@ export class WebGpuDevice implements GpuDevice {
     const t1 = performance.now()
     const encoder = this.device.createCommandEncoder()
     let pass: GPUComputePassEncoder | undefined
-    const slot = this.timedSubmits
-    const timed = this.querySet !== undefined && slot < MAX_TIMED_SUBMITS
+    const stamp = this.submitTimer?.begin()
     let firstPass = true
     let lastPipeline = -1
-    const profiling = this.profileSet !== undefined
-    // resolveQuerySet's destination offset must be a multiple of 256 bytes: start each submit's queries at a multiple of 32.
-    if (profiling) this.profileNext = Math.ceil(this.profileNext / 32) * 32
-    const profileFirst = this.profileNext
+    const profiler = this.profiler
+    profiler?.beginSubmit()
     for (let i = 0; i < this.commands.length; i++) {
       const command = this.commands[i]
       if (command.kind === "copy") {
@@ -325,18 +264,15 @@ export class WebGpuDevice implements GpuDevice {
         encoder.copyBufferToBuffer(this.buffer(command.src), command.srcOffset, this.buffer(command.dst), command.dstOffset, command.size)
         continue
       }
-      if (profiling && this.profileNext + 2 <= MAX_PROFILED) {
-        if (pass !== undefined) pass.end()
-        const q = this.profileNext
-        this.profileNext += 2
-        pass = encoder.beginComputePass({ timestampWrites: { querySet: this.profileSet!, beginningOfPassWriteIndex: q, endOfPassWriteIndex: q + 1 } })
+      if (profiler !== undefined) {
+        const label = this.pipelines[command.call.pipeline]?.label ?? `pipeline ${command.call.pipeline}`
+        pass?.end()
+        pass = profiler.pass(encoder, label, command.call.workgroups)
         lastPipeline = -1
-        const entry = this.pipelines[command.call.pipeline]
-        this.profiled.push({ label: entry?.label ?? `pipeline ${command.call.pipeline}`, workgroups: command.call.workgroups, query: q })
       }
       if (pass === undefined) {
         const descriptor: GPUComputePassDescriptor = {}
-        if (timed && firstPass) descriptor.timestampWrites = { querySet: this.querySet!, beginningOfPassWriteIndex: 2 * slot }
+        if (stamp !== undefined && firstPass) descriptor.timestampWrites = stamp
         pass = encoder.beginComputePass(descriptor)
         firstPass = false
         lastPipeline = -1
@@ -351,16 +287,8 @@ export class WebGpuDevice implements GpuDevice {
       if (w[0] > 0 && w[1] > 0 && w[2] > 0) pass.dispatchWorkgroups(w[0], w[1], w[2])
     }
     if (pass !== undefined) pass.end()
-    if (timed && !firstPass) {
-      // The end stamp goes in a tiny trailing pass so it covers the whole submit.
-      const end = encoder.beginComputePass({ timestampWrites: { querySet: this.querySet!, endOfPassWriteIndex: 2 * slot + 1 } })
-      end.end()
-      encoder.resolveQuerySet(this.querySet!, 2 * slot, 2, this.queryBuffer!, QUERY_SLOT * slot)
-      this.timedSubmits++
-    }
-    if (profiling && this.profileNext > profileFirst) {
-      encoder.resolveQuerySet(this.profileSet!, profileFirst, this.profileNext - profileFirst, this.profileBuffer!, profileFirst * 8)
-    }
+    if (stamp !== undefined && !firstPass) this.submitTimer!.end(encoder)
+    profiler?.endSubmit(encoder)
     const t2 = performance.now()
     const commandBuffer = encoder.finish()
     const t3 = performance.now()
@@ -378,27 +306,6 @@ export class WebGpuDevice implements GpuDevice {
     this.uniformUsed = 0
   }
 
-  /** Sums the timestamp pairs of the submits timed since the last call. */
-  private async collectTimestamps(): Promise<number> {
-    const n = this.timedSubmits
-    if (n === 0 || this.queryRead === undefined) return 0
-    this.timedSubmits = 0
-    const encoder = this.device.createCommandEncoder()
-    const bytes = QUERY_SLOT * n
-    encoder.copyBufferToBuffer(this.queryBuffer!, 0, this.queryRead, 0, bytes)
-    this.device.queue.submit([encoder.finish()])
-    await this.queryRead.mapAsync(0x0001, 0, bytes)
-    const stamps = new BigUint64Array(this.queryRead.getMappedRange(0, bytes).slice(0))
-    this.queryRead.unmap()
-    const stride = QUERY_SLOT / 8
-    let ns = 0
-    for (let i = 0; i < n; i++) {
-      const [begin, end] = [stamps[i * stride], stamps[i * stride + 1]]
-      if (end > begin) ns += Number(end - begin)
-    }
-    return ns
-  }
-
   submit(): void {
     this.flush()
   }
@@ -406,7 +313,7 @@ export class WebGpuDevice implements GpuDevice {
   /** The CPU time of flushes since the last call, and a reset. */
   takeCpuStats(): CpuStats {
     const out = this.cpu
-    this.cpu = { flushes: 0, bindGroupsCreated: 0, commands: 0, uniformsMs: 0, encodeMs: 0, finishMs: 0, submitMs: 0 }
+    this.cpu = noCpuStats()
     return out
   }
 
@@ -414,40 +321,18 @@ export class WebGpuDevice implements GpuDevice {
   setDispatchProfiling(on: boolean): boolean {
     this.flush()
     if (!on || !this.adapter.timestamps) {
-      this.profileSet?.destroy()
-      this.profileBuffer?.destroy()
-      this.profileRead?.destroy()
-      this.profileSet = this.profileBuffer = this.profileRead = undefined
-      this.profiled = []
-      this.profileNext = 0
+      this.profiler?.destroy()
+      this.profiler = undefined
       return false
     }
-    if (this.profileSet === undefined) {
-      this.profileSet = this.device.createQuerySet({ type: "timestamp", count: MAX_PROFILED })
-      this.profileBuffer = this.device.createBuffer({ size: 8 * MAX_PROFILED, usage: 0x0200 | 0x0004 })
-      this.profileRead = this.device.createBuffer({ size: 8 * MAX_PROFILED, usage: READBACK })
-    }
+    this.profiler ??= new DispatchProfiler(this.device)
     return true
   }
 
   /** The GPU time of every dispatch submitted since the last call (with dispatch profiling on), in order. */
   async takeDispatchProfile(): Promise<DispatchSample[]> {
     this.flush()
-    if (this.profileSet === undefined || this.profiled.length === 0) return []
-    const bytes = 8 * Math.ceil(this.profileNext / 32) * 32
-    const encoder = this.device.createCommandEncoder()
-    encoder.copyBufferToBuffer(this.profileBuffer!, 0, this.profileRead!, 0, bytes)
-    this.device.queue.submit([encoder.finish()])
-    await this.profileRead!.mapAsync(0x0001, 0, bytes)
-    const stamps = new BigUint64Array(this.profileRead!.getMappedRange(0, bytes).slice(0))
-    this.profileRead!.unmap()
-    const out = this.profiled.map(({ label, workgroups, query }) => {
-      const [begin, end] = [stamps[query], stamps[query + 1]]
-      return { label, workgroups, ns: end > begin ? Number(end - begin) : 0 }
-    })
-    this.profiled = []
-    this.profileNext = 0
-    return out
+    return this.profiler === undefined ? [] : await this.profiler.take()
   }
 
   async read(buffer: BufferId, offset: number, size: number): Promise<Uint8Array> {
@@ -478,7 +363,7 @@ export class WebGpuDevice implements GpuDevice {
   async finish(): Promise<SubmitTiming> {
     this.flush()
     await this.device.queue.onSubmittedWorkDone()
-    return { gpuMs: (await this.collectTimestamps()) / 1e6 }
+    return { gpuMs: ((await this.submitTimer?.collect()) ?? 0) / 1e6 }
   }
 
   async checkErrors(): Promise<void> {
@@ -492,7 +377,9 @@ export class WebGpuDevice implements GpuDevice {
     for (const buffer of this.buffers.values()) buffer.destroy()
     this.buffers.clear()
     for (const s of this.staging) s.destroy()
-    for (const u of this.uploads) u.destroy()
+    this.uploads?.destroy()
+    this.profiler?.destroy()
+    this.submitTimer?.destroy()
     this.device.destroy()
   }
 }

@@ -49,8 +49,6 @@ const serverAdapter = (conn: Connection) =>
 interface SemanticState {
   readonly session: Session
   readonly handle: number
-  /** The server stores the model in f16 (float16 asked for: the server was started with --dtype f16). */
-  readonly f16: boolean
 }
 
 const valuesOf = (t: { dtype: DType; shape: ReadonlyArray<number>; data: Uint8Array }): WorkOutput =>
@@ -60,8 +58,6 @@ interface SemanticReply {
   readonly r: RequestResult
   /** The output native computes for the run, or why the reply has none. */
   readonly output: WorkOutput | string
-  /** Client time spent putting the input in wire form before the call (images to f16), counted as serialization. */
-  readonly prepareMs?: number
 }
 
 /** One request for a run: tokens, last logits, last_hidden_state or logits. */
@@ -78,11 +74,8 @@ const semanticCall = (s: SemanticState, input: WorkInput, images: Float32Array |
     case "classify": {
       // As f32, the way native and the blind client upload them: the server casts to the model's f16 on the GPU
       // (microseconds), where a CPU conversion of a b8 batch costs milliseconds; twice the bytes on the wire.
-      const t = performance.now()
-      const data = { shape: input.shape, data: images! }
-      const prepareMs = performance.now() - t
-      return s.session.forward(s.handle, { input: data }, { values: true, phase: "vision" })
-        .then((r) => ({ r, prepareMs, output: r.outputs.logits?.tensor === undefined ? "the reply has no logits" : valuesOf(r.outputs.logits.tensor) }))
+      return s.session.forward(s.handle, { input: { shape: input.shape, data: images! } }, { values: true, phase: "vision" })
+        .then((r) => ({ r, output: r.outputs.logits?.tensor === undefined ? "the reply has no logits" : valuesOf(r.outputs.logits.tensor) }))
     }
   }
 }
@@ -92,7 +85,7 @@ const semanticRun = (config: BaselineConfig, s: SemanticState, input: WorkInput)
     // Images are made from their seed before the clock starts, as every baseline does.
     const images = input.kind === "classify" ? pixels(input) : undefined
     const started = performance.now()
-    const { r, output, prepareMs } = yield* attempt(config.name, () => semanticCall(s, input, images))
+    const { r, output } = yield* attempt(config.name, () => semanticCall(s, input, images))
     const latencyMs = performance.now() - started
     if (typeof output === "string") return yield* baselineError("Run", `${config.name}: ${output}`)
     const t = r.timings, p = r.profile
@@ -101,7 +94,7 @@ const semanticRun = (config: BaselineConfig, s: SemanticState, input: WorkInput)
       inputBytes: t.bytesOut,
       outputBytes: t.bytesIn,
       breakdown: {
-        client_serialize_ms: t.serializeMs + (prepareMs ?? 0),
+        client_serialize_ms: t.serializeMs,
         client_deserialize_ms: t.deserializeMs,
         client_network_c2s_ms: t.networkC2sMs,
         client_network_s2c_ms: t.networkS2cMs,
@@ -183,8 +176,7 @@ export const makeRemoteDjinn = (config: BaselineConfig, job: Job) => {
     if (mode === "semantic") {
       const model = yield* attempt(`${config.name} model`, () => conn.ensureModel(endpoint.model!)).pipe(Effect.mapError((e) => baselineError("Setup", e.message)))
       const session = yield* attempt(`${config.name} session`, () => conn.openSession({ priority: "interactive" })).pipe(Effect.mapError((e) => baselineError("Setup", e.message)))
-      const f16 = job.model.dtype === "float16" && adapter?.f16 === true
-      return { state: { mode: "semantic", semantic: { session, handle: model.handle as number, f16 } }, info: environment }
+      return { state: { mode: "semantic", semantic: { session, handle: model.handle as number } }, info: environment }
     }
     const server = { executionMs: 0, durationMs: 0 }
     tapProfiles(conn, server)

@@ -19,10 +19,14 @@ export const Gpt2Config = Schema.Struct({
 })
 export type Gpt2Config = typeof Gpt2Config.Type
 
-interface Layer {
-  ln1g: Tensor; ln1b: Tensor; attnW: Tensor; attnB: Tensor; projW: Tensor; projB: Tensor
-  ln2g: Tensor; ln2b: Tensor; fcW: Tensor; fcB: Tensor; fcProjW: Tensor; fcProjB: Tensor
-}
+/** A layer's tensors: its field here and its HF name after `h.{i}.`, in the order gpt2_decode's offset table expects. */
+const LAYER_TENSORS = [
+  ["ln1g", "ln_1.weight"], ["ln1b", "ln_1.bias"], ["attnW", "attn.c_attn.weight"], ["attnB", "attn.c_attn.bias"],
+  ["projW", "attn.c_proj.weight"], ["projB", "attn.c_proj.bias"], ["ln2g", "ln_2.weight"], ["ln2b", "ln_2.bias"],
+  ["fcW", "mlp.c_fc.weight"], ["fcB", "mlp.c_fc.bias"], ["fcProjW", "mlp.c_proj.weight"], ["fcProjB", "mlp.c_proj.bias"],
+] as const
+type LayerField = (typeof LAYER_TENSORS)[number][0]
+type Layer = Record<LayerField, Tensor>
 
 /** Activation buffers for up to `capacity` tokens per forward (the stack segment). */
 interface Scratch {
@@ -72,13 +76,13 @@ export class Gpt2 implements CausalLM {
     const prefix = weights.has("transformer.wte.weight") || weights.kind === "synthetic" ? "transformer." : ""
     const eb = dtype === "f16" ? 2 : 4
     const H = config.n_head
-    const shapes: [string, number[]][] = [["wte.weight", [V, D]], ["wpe.weight", [P, D]], ["ln_f.weight", [D]], ["ln_f.bias", [D]]]
-    for (let i = 0; i < config.n_layer; i++) {
-      const p = `h.${i}.`
-      shapes.push([`${p}ln_1.weight`, [D]], [`${p}ln_1.bias`, [D]], [`${p}attn.c_attn.weight`, [D, 3 * D]], [`${p}attn.c_attn.bias`, [3 * D]],
-        [`${p}attn.c_proj.weight`, [D, D]], [`${p}attn.c_proj.bias`, [D]], [`${p}ln_2.weight`, [D]], [`${p}ln_2.bias`, [D]],
-        [`${p}mlp.c_fc.weight`, [D, F]], [`${p}mlp.c_fc.bias`, [F]], [`${p}mlp.c_proj.weight`, [F, D]], [`${p}mlp.c_proj.bias`, [D]])
+    const layerShapes: Record<LayerField, number[]> = {
+      ln1g: [D], ln1b: [D], attnW: [D, 3 * D], attnB: [3 * D], projW: [D, D], projB: [D],
+      ln2g: [D], ln2b: [D], fcW: [D, F], fcB: [F], fcProjW: [F, D], fcProjB: [D],
     }
+    // Every tensor by HF name (after the prefix), in the order of gpt2_decode's offset table.
+    const shapes: [string, number[]][] = [["wte.weight", [V, D]], ["wpe.weight", [P, D]], ["ln_f.weight", [D]], ["ln_f.bias", [D]]]
+    for (let i = 0; i < config.n_layer; i++) for (const [field, name] of LAYER_TENSORS) shapes.push([`h.${i}.${name}`, layerShapes[field]])
     // Each tensor of the packed allocation starts 256-byte aligned, so the per-op kernels bind it as they would alone.
     const starts: number[] = []
     let total = 0
@@ -86,28 +90,21 @@ export class Gpt2 implements CausalLM {
     const pack = gpt2_decode.fits({ L: config.n_layer, D, H, F, V }, 1) && total <= (gpu.adapter.limits.maxStorageBufferBindingSize ?? 0)
     const slab = pack ? allocTensor(mem, [total / eb], dtype, "text", "gpt2 weights") : undefined
     const index = new Map(shapes.map(([name], i) => [name, i]))
-    const load = (name: string, shape: number[]): Tensor => {
+    const load = (name: string): Tensor => {
+      const i = index.get(name)!
+      const shape = shapes[i][1]
       bytes += numel(shape) * eb
       if (slab === undefined) return uploadTensor(gpu, mem, weights.get(prefix + name, shape), shape, dtype, "text", name)
-      const t: Tensor = { buffer: slab.buffer, offset: slab.offset + starts[index.get(name)!], shape, dtype }
+      const t: Tensor = { buffer: slab.buffer, offset: slab.offset + starts[i], shape, dtype }
       gpu.writeBuffer(t.buffer, t.offset, encodeValues(weights.get(prefix + name, shape), dtype))
       return t
     }
-    this.wte = load("wte.weight", [V, D])
-    this.wpe = load("wpe.weight", [P, D])
-    this.layers = Array.from({ length: config.n_layer }, (_, i) => {
-      const p = `h.${i}.`
-      return {
-        ln1g: load(`${p}ln_1.weight`, [D]), ln1b: load(`${p}ln_1.bias`, [D]),
-        attnW: load(`${p}attn.c_attn.weight`, [D, 3 * D]), attnB: load(`${p}attn.c_attn.bias`, [3 * D]),
-        projW: load(`${p}attn.c_proj.weight`, [D, D]), projB: load(`${p}attn.c_proj.bias`, [D]),
-        ln2g: load(`${p}ln_2.weight`, [D]), ln2b: load(`${p}ln_2.bias`, [D]),
-        fcW: load(`${p}mlp.c_fc.weight`, [D, F]), fcB: load(`${p}mlp.c_fc.bias`, [F]),
-        fcProjW: load(`${p}mlp.c_proj.weight`, [F, D]), fcProjB: load(`${p}mlp.c_proj.bias`, [D]),
-      }
-    })
-    this.lnfG = load("ln_f.weight", [D])
-    this.lnfB = load("ln_f.bias", [D])
+    this.wte = load("wte.weight")
+    this.wpe = load("wpe.weight")
+    this.layers = Array.from({ length: config.n_layer }, (_, i) =>
+      Object.fromEntries(LAYER_TENSORS.map(([field, name]) => [field, load(`h.${i}.${name}`)])) as unknown as Layer)
+    this.lnfG = load("ln_f.weight")
+    this.lnfB = load("ln_f.bias")
     this.weightBytes = bytes
     if (slab === undefined) this.packed = undefined
     else {
