@@ -1,6 +1,6 @@
 // Activations fused into the epilogues of the linear kernels (matmul, gemv). This file is appended to each
 // kernel's source by its spec; `act` runs in f32 on the accumulated value after the bias.
-// Variants: none (default) | GELU_TANH (GPT-2's gelu_new) | GELU_ERF (exact GELU).
+// Variants: none (default) | GELU_TANH (GPT-2's gelu_new) | GELU_ERF (exact GELU) | RELU.
 
 fn act(v: f32) -> f32 {
   // #if GELU_TANH
@@ -11,7 +11,11 @@ fn act(v: f32) -> f32 {
   // #if GELU_ERF
   return 0.5 * v * (1.0 + erf_f32(v * 0.7071067811865476));
   // #else
+  // #if RELU
+  return max(v, 0.0);
+  // #else
   return v;
+  // #endif
   // #endif
   // #endif
 }

@@ -1,12 +1,13 @@
 /**
  * What the linear kernels (matmul, gemv) share: their arguments, variant defines and the CPU reference.
- * y[M,N] = act(x[M,K] · W + b[N]) (+ residual[M,N]) with W as [K,N] ("kn", GPT-2 Conv1D) or [N,K] ("nk", nn.Linear).
+ * y[M,N] = act(x[M,K] · W + b[N]) (+ residual[M,N]) with W as [K,N] ("kn", GPT-2 Conv1D) or [N,K] ("nk", nn.Linear); or,
+ * with `residualBeforeActivation`, y = act(x·W + b + residual) (a ResNet block's shortcut before its last ReLU).
  */
 import type { Binding, DType } from "@djinn/gpu"
 import { wgsl } from "../source.ts"
 
 export type WLayout = "kn" | "nk"
-export type Activation = "none" | "gelu_tanh" | "gelu_erf"
+export type Activation = "none" | "gelu_tanh" | "gelu_erf" | "relu"
 
 export interface LinearArgs {
   readonly x: Binding
@@ -27,34 +28,47 @@ export interface LinearArgs {
   readonly yOffset?: number
   /**
    * Added after bias and activation: y = act(x·W + b) + residual, [M,N] (a transformer's residual connection fused
-   * into its projection). A different buffer from y. Only kernels that declare it take it (gemv; matmul rejects it).
+   * into its projection). A different buffer from y. Only kernels that declare it take it (gemv, matmul, sgmat).
    */
   readonly residual?: Binding
   /** Element offset of the residual's first row within its binding. */
   readonly residualOffset?: number
+  /**
+   * With `residual`: add it before the activation instead, y = act(x·W + b + residual) (ResNet: the shortcut is added
+   * before the block's last ReLU). matmul and sgmat take it; gemv does not (`linear` sends such calls to matmul).
+   */
+  readonly residualBeforeActivation?: boolean
 }
 
 /** The activation functions, appended to each linear kernel's WGSL. */
 export const epilogueWgsl = (): string => wgsl("matmul", "epilogue.wgsl")
 
-/** Defines for the bias, activation and residual (the part of a variant that both kernels share). */
-export const epilogueDefines = (args: LinearArgs): string[] => {
+/**
+ * Defines for the bias, activation and residual (the part of a variant that both kernels share). RESIDUAL binds the
+ * residual (added after the activation); RESIDUAL_PRE, always beside it, moves the add before the activation.
+ */
+export const epilogueDefines = (args: Pick<LinearArgs, "b" | "activation" | "residual" | "residualBeforeActivation">): string[] => {
   const defines: string[] = []
   if (args.b !== undefined) defines.push("BIAS")
   if (args.residual !== undefined) defines.push("RESIDUAL")
+  if (args.residual !== undefined && args.residualBeforeActivation === true) defines.push("RESIDUAL_PRE")
   if (args.activation === "gelu_tanh") defines.push("GELU_TANH")
   else if (args.activation === "gelu_erf") defines.push("GELU_ERF")
+  else if (args.activation === "relu") defines.push("RELU")
   return defines
 }
 
 /** Epilogues beyond bias and activation that a kernel implements (checkShape rejects the others). */
-export interface Epilogues { readonly residual?: boolean }
+export interface Epilogues { readonly residual?: boolean; readonly residualBeforeActivation?: boolean }
 
 export const checkShape = (op: string, args: LinearArgs, epilogues: Epilogues = {}): void => {
   for (const [name, v] of [["M", args.M], ["N", args.N], ["K", args.K]] as const) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`${op}: ${name} must be a positive integer, got ${v}`)
   }
   if (args.residual !== undefined && epilogues.residual !== true) throw new Error(`${op}: no residual epilogue (add the residual apart)`)
+  if (args.residual !== undefined && args.residualBeforeActivation === true && epilogues.residualBeforeActivation !== true) {
+    throw new Error(`${op}: no residual before the activation`)
+  }
   for (const [name, v] of [["xOffset", args.xOffset ?? 0], ["yOffset", args.yOffset ?? 0], ["residualOffset", args.residualOffset ?? 0]] as const) {
     if (!Number.isInteger(v) || v < 0) throw new Error(`${op}: ${name} must be a non-negative integer, got ${v}`)
   }
@@ -90,6 +104,7 @@ export const erf = (z: number): number => {
 export const activate = (v: number, activation: Activation = "none"): number => {
   if (activation === "gelu_tanh") return 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v * v * v)))
   if (activation === "gelu_erf") return 0.5 * v * (1 + erf(v / Math.SQRT2))
+  if (activation === "relu") return Math.max(v, 0)
   return v
 }
 
@@ -105,6 +120,7 @@ export interface ReferenceArgs {
   readonly xOffset?: number
   readonly residual?: ArrayLike<number>
   readonly residualOffset?: number
+  readonly residualBeforeActivation?: boolean
 }
 
 /** One output y[m,n] in float64. */
@@ -114,8 +130,9 @@ export const referenceAt = (r: ReferenceArgs, m: number, n: number): number => {
   if (r.wLayout === "nk") for (let k = 0; k < r.K; k++) s += r.x[xo + k] * r.w[n * r.K + k]
   else for (let k = 0; k < r.K; k++) s += r.x[xo + k] * r.w[k * r.N + n]
   if (r.b !== undefined) s += r.b[n]
-  const y = activate(s, r.activation)
-  return r.residual === undefined ? y : y + r.residual[(r.residualOffset ?? 0) + m * r.N + n]
+  if (r.residual === undefined) return activate(s, r.activation)
+  const res = r.residual[(r.residualOffset ?? 0) + m * r.N + n]
+  return r.residualBeforeActivation === true ? activate(s + res, r.activation) : activate(s, r.activation) + res
 }
 
 /** CPU reference: y[M,N] in float64. */

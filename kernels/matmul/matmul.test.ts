@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest"
 import type { DType } from "@djinn/gpu"
 import { dtypesOf, guardedOutput, randomFloats, relError, roundF16, testDevice, tolerance, upload } from "../testing/harness.ts"
+import * as gemv from "../gemv/gemv.ts"
 import { encode, erf, linear, reference, type Activation, type WLayout } from "./matmul.ts"
 
 type Case = [M: number, N: number, K: number, layout: WLayout, bias: boolean, activation: Activation, xOffset: number]
@@ -26,6 +27,14 @@ const f16Cases: Case[] = [
   [520, 515, 33, "kn", false, "none", 0],
 ]
 
+// The residual epilogue [M, N rows from rOffset]: before the activation (ResNet's shortcut before its ReLU) or after,
+// with either tile, relu or none.
+type ResidualCase = [M: number, N: number, K: number, layout: WLayout, before: boolean, activation: Activation, rOffset: number]
+const residualCases: Record<DType, ResidualCase[]> = {
+  f32: [[67, 131, 45, "nk", true, "relu", 3], [520, 515, 33, "nk", true, "relu", 0], [17, 67, 257, "kn", false, "none", 5]],
+  f16: [[67, 131, 45, "nk", true, "relu", 0], [130, 257, 67, "nk", false, "relu", 8]],
+}
+
 const inputs = (M: number, N: number, K: number, xOffset: number, dtype: DType, seed: number) => {
   const round = (a: Float32Array) => (dtype === "f16" ? roundF16(a) : a)
   const x = round(randomFloats(xOffset + M * K, seed))
@@ -50,6 +59,41 @@ describe("matmul", async () => {
       })
     }
   }
+
+  for (const dtype of dtypesOf(gpu)) {
+    for (const [M, N, K, wLayout, before, activation, rOffset] of residualCases[dtype]) {
+      it(`${dtype} ${M}×${N}×${K} ${wLayout} +b ${activation} + residual ${before ? "before" : "after"} the activation${rOffset ? ` residualOffset=${rOffset}` : ""}`, async () => {
+        const { x, w, b } = inputs(M, N, K, 0, dtype, M * 5 + N + K)
+        let residual = randomFloats(rOffset + M * N, M + N, -2, 2)
+        if (dtype === "f16") residual = roundF16(residual)
+        const y = guardedOutput(gpu, M * N, dtype)
+        encode(gpu, {
+          x: upload(gpu, x, dtype), w: upload(gpu, w, dtype), b: upload(gpu, b, dtype), y: y.binding, M, N, K, wLayout, activation, dtype,
+          residual: upload(gpu, residual, dtype), residualOffset: rOffset, residualBeforeActivation: before,
+        })
+        const want = reference({ x, w, b, M, N, K, wLayout, activation, residual, residualOffset: rOffset, residualBeforeActivation: before })
+        expect(relError(await y.read(), want)).toBeLessThan(tolerance(dtype))
+      })
+    }
+  }
+
+  it("linear sends a residual before the activation to matmul even at M ≤ 8 (gemv has no such epilogue)", async () => {
+    const [M, N, K] = [3, 40, 36]
+    const { x, w, b } = inputs(M, N, K, 0, "f32", 11)
+    const residual = randomFloats(M * N, 12, -2, 2)
+    const y = guardedOutput(gpu, M * N)
+    const args = { x: upload(gpu, x), w: upload(gpu, w), b: upload(gpu, b), y: y.binding, M, N, K, wLayout: "nk", activation: "relu", residual: upload(gpu, residual), residualBeforeActivation: true } as const
+    linear(gpu, args)
+    expect(relError(await y.read(), reference({ x, w, b, M, N, K, wLayout: "nk", activation: "relu", residual, residualBeforeActivation: true }))).toBeLessThan(1e-5)
+    expect(() => gemv.encode(gpu, args)).toThrow(/no residual before the activation/)
+  })
+
+  it("relu and the residual's placement in the reference", () => {
+    const base = { x: [1, 2], w: [1, -1], b: [0.5], M: 1, N: 1, K: 2, wLayout: "nk", activation: "relu", residual: [0.25] } as const
+    // x·W + b = −0.5: relu(−0.5) + 0.25 = 0.25 after, relu(−0.25) = 0 before.
+    expect(reference(base)[0]).toBe(0.25)
+    expect(reference({ ...base, residualBeforeActivation: true })[0]).toBe(0)
+  })
 
   it("writes at yOffset and nowhere else", async () => {
     const [M, N, K] = [5, 33, 20]

@@ -1,11 +1,13 @@
-// Tiled GEMM with bias and a fused activation: y[M,N] = act(x[M,K] · W + b[N]).
+// Tiled GEMM with bias, a fused activation and residual: y[M,N] = act(x[M,K] · W + b[N]) (+ res[M,N]), or with
+// RESIDUAL_PRE y = act(x · W + b + res).
 // W is [K,N] row-major ("kn", GPT-2's Conv1D) or, with W_NK, [N,K] row-major ("nk", nn.Linear).
 // Each workgroup of 16×16 threads computes a BM×BN tile of y, stepping through K by BK: both input tiles are staged
 // in workgroup memory (as f32, transposed so that the inner product reads them along M and N), and each thread
 // accumulates TM×TN outputs in registers. A thread owns rows ty + 16i and columns tx + 16j (strided, not blocked),
 // so that workgroup-memory reads are broadcasts or consecutive words and the final stores are coalesced.
 // Storage is the variant's dtype (f32 or f16); arithmetic is f32. Any M, N, K: out-of-range loads read 0.
-// Variants: W_NK, BIAS, TILE_8X8 (128×128 tiles for large shapes), activation defines of epilogue.wgsl.
+// Variants: W_NK, BIAS, RESIDUAL (+ RESIDUAL_PRE), TILE_8X8 (128×128 tiles for large shapes), activation defines of
+// epilogue.wgsl.
 alias E = f32; // @dtype
 
 struct Params {
@@ -15,7 +17,8 @@ struct Params {
   // Element offsets of x's and y's first rows within their bindings (bindings start on 256-byte boundaries).
   x_off: u32,
   y_off: u32,
-  _p0: u32,
+  // RESIDUAL: element offset of the residual's first row.
+  r_off: u32,
   _p1: u32,
   _p2: u32,
 }
@@ -26,6 +29,14 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> y: array<E>;
 // #if BIAS
 @group(0) @binding(4) var<storage, read> b: array<E>;
+// #endif
+// The residual follows y and the bias, whichever are bound.
+// #if RESIDUAL
+// #if BIAS
+@group(0) @binding(5) var<storage, read> res: array<E>;
+// #else
+@group(0) @binding(4) var<storage, read> res: array<E>;
+// #endif
 // #endif
 
 // #if TILE_8X8
@@ -111,7 +122,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       // #if BIAS
       v += f32(b[gn]);
       // #endif
-      y[p.y_off + gm * N + gn] = E(act(v));
+      // #if RESIDUAL
+      let r = f32(res[p.r_off + gm * N + gn]);
+      // #if RESIDUAL_PRE
+      v = act(v + r);
+      // #else
+      v = act(v) + r;
+      // #endif
+      // #else
+      v = act(v);
+      // #endif
+      y[p.y_off + gm * N + gn] = E(v);
     }
   }
 }

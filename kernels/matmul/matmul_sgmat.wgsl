@@ -14,8 +14,8 @@
 // matrices may live in local memory, and the driver need not unroll the loops that would let it stay in registers.
 // Assumes subgroups of 32 (NVIDIA): the epilogue maps 32 lanes onto a 16×16 accumulator, 8 columns each.
 // SPLIT adds four subgroups that only stage tiles while the others only multiply (see main).
-// Variants: W_NK, BIAS, ALIGNED, SPLIT, the tile shape (TILE_128_8, TILE_128_4, TILE_128_256, TILE_64 with FM4, FN4),
-// the activations of epilogue.wgsl.
+// Variants: W_NK, BIAS, RESIDUAL (y = act(…) + res; with RESIDUAL_PRE y = act(… + res)), ALIGNED, SPLIT, the tile
+// shape (TILE_128_8, TILE_128_4, TILE_128_256, TILE_64 with FM4, FN4), the activations of epilogue.wgsl.
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
 
@@ -27,7 +27,7 @@ struct Params {
   x_off: u32,
   y_off: u32,
   kc: u32, // SPLITK: k per split, a multiple of BK
-  _p1: u32,
+  r_off: u32, // RESIDUAL: element offset of the residual's first row
   _p2: u32,
 }
 
@@ -52,6 +52,22 @@ struct Params {
 // #endif
 // #if BIAS
 @group(0) @binding(4) var<storage, read> b: array<f16>;
+// #endif
+// The residual [M, N] follows y and the bias, whichever are bound; read as y is written (8 halves a load when ALIGNED).
+// #if RESIDUAL
+// #if BIAS
+// #if ALIGNED
+@group(0) @binding(5) var<storage, read> res: array<vec4<u32>>;
+// #else
+@group(0) @binding(5) var<storage, read> res: array<f16>;
+// #endif
+// #else
+// #if ALIGNED
+@group(0) @binding(4) var<storage, read> res: array<vec4<u32>>;
+// #else
+@group(0) @binding(4) var<storage, read> res: array<f16>;
+// #endif
+// #endif
 // #endif
 
 // The tile shape. TS adds FM4 where FM = 4 and FN4 where FN = 4 (the code below names each accumulator).
@@ -142,13 +158,45 @@ var<workgroup> scratch: array<f32, SG_M * SG_N * 256u>;
 // SPLITK: this workgroup's split.
 var<private> split_z: u32;
 
-// y[m, n] before rounding to f16: the accumulated value, the bias and the activation.
-fn finish(v: f32, n: u32) -> f32 {
+// y[m, n] before rounding to f16: the accumulated value, the bias, the activation and the residual r (RESIDUAL; added
+// before the activation with RESIDUAL_PRE).
+fn finish(v: f32, n: u32, r: f32) -> f32 {
   var s = v;
   // #if BIAS
   s += f32(b[min(n, p.N - 1u)]);
   // #endif
-  return act(s);
+  // #if RESIDUAL_PRE
+  s += r;
+  // #endif
+  s = act(s);
+  // #if RESIDUAL
+  // #if !RESIDUAL_PRE
+  s += r;
+  // #endif
+  // #endif
+  return s;
+}
+
+// The residual's 8 values at row gm, columns gn .. gn + 8 (0 beyond N and without RESIDUAL).
+fn residual8(gm: u32, gn: u32) -> array<f32, 8> {
+  var r: array<f32, 8>;
+  // #if RESIDUAL
+  // #if ALIGNED
+  if (gn < p.N) {
+    let q = res[(p.r_off + gm * p.N + gn) / 8u];
+    let a = unpack2x16float(q.x);
+    let b2 = unpack2x16float(q.y);
+    let c = unpack2x16float(q.z);
+    let d = unpack2x16float(q.w);
+    r = array<f32, 8>(a.x, a.y, b2.x, b2.y, c.x, c.y, d.x, d.y);
+  }
+  // #else
+  for (var k = 0u; k < 8u; k++) {
+    if (gn + k < p.N) { r[k] = f32(res[p.r_off + gm * p.N + gn + k]); }
+  }
+  // #endif
+  // #endif
+  return r;
 }
 
 alias Left = subgroup_matrix_left<f16, 16, 16>;
@@ -239,7 +287,8 @@ fn emit(c: Acc, i: u32, j: u32, row0: u32, col0: u32, sg: u32, lane: u32) {
   // #else
   if (multiplies && gm < p.M) {
     var v: array<f32, 8>;
-    for (var k = 0u; k < 8u; k++) { v[k] = finish(scratch[mine + r * 16u + c0 + k], gn + k); }
+    let rv = residual8(gm, gn);
+    for (var k = 0u; k < 8u; k++) { v[k] = finish(scratch[mine + r * 16u + c0 + k], gn + k, rv[k]); }
     // #if ALIGNED
     if (gn < p.N) {
       y[(p.y_off + gm * p.N + gn) / 8u] = vec4<u32>(pack2x16float(vec2<f32>(v[0], v[1])), pack2x16float(vec2<f32>(v[2], v[3])),

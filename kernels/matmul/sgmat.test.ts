@@ -29,6 +29,20 @@ const cases: Case[] = [
   [70, 200, 1100, "kn", true, "gelu_tanh", 3],
 ]
 
+// The residual epilogue (ResNet: relu(x·W + b + shortcut), 1×1 and 3×3 convolutions as GEMMs): before and after the
+// activation, aligned and not (an odd residual offset forces element loads), each tile, and split-K (stage 4 at
+// batch 8: 392 rows, too few tiles).
+type ResidualCase = [M: number, N: number, K: number, before: boolean, activation: Activation, rOffset: number, tile?: sgmat.SgTile]
+const residualCases: ResidualCase[] = [
+  [300, 136, 72, true, "relu", 0, "128x128/4+ws"],
+  [200, 264, 520, true, "relu", 8, "64x64/4+ws"],
+  [67, 131, 45, true, "relu", 3],
+  [130, 264, 520, false, "gelu_tanh", 0, "128x256/8"],
+  [260, 136, 72, true, "relu", 0, "128x128/8"],
+  [392, 512, 2048, true, "relu", 0],
+  [392, 512, 4608, false, "none", 5],
+]
+
 describe("matmul_sgmat", async () => {
   const gpu = await testDevice()
   const skip = !sgmat.usable(gpu.adapter)
@@ -45,6 +59,23 @@ describe("matmul_sgmat", async () => {
         M, N, K, wLayout, activation, dtype: "f16", xOffset,
       }, tile)
       const want = reference({ x, w, b: bias ? b : undefined, M, N, K, wLayout, activation, xOffset })
+      expect(relError(await y.read(), want)).toBeLessThan(tolerance("f16"))
+    })
+  }
+
+  for (const [M, N, K, before, activation, rOffset, tile] of residualCases) {
+    const name = `f16 ${M}×${N}×${K} nk +b ${activation} + residual ${before ? "before" : "after"} the activation${rOffset ? ` residualOffset=${rOffset}` : ""} tile ${tile ?? "auto"}`
+    it.skipIf(skip)(`${name} (skipped where the adapter lacks subgroup matrices)`, async () => {
+      const x = roundF16(randomFloats(M * K, M + N + K))
+      const w = roundF16(randomFloats(N * K, M + N + K + 1, -0.5, 0.5))
+      const b = roundF16(randomFloats(N, M + N + K + 2))
+      const residual = roundF16(randomFloats(rOffset + M * N, M + N + K + 3, -2, 2))
+      const y = guardedOutput(gpu, M * N, "f16")
+      sgmat.encode(gpu, {
+        x: upload(gpu, x, "f16"), w: upload(gpu, w, "f16"), b: upload(gpu, b, "f16"), y: y.binding, M, N, K, wLayout: "nk", activation, dtype: "f16",
+        residual: upload(gpu, residual, "f16"), residualOffset: rOffset, residualBeforeActivation: before,
+      }, tile)
+      const want = reference({ x, w, b, M, N, K, wLayout: "nk", activation, residual, residualOffset: rOffset, residualBeforeActivation: before })
       expect(relError(await y.read(), want)).toBeLessThan(tolerance("f16"))
     })
   }
@@ -72,19 +103,31 @@ describe("matmul_sgmat", async () => {
   })
 
   // The split-K reduce pass is a plain kernel: checked on every adapter with shader-f16.
-  for (const [M, N, splits, bias, activation, yOffset] of [[3, 5, 2, true, "none", 0], [128, 768, 11, true, "gelu_erf", 8], [7, 33, 3, false, "gelu_tanh", 3]] as const) {
-    it(`split-K reduce ${M}×${N}, ${splits} splits${bias ? " +b" : ""} ${activation}${yOffset ? ` yOffset=${yOffset}` : ""}`, async () => {
+  // [M, N, splits, bias, activation, yOffset, residual: none | before / after the activation, residualOffset]
+  const reduceCases = [
+    [3, 5, 2, true, "none", 0, "none", 0], [128, 768, 11, true, "gelu_erf", 8, "none", 0], [7, 33, 3, false, "gelu_tanh", 3, "none", 0],
+    [392, 512, 5, true, "relu", 0, "before", 0], [7, 33, 3, false, "relu", 0, "after", 5], [9, 16, 2, true, "none", 8, "before", 3],
+  ] as const
+  for (const [M, N, splits, bias, activation, yOffset, residual, rOffset] of reduceCases) {
+    const res = residual === "none" ? "" : ` + residual ${residual} the activation${rOffset ? ` residualOffset=${rOffset}` : ""}`
+    it(`split-K reduce ${M}×${N}, ${splits} splits${bias ? " +b" : ""} ${activation}${yOffset ? ` yOffset=${yOffset}` : ""}${res}`, async () => {
       if (!gpu.adapter.f16) return
       const part = randomFloats(splits * M * N, M * N + splits, -2, 2)
       const b = roundF16(randomFloats(N, N + 7))
+      const r = roundF16(randomFloats(rOffset + M * N, N + 8, -2, 2))
       const y = guardedOutput(gpu, yOffset + M * N, "f16")
-      sgmat.encodeReduce(gpu, { part: upload(gpu, part), y: y.binding, b: bias ? upload(gpu, b, "f16") : undefined, M, N, splits, yOffset, activation })
+      sgmat.encodeReduce(gpu, {
+        part: upload(gpu, part), y: y.binding, b: bias ? upload(gpu, b, "f16") : undefined, M, N, splits, yOffset, activation,
+        residual: residual === "none" ? undefined : upload(gpu, r, "f16"), residualOffset: rOffset, residualBeforeActivation: residual === "before",
+      })
       const want = new Float32Array(M * N)
       for (let i = 0; i < M * N; i++) {
         let v = 0
         for (let z = 0; z < splits; z++) v += part[z * M * N + i]
         if (bias) v += b[i % N]
+        if (residual === "before") v += r[rOffset + i]
         want[i] = activate(v, activation)
+        if (residual === "after") want[i] += r[rOffset + i]
       }
       expect(relError((await y.read()).slice(yOffset), want)).toBeLessThan(tolerance("f16"))
     })
@@ -104,7 +147,7 @@ describe("matmul_sgmat", async () => {
     for (const layout of [[], ["W_NK"]]) {
       for (const aligned of [[], ["ALIGNED"]]) {
         for (const tile of [["TILE_128_8", "FM4"], ["TILE_128_4", "FM4", "FN4"], ["TILE_128_256", "FM4", "FN4"], ["TILE_64"]]) {
-          for (const epilogue of [[], ["BIAS", "GELU_TANH"], ["BIAS", "GELU_ERF"]]) {
+          for (const epilogue of [[], ["BIAS", "GELU_TANH"], ["BIAS", "GELU_ERF"], ["BIAS", "RELU", "RESIDUAL", "RESIDUAL_PRE"], ["RESIDUAL"], ["RELU", "RESIDUAL", "RESIDUAL_PRE"]]) {
             for (const split of [[], ["SPLIT"], ["SPLIT", "STAGE8"], ["SPLITK"], ["SPLIT", "SPLITK"]]) {
             const defines = [...layout, ...aligned, ...tile, ...epilogue, ...split]
             const module = device.createShaderModule({ code: preprocess(sgmat.spec.wgsl, { dtype: "f16", defines }) })
@@ -114,7 +157,7 @@ describe("matmul_sgmat", async () => {
         }
       }
     }
-    for (const epilogue of [[], ["BIAS"], ["BIAS", "GELU_ERF"], ["GELU_TANH"]]) {
+    for (const epilogue of [[], ["BIAS"], ["BIAS", "GELU_ERF"], ["GELU_TANH"], ["BIAS", "RELU", "RESIDUAL", "RESIDUAL_PRE"], ["RESIDUAL"], ["RELU", "RESIDUAL", "RESIDUAL_PRE"]]) {
       const module = device.createShaderModule({ code: preprocess(sgmat.reduceSpec.wgsl, { dtype: "f16", defines: epilogue }) })
       for (const m of (await module.getCompilationInfo()).messages) messages.push(`reduce ${epilogue.join(",")}: ${m.type} ${m.lineNum}:${m.linePos} ${m.message}`)
     }

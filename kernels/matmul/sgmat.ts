@@ -8,11 +8,14 @@ import { wgsl } from "../source.ts"
 import { deviceWorkspace } from "../workspace.ts"
 import { checkShape, dtypeOf, epilogueDefines, epilogueWgsl, type LinearArgs } from "./linear.ts"
 
-/** Bindings: x, W, y (the f32 split-K workspace in SPLITK variants), then b (only in BIAS variants). */
+/**
+ * Bindings: x, W, y (the f32 split-K workspace in SPLITK variants), then b (only in BIAS variants), then the residual
+ * (only in RESIDUAL variants).
+ */
 export const spec: KernelSpec = {
   id: "matmul_sgmat",
   wgsl: wgsl("matmul", "matmul_sgmat.wgsl") + "\n" + wgsl("matmul", "sgmat_stage.wgsl") + "\n" + epilogueWgsl(),
-  storage: ["read", "read", "read_write", "read"],
+  storage: ["read", "read", "read_write", "read", "read"],
   uniforms: true,
 }
 
@@ -61,12 +64,12 @@ const BIG_TILE: SgTile = ((): SgTile => {
   return env !== undefined && shape in TILES && ["", "ws", "ws8"].includes(suffix) ? (env as SgTile) : "128x128/4+ws"
 })()
 
-/** 16-byte loads and stores need rows (K; N too for y and "kn" W) and both offsets in whole 8-half pieces. */
+/** 16-byte loads and stores need rows (K; N too for y, the residual and "kn" W) and every offset in whole 8-half pieces. */
 export const alignedOf = (args: LinearArgs): boolean =>
-  args.K % 8 === 0 && args.N % 8 === 0 && (args.xOffset ?? 0) % 8 === 0 && (args.yOffset ?? 0) % 8 === 0
+  args.K % 8 === 0 && args.N % 8 === 0 && (args.xOffset ?? 0) % 8 === 0 && (args.yOffset ?? 0) % 8 === 0 && (args.residualOffset ?? 0) % 8 === 0
 
-/** Split-K's second pass (matmul_reduce.wgsl): the splits' sum, the bias and the activation. */
-export const reduceSpec: KernelSpec = { id: "matmul_reduce", wgsl: wgsl("matmul", "matmul_reduce.wgsl") + "\n" + epilogueWgsl(), storage: ["read", "read_write", "read"], uniforms: true }
+/** Split-K's second pass (matmul_reduce.wgsl): the splits' sum, the bias, the activation and the residual. */
+export const reduceSpec: KernelSpec = { id: "matmul_reduce", wgsl: wgsl("matmul", "matmul_reduce.wgsl") + "\n" + epilogueWgsl(), storage: ["read", "read_write", "read", "read"], uniforms: true }
 
 /** DJINN_SGMAT_SPLITK=0 turns split-K off (A/B runs). */
 const SPLITK_OFF = envVar("DJINN_SGMAT_SPLITK") === "0"
@@ -92,9 +95,9 @@ export const splitsOf = (M: number, N: number, K: number, tile: SgTile): number 
 /** The split-K partials. */
 const workspace = deviceWorkspace("sgmat split-K partials")
 
-/** y[M,N] = act(x[M,K] · W + b) on tensor cores; any M, N, K. f16 only. */
+/** y[M,N] = act(x[M,K] · W + b) (+ residual, or act(x·W + b + residual)) on tensor cores; any M, N, K. f16 only. */
 export const encode = (gpu: GpuDevice, args: LinearArgs, tile: SgTile = tileOf(args.M, args.N, alignedOf(args)), splits = splitsOf(args.M, args.N, args.K, tile)): void => {
-  checkShape("matmul_sgmat", args)
+  checkShape("matmul_sgmat", args, { residual: true, residualBeforeActivation: true })
   if (dtypeOf(args) !== "f16") throw new Error("matmul_sgmat: f16 only")
   if (!Number.isInteger(splits) || splits < 1) throw new Error(`matmul_sgmat: splits must be a positive integer, got ${splits}`)
   // k per split, a whole number of K-steps (32; 16 for 128x256 tiles divides it too).
@@ -117,14 +120,18 @@ export const encode = (gpu: GpuDevice, args: LinearArgs, tile: SgTile = tileOf(a
   const part = nSplits > 1 ? workspace(gpu, nSplits * MN * 4) : undefined
   const bindings = part !== undefined ? [args.x, args.w, part] : [args.x, args.w, args.y]
   if (part === undefined && args.b !== undefined) bindings.push(args.b)
+  if (part === undefined && args.residual !== undefined) bindings.push(args.residual)
   gpu.dispatch({
     pipeline: gpu.pipeline(spec.id, { dtype: "f16", defines }),
     bindings,
-    uniforms: packUniforms([["u32", args.M], ["u32", args.N], ["u32", args.K], ["u32", args.xOffset ?? 0], ["u32", args.yOffset ?? 0], ["u32", kc]]),
+    uniforms: packUniforms([["u32", args.M], ["u32", args.N], ["u32", args.K], ["u32", args.xOffset ?? 0], ["u32", args.yOffset ?? 0], ["u32", kc], ["u32", args.residualOffset ?? 0]]),
     workgroups: [gx, gy, nSplits],
   })
   if (part === undefined) return
-  encodeReduce(gpu, { part, y: args.y, b: args.b, M: args.M, N: args.N, splits: nSplits, yOffset: args.yOffset, activation: args.activation })
+  encodeReduce(gpu, {
+    part, y: args.y, b: args.b, M: args.M, N: args.N, splits: nSplits, yOffset: args.yOffset, activation: args.activation,
+    residual: args.residual, residualOffset: args.residualOffset, residualBeforeActivation: args.residualBeforeActivation,
+  })
 }
 
 export interface ReduceArgs {
@@ -138,16 +145,23 @@ export interface ReduceArgs {
   readonly splits: number
   readonly yOffset?: number
   readonly activation?: LinearArgs["activation"]
+  /** f16 [M, N] from element residualOffset, added after the activation (before it with residualBeforeActivation). */
+  readonly residual?: Binding
+  readonly residualOffset?: number
+  readonly residualBeforeActivation?: boolean
 }
 
-/** Split-K's second pass: y = act(Σ_z part[z] + b), f16. */
+/** Split-K's second pass: y = act(Σ_z part[z] + b) (+ residual, or act(Σ_z part[z] + b + residual)), f16. */
 export const encodeReduce = (gpu: GpuDevice, a: ReduceArgs): void => {
   const MN = a.M * a.N
   const groups = grid(Math.ceil(MN / 256))
+  const bindings = [a.part, a.y]
+  if (a.b !== undefined) bindings.push(a.b)
+  if (a.residual !== undefined) bindings.push(a.residual)
   gpu.dispatch({
-    pipeline: gpu.pipeline(reduceSpec.id, { dtype: "f16", defines: epilogueDefines({ ...a, x: a.part, w: a.part, K: 1, wLayout: "nk" }) }),
-    bindings: a.b !== undefined ? [a.part, a.y, a.b] : [a.part, a.y],
-    uniforms: packUniforms([["u32", MN], ["u32", a.N], ["u32", a.splits], ["u32", a.yOffset ?? 0], ["u32", groups[0] * 256]]),
+    pipeline: gpu.pipeline(reduceSpec.id, { dtype: "f16", defines: epilogueDefines(a) }),
+    bindings,
+    uniforms: packUniforms([["u32", MN], ["u32", a.N], ["u32", a.splits], ["u32", a.yOffset ?? 0], ["u32", groups[0] * 256], ["u32", a.residualOffset ?? 0]]),
     workgroups: groups,
   })
 }
