@@ -31,6 +31,16 @@ describe("im2col", async () => {
     }
   }
 
+  it("gathers an f32 NCHW input into f16 rows (the input's cast fused into the stem's gather)", async () => {
+    if (!gpu.adapter.f16) return
+    const s = shape(2, 15, 13, 3, 7, 2, 3, "nchw")
+    const x = randomFloats(s.N * s.H * s.W * s.C, 3, -3, 3)
+    const want = roundF16(reference(x, s))
+    const col = guardedOutput(gpu, want.length, "f16")
+    encode(gpu, { ...s, x: upload(gpu, x), col: col.binding, dtype: "f16", xDtype: "f32" })
+    expect(Array.from(await col.read())).toEqual(Array.from(want))
+  })
+
   it("rejects a row length shorter than kh·kw·C", () => {
     expect(() => reference(new Float32Array(27), { ...shape(1, 3, 3, 3, 3, 1, 1), Kp: 26 })).toThrow(/Kp 26/)
   })

@@ -23,7 +23,10 @@ export interface Im2colArgs extends Im2colShape {
   readonly x: Binding
   /** [N·Hout·Wout, Kp]; a different buffer range from x. */
   readonly col: Binding
+  /** Storage dtype of col, and of x unless `xDtype` says otherwise. */
   readonly dtype?: DType
+  /** x's storage dtype where it differs: "f32" with dtype "f16" gathers f32 values into f16 rows (a cast fused). */
+  readonly xDtype?: DType
 }
 
 const WG = 256
@@ -51,11 +54,14 @@ export const encode = (gpu: GpuDevice, args: Im2colArgs): void => {
   const nchw = args.layout === "nchw"
   // Elements per 16-byte piece; NHWC rows of whole pieces copy a piece a thread.
   const v = 16 / dtypeBytes(dtype)
-  const vec = !nchw && args.C % v === 0 && args.Kp % v === 0
+  const cast = (args.xDtype ?? dtype) !== dtype
+  if (cast && (args.xDtype !== "f32" || dtype !== "f16")) throw new Error(`im2col: gathers ${args.xDtype} into ${dtype} (only f32 into f16)`)
+  const vec = !nchw && !cast && args.C % v === 0 && args.Kp % v === 0
   const unit = vec ? v : 1
   const kp = args.Kp / unit
   const n = args.N * hout * wout * kp
   const defines = nchw ? ["NCHW"] : vec ? ["VEC"] : []
+  if (cast) defines.push("X_F32")
   const workgroups = grid(Math.ceil(n / WG))
   gpu.dispatch({
     pipeline: gpu.pipeline(spec.id, { dtype, defines }),

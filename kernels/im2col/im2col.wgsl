@@ -4,7 +4,8 @@
 // aligned). x is NHWC, or with NCHW [N, C, H, W] (the network's input, read in place; a [Cout, Cin, kh, kw] weight
 // is the NCHW "image" of Cout filters whose 1×1 output is the filter reordered to [kh, kw, Cin]).
 // VEC (NHWC, C and Kp multiples of 16 bytes): a thread copies 16 bytes — 8 halves or 4 floats, whatever the dtype —
-// so C, Kp and the indices below count 16-byte pieces; otherwise one element a thread.
+// so C, Kp and the indices below count 16-byte pieces; otherwise one element a thread. X_F32: x is f32 whatever the
+// dtype (the network's f32 input gathered straight into f16 rows: the cast fused).
 alias E = f32; // @dtype
 // #if VEC
 alias T = vec4<u32>;
@@ -33,7 +34,11 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
+// #if X_F32
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+// #else
 @group(0) @binding(1) var<storage, read> x: array<T>;
+// #endif
 @group(0) @binding(2) var<storage, read_write> col: array<T>;
 
 override WG: u32 = 256;
@@ -55,9 +60,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let iw = i32(ow * p.stride + tap % p.kw) - i32(p.pad);
     if (ih >= 0 && ih < i32(p.h) && iw >= 0 && iw < i32(p.w)) {
       // #if NCHW
-      v = x[((img * p.c + ch) * p.h + u32(ih)) * p.w + u32(iw)];
+      v = T(x[((img * p.c + ch) * p.h + u32(ih)) * p.w + u32(iw)]);
       // #else
-      v = x[((img * p.h + u32(ih)) * p.w + u32(iw)) * p.c + ch];
+      v = T(x[((img * p.h + u32(ih)) * p.w + u32(iw)) * p.c + ch]);
       // #endif
     }
   }

@@ -8,7 +8,7 @@ import type { Memory } from "./memory.ts"
 import { Gpt2, Gpt2Config } from "./models/gpt2.ts"
 import { Llama, LlamaConfig } from "./models/llama.ts"
 import { Bert, BertConfig } from "./models/bert.ts"
-import { ResNet, ResNetConfig } from "./models/resnet.ts"
+import { ResNet, ResNetConfig, type ResNetOptions } from "./models/resnet.ts"
 import type { CausalLM } from "./models/causal-lm.ts"
 import { SafetensorsCheckpoint } from "./safetensors.ts"
 import { checkpointWeights, syntheticWeights, type WeightSource } from "./weights.ts"
@@ -109,10 +109,10 @@ export const loadEncoder = (gpu: GpuDevice, mem: Memory, model: ResolvedModel, d
 }
 
 /** Builds an image classifier (ResNet, HF or torchvision names) from a resolved model. */
-export const loadVision = (gpu: GpuDevice, mem: Memory, model: ResolvedModel, dtype: DType): ResNet => {
+export const loadVision = (gpu: GpuDevice, mem: Memory, model: ResolvedModel, dtype: DType, options: ResNetOptions = {}): ResNet => {
   switch (model.config.model_type) {
     case "resnet":
-      return new ResNet(gpu, mem, decodeConfig(ResNetConfig, model.config, model.id), model.weights, dtype)
+      return new ResNet(gpu, mem, decodeConfig(ResNetConfig, model.config, model.id), model.weights, dtype, options)
     default:
       throw engineError("Unsupported", `${model.id}: model_type '${model.config.model_type}' is not a supported vision model`)
   }

@@ -1,4 +1,4 @@
-import type { DType, GpuDevice } from "@djinn/gpu"
+import type { Binding, DType, GpuDevice } from "@djinn/gpu"
 import { fill } from "@djinn/kernels"
 import { engineError } from "../errors.ts"
 import { allocTensor, binding, numel, uploadTensor, type Memory, type Tensor } from "../memory.ts"
@@ -84,6 +84,21 @@ export class ParamLoader {
     const t = allocTensor(this.mem, shape, this.dtype, "text", label)
     fill.encode(this.gpu, { y: binding(t), n: numel(shape), ...init(this.prefix + name, shape), dtype: this.dtype })
     return this.count(t)
+  }
+
+  /** A text tensor that the model fills itself (a parameter laid out anew on the GPU), counted as model memory. */
+  allocate(shape: readonly number[], label: string): Tensor {
+    return this.count(allocTensor(this.mem, shape, this.dtype, "text", label))
+  }
+
+  /**
+   * A parameter's seeded values written into a binding of the caller's (a staging buffer the model rearranges from),
+   * not counted: the values `fillAs` would give, in the loader's dtype. Synthetic sources only.
+   */
+  fillInto(name: string, shape: readonly number[], y: Binding): void {
+    const init = this.weights.init
+    if (init === undefined) throw engineError("Unsupported", `fillInto('${name}') needs a seeded weight source`)
+    fill.encode(this.gpu, { y, n: numel(shape), ...init(this.prefix + name, shape), dtype: this.dtype })
   }
 
   private count(t: Tensor): Tensor {

@@ -1,156 +1,43 @@
-import type { DType, GpuDevice } from "@djinn/gpu"
-import { avgpool, cast, conv2d, matmul, maxpool } from "@djinn/kernels"
-import { Schema } from "effect"
+import { envVar, type Binding, type DType, type GpuDevice } from "@djinn/gpu"
+import { avgpool, cast, conv2d, im2col, matmul, maxpool } from "@djinn/kernels"
 import { engineError } from "../errors.ts"
 import { allocTensor, binding, encodeValues, readTensor, type Memory, type Tensor } from "../memory.ts"
 import type { WeightSource } from "../weights.ts"
-import { ParamLoader, releaseAll, type TensorSpec } from "./params.ts"
+import { ParamLoader, releaseAll } from "./params.ts"
+import { convBns, resnetPlan, resnetTensors, type ConvBn, type ResNetConfig, type ResNetPlan } from "./resnet-plan.ts"
 
-/** HF `ResNetConfig`, or torchvision's descriptor (`architecture: torchvision.models.resnet50`, `base_width`). */
-export const ResNetConfig = Schema.Struct({
-  model_type: Schema.Literal("resnet"),
-  architecture: Schema.optional(Schema.String),
-  base_width: Schema.optional(Schema.Int),
-  num_classes: Schema.optional(Schema.Int),
-  num_channels: Schema.optional(Schema.Int),
-  embedding_size: Schema.optional(Schema.Int),
-  hidden_sizes: Schema.optional(Schema.Array(Schema.Int)),
-  depths: Schema.optional(Schema.Array(Schema.Int)),
-  layer_type: Schema.optional(Schema.String),
-  hidden_act: Schema.optional(Schema.String),
-  downsample_in_first_stage: Schema.optional(Schema.Boolean),
-  downsample_in_bottleneck: Schema.optional(Schema.Boolean),
-  num_labels: Schema.optional(Schema.Int),
-  id2label: Schema.optional(Schema.Record(Schema.String, Schema.String)),
-})
-export type ResNetConfig = typeof ResNetConfig.Type
+export { convBns, resnetParameterCount, resnetPlan, resnetTensors, ResNetConfig, type Bottleneck, type ConvBn, type ResNetPlan } from "./resnet-plan.ts"
 
-/** A convolution followed by an eval-mode BatchNorm (folded into it at load). */
-export interface ConvBn {
-  readonly conv: string
-  /** Prefix of the BatchNorm's weight / bias / running_mean / running_var. */
-  readonly bn: string
-  readonly cin: number
-  readonly cout: number
-  readonly k: number
-  readonly stride: number
+/**
+ * Activations NCHW with every convolution through `conv2d`, or NHWC with every convolution a GEMM through
+ * `matmul.linear` (tensor cores where sgmat runs): 1×1 stride-1 convolutions multiply the activation [N·H·W, Cin]
+ * itself, the others multiply the rows `im2col` gathers.
+ */
+export type ResNetLayout = "nchw" | "nhwc"
+
+export interface ResNetOptions {
+  /** Default: DJINN_RESNET_LAYOUT where it is nchw or nhwc (A/B runs), else `defaultLayout`. */
+  readonly layout?: ResNetLayout
 }
 
-export interface Bottleneck {
-  readonly conv1: ConvBn
-  readonly conv2: ConvBn
-  readonly conv3: ConvBn
-  readonly shortcut?: ConvBn
+/** NHWC where f16 GEMMs run on tensor cores (sgmat.usable); NCHW's conv2d elsewhere. */
+export const defaultLayout = (gpu: GpuDevice, dtype: DType): ResNetLayout => {
+  const env = envVar("DJINN_RESNET_LAYOUT")
+  if (env === "nchw" || env === "nhwc") return env
+  return dtype === "f16" && matmul.sgmat.usable(gpu.adapter) ? "nhwc" : "nchw"
 }
 
-/** The network as a list of named layers: everything the forward and the loader need. */
-export interface ResNetPlan {
-  readonly naming: "torchvision" | "hf"
-  readonly inChannels: number
-  readonly stem: ConvBn
-  readonly blocks: readonly Bottleneck[]
-  readonly fc: { readonly weight: string; readonly bias: string; readonly inputs: number; readonly classes: number }
+interface FoldedConv {
+  readonly spec: ConvBn
+  /**
+   * NCHW: [Cout, Cin, k, k]. NHWC: the GEMM's "nk" weight [Cout, K]: a 1×1's own [Cout, Cin], else reordered to
+   * (kh, kw, Cin) and padded with zeros to K = im2col.paddedK(kh·kw·Cin).
+   */
+  readonly w: Tensor
+  readonly b: Tensor
+  /** The row length of w. */
+  readonly K: number
 }
-
-const TORCHVISION_DEPTHS: Record<string, number[]> = { resnet50: [3, 4, 6, 3], resnet101: [3, 4, 23, 3], resnet152: [3, 8, 36, 3] }
-
-const torchvisionPlan = (c: ResNetConfig, weights?: WeightSource): ResNetPlan => {
-  const arch = (c.architecture ?? "torchvision.models.resnet50").replace("torchvision.models.", "")
-  const known = TORCHVISION_DEPTHS[arch]
-  if (known === undefined) throw engineError("Unsupported", `resnet: torchvision architecture '${arch}' (bottleneck ResNet-50/101/152 only)`)
-  // Widths and depths follow the weights where they are stored (a narrow ResNet-50 is still a ResNet-50).
-  const base = weights?.shape?.("conv1.weight")?.[0] ?? c.base_width ?? 64
-  const classes = weights?.shape?.("fc.weight")?.[0] ?? c.num_classes ?? 1000
-  const depths = known.map((d, s) => {
-    if (weights?.shape === undefined || weights.shape(`layer${s + 1}.0.conv1.weight`) === undefined) return d
-    let n = 0
-    while (weights.has(`layer${s + 1}.${n}.conv1.weight`)) n++
-    return n
-  })
-  const blocks: Bottleneck[] = []
-  let cin = base
-  depths.forEach((depth, s) => {
-    const planes = base * 2 ** s
-    for (let b = 0; b < depth; b++) {
-      const p = `layer${s + 1}.${b}.`
-      const stride = b === 0 && s > 0 ? 2 : 1
-      const cb = (i: number, ci: number, co: number, k: number, st: number): ConvBn => ({ conv: `${p}conv${i}.weight`, bn: `${p}bn${i}.`, cin: ci, cout: co, k, stride: st })
-      blocks.push({
-        conv1: cb(1, cin, planes, 1, 1),
-        conv2: cb(2, planes, planes, 3, stride),
-        conv3: cb(3, planes, planes * 4, 1, 1),
-        shortcut: b === 0 ? { conv: `${p}downsample.0.weight`, bn: `${p}downsample.1.`, cin, cout: planes * 4, k: 1, stride } : undefined,
-      })
-      cin = planes * 4
-    }
-  })
-  return {
-    naming: "torchvision", inChannels: 3,
-    stem: { conv: "conv1.weight", bn: "bn1.", cin: 3, cout: base, k: 7, stride: 2 },
-    blocks, fc: { weight: "fc.weight", bias: "fc.bias", inputs: cin, classes },
-  }
-}
-
-const hfPlan = (c: ResNetConfig): ResNetPlan => {
-  if ((c.layer_type ?? "bottleneck") !== "bottleneck") throw engineError("Unsupported", `resnet: layer_type '${c.layer_type}' (bottleneck only)`)
-  if ((c.hidden_act ?? "relu") !== "relu") throw engineError("Unsupported", `resnet: hidden_act '${c.hidden_act}'`)
-  const depths = c.depths ?? [3, 4, 6, 3]
-  const sizes = c.hidden_sizes ?? [256, 512, 1024, 2048]
-  const embed = c.embedding_size ?? 64
-  const inChannels = c.num_channels ?? 3
-  const classes = c.num_labels ?? (c.id2label !== undefined ? Object.keys(c.id2label).length : 1000)
-  const inBottleneck = c.downsample_in_bottleneck ?? false
-  const blocks: Bottleneck[] = []
-  let cin = embed
-  depths.forEach((depth, s) => {
-    const out = sizes[s]
-    const reduced = out / 4
-    for (let b = 0; b < depth; b++) {
-      const p = `resnet.encoder.stages.${s}.layers.${b}.`
-      const stride = b === 0 && (s > 0 || c.downsample_in_first_stage === true) ? 2 : 1
-      const cb = (k: number, ci: number, co: number, size: number, st: number): ConvBn =>
-        ({ conv: `${p}layer.${k}.convolution.weight`, bn: `${p}layer.${k}.normalization.`, cin: ci, cout: co, k: size, stride: st })
-      blocks.push({
-        conv1: cb(0, cin, reduced, 1, inBottleneck ? stride : 1),
-        conv2: cb(1, reduced, reduced, 3, inBottleneck ? 1 : stride),
-        conv3: cb(2, reduced, out, 1, 1),
-        shortcut: cin !== out || stride !== 1
-          ? { conv: `${p}shortcut.convolution.weight`, bn: `${p}shortcut.normalization.`, cin, cout: out, k: 1, stride }
-          : undefined,
-      })
-      cin = out
-    }
-  })
-  return {
-    naming: "hf", inChannels,
-    stem: { conv: "resnet.embedder.embedder.convolution.weight", bn: "resnet.embedder.embedder.normalization.", cin: inChannels, cout: embed, k: 7, stride: 2 },
-    blocks, fc: { weight: "classifier.1.weight", bias: "classifier.1.bias", inputs: cin, classes },
-  }
-}
-
-/** The layer plan: torchvision names when the checkpoint (or the config) is torchvision's, else HF's. */
-export const resnetPlan = (c: ResNetConfig, weights?: WeightSource): ResNetPlan => {
-  const torchvision = weights?.kind === "checkpoint" ? weights.has("conv1.weight") : c.architecture !== undefined
-  return torchvision ? torchvisionPlan(c, weights) : hfPlan(c)
-}
-
-const convBns = (plan: ResNetPlan): ConvBn[] => [plan.stem, ...plan.blocks.flatMap((b) => [b.conv1, b.conv2, b.conv3, ...(b.shortcut ? [b.shortcut] : [])])]
-
-/** Every tensor of the checkpoint (BatchNorm running statistics included, `num_batches_tracked` not). */
-export const resnetTensors = (plan: ResNetPlan): TensorSpec[] => [
-  ...convBns(plan).flatMap((c) => [
-    { name: c.conv, shape: [c.cout, c.cin, c.k, c.k] },
-    ...["weight", "bias", "running_mean", "running_var"].map((f) => ({ name: `${c.bn}${f}`, shape: [c.cout] })),
-  ]),
-  { name: plan.fc.weight, shape: [plan.fc.classes, plan.fc.inputs] },
-  { name: plan.fc.bias, shape: [plan.fc.classes] },
-]
-
-/** Learnable parameters only (what torchvision's parameter count counts). */
-export const resnetParameterCount = (plan: ResNetPlan): number =>
-  resnetTensors(plan).filter((t) => !/running_(mean|var)$/.test(t.name)).reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0)
-
-interface FoldedConv { readonly spec: ConvBn; readonly w: Tensor; readonly b: Tensor }
 interface Block { conv1: FoldedConv; conv2: FoldedConv; conv3: FoldedConv; shortcut?: FoldedConv }
 
 const BN_EPS = 1e-5
@@ -160,17 +47,28 @@ export interface ResNetScratch {
   readonly H: number
   readonly W: number
   a: Tensor; b: Tensor; c: Tensor; d: Tensor; e: Tensor; pooled: Tensor
+  /** NHWC: im2col's rows [M, K] of the largest convolution that gathers them. */
+  col?: Tensor
 }
+
+/** Whether the NHWC forward gathers a convolution's rows with im2col: all but the 1×1 stride-1s on activations. */
+const gathers = (c: FoldedConv, stem: boolean): boolean => c.spec.k > 1 || c.spec.stride > 1 || stem
+
+/** im2col's reordering of a [Cout, Cin, k, k] weight into the GEMM's [Cout, K] (see FoldedConv). */
+const weightReorder = (c: ConvBn, K: number): im2col.Im2colShape =>
+  ({ N: c.cout, C: c.cin, H: c.k, W: c.k, kh: c.k, kw: c.k, stride: 1, pad: 0, Kp: K, layout: "nchw" })
 
 /**
  * ResNet-50 (bottleneck v1.5: stride on the 3×3) under torchvision or HF names, BatchNorm folded into each conv at
  * load. Forward = conv 7×7/2 + ReLU → maxpool 3×3/2 → bottlenecks (1×1 → 3×3 → 1×1 with the shortcut added before the
- * last ReLU, fused in the conv) → global average pool → fully connected. NCHW throughout.
+ * last ReLU, fused in the conv) → global average pool → fully connected. The input is NCHW; activations are NCHW or
+ * NHWC (`ResNetLayout`).
  */
 export class ResNet {
   readonly config: ResNetConfig
   readonly plan: ResNetPlan
   readonly dtype: DType
+  readonly layout: ResNetLayout
   readonly weightBytes: number
   private readonly gpu: GpuDevice
   private readonly stem: FoldedConv
@@ -178,26 +76,43 @@ export class ResNet {
   private readonly fcW: Tensor
   private readonly fcB: Tensor
 
-  constructor(gpu: GpuDevice, mem: Memory, config: ResNetConfig, weights: WeightSource, dtype: DType) {
+  constructor(gpu: GpuDevice, mem: Memory, config: ResNetConfig, weights: WeightSource, dtype: DType, options: ResNetOptions = {}) {
     this.gpu = gpu
     this.config = config
     this.dtype = dtype
+    this.layout = options.layout ?? defaultLayout(gpu, dtype)
     this.plan = resnetPlan(config, weights)
     const p = new ParamLoader(gpu, mem, weights, dtype, resnetTensors(this.plan))
+    // NHWC reorders the k×k weights: checkpoint ones on the CPU, seeded ones on the GPU by the same permutation
+    // (filled as [Cout, Cin, k, k] into a staging buffer, then im2col), so both hold the same values.
+    const reordered = (c: ConvBn) => this.layout === "nhwc" && c.k > 1
+    const staging = p.synthetic ? this.stagingBuffer(convBns(this.plan).filter(reordered)) : undefined
     const fold = (c: ConvBn): FoldedConv => {
+      const shape = [c.cout, c.cin, c.k, c.k]
+      const K = reordered(c) ? im2col.paddedK(c.k * c.k * c.cin) : c.cin * c.k * c.k
       if (p.synthetic) {
         // Folding seeded statistics gives just another seeded conv: fill the folded weight and bias directly.
-        return { spec: c, w: p.fillAs(c.conv, [c.cout, c.cin, c.k, c.k]), b: p.fillAs(`${c.bn}bias`, [c.cout]) }
+        let w: Tensor
+        if (staging === undefined || !reordered(c)) w = p.fillAs(c.conv, shape)
+        else {
+          p.fillInto(c.conv, shape, staging)
+          w = p.allocate([c.cout, K], c.conv)
+          im2col.encode(gpu, { ...weightReorder(c, K), x: staging, col: binding(w), dtype })
+        }
+        return { spec: c, w, b: p.fillAs(`${c.bn}bias`, [c.cout]), K }
       }
       const f = conv2d.foldBatchNorm(
         p.values(c.conv), undefined, p.values(`${c.bn}weight`), p.values(`${c.bn}bias`), p.values(`${c.bn}running_mean`), p.values(`${c.bn}running_var`), BN_EPS,
       )
-      return { spec: c, w: p.upload(f.weight, [c.cout, c.cin, c.k, c.k], c.conv), b: p.upload(f.bias, [c.cout], `${c.bn}folded`) }
+      const w = reordered(c) ? p.upload(im2col.reference(f.weight, weightReorder(c, K)), [c.cout, K], c.conv) : p.upload(f.weight, shape, c.conv)
+      return { spec: c, w, b: p.upload(f.bias, [c.cout], `${c.bn}folded`), K }
     }
     this.stem = fold(this.plan.stem)
     this.blocks = this.plan.blocks.map((b) => ({
       conv1: fold(b.conv1), conv2: fold(b.conv2), conv3: fold(b.conv3), shortcut: b.shortcut && fold(b.shortcut),
     }))
+    // Destroying submits what is recorded first, the reorders included.
+    if (staging !== undefined) gpu.destroyBuffer(staging.buffer)
     this.fcW = p.load(this.plan.fc.weight)
     this.fcB = p.load(this.plan.fc.bias)
     this.weightBytes = p.bytes
@@ -206,41 +121,68 @@ export class ResNet {
   get numClasses(): number { return this.plan.fc.classes }
   get inChannels(): number { return this.plan.inChannels }
 
-  /** The largest activation (elements) of an N×H×W batch. */
-  private sizes(N: number, H: number, W: number): number {
-    let h = conv2d.outSize(H, 7, 2, 3), w = conv2d.outSize(W, 7, 2, 3)
-    let most = N * this.plan.stem.cout * h * w
+  /** A buffer for the largest of these weights as [Cout, Cin, k, k]; none when there are none. */
+  private stagingBuffer(convs: readonly ConvBn[]): Binding | undefined {
+    const most = Math.max(0, ...convs.map((c) => c.cout * c.cin * c.k * c.k))
+    if (most === 0) return undefined
+    const size = Math.ceil((most * (this.dtype === "f16" ? 2 : 4)) / 4) * 4
+    return { buffer: this.gpu.createBuffer(size, "resnet weight staging"), offset: 0, size }
+  }
+
+  /**
+   * The largest activation (elements) of an N×H×W batch, and the largest im2col rows (elements) the NHWC forward
+   * gathers (for the stem, the k×k convolutions and the strided 1×1s).
+   */
+  private sizes(N: number, H: number, W: number): { activation: number; col: number } {
+    let activation = 0, col = 0
+    // A convolution of an h × w input: its output size, noting what it needs.
+    const conv = (c: FoldedConv, h: number, w: number): [number, number] => {
+      const { k, stride } = c.spec
+      const hout = conv2d.outSize(h, k, stride, Math.floor(k / 2)), wout = conv2d.outSize(w, k, stride, Math.floor(k / 2))
+      activation = Math.max(activation, N * c.spec.cout * hout * wout)
+      if (gathers(c, c === this.stem)) col = Math.max(col, N * hout * wout * c.K)
+      return [hout, wout]
+    }
+    let [h, w] = conv(this.stem, H, W)
     h = maxpool.outSize(h, 3, 2, 1); w = maxpool.outSize(w, 3, 2, 1)
-    for (const b of this.plan.blocks) {
-      const s = b.conv1.stride * b.conv2.stride
-      const h2 = Math.ceil(h / s), w2 = Math.ceil(w / s)
-      most = Math.max(most, N * b.conv1.cout * h * w, N * b.conv3.cout * h2 * w2)
+    for (const B of this.blocks) {
+      if (B.shortcut !== undefined) conv(B.shortcut, h, w)
+      const [h1, w1] = conv(B.conv1, h, w)
+      const [h2, w2] = conv(B.conv2, h1, w1)
+      conv(B.conv3, h2, w2)
       h = h2; w = w2
     }
-    return most
+    return { activation, col }
   }
 
   newScratch(mem: Memory, N: number, H: number, W: number): ResNetScratch {
-    const n = this.sizes(N, H, W)
-    const t = (label: string) => allocTensor(mem, [n], this.dtype, "stack", label)
-    return { N, H, W, a: t("act_a"), b: t("act_b"), c: t("act_c"), d: t("act_d"), e: t("act_e"), pooled: allocTensor(mem, [N, this.plan.fc.inputs], this.dtype, "stack", "pooled") }
+    const { activation, col } = this.sizes(N, H, W)
+    const t = (label: string, n = activation) => allocTensor(mem, [n], this.dtype, "stack", label)
+    return {
+      N, H, W, a: t("act_a"), b: t("act_b"), c: t("act_c"), d: t("act_d"), e: t("act_e"),
+      pooled: allocTensor(mem, [N, this.plan.fc.inputs], this.dtype, "stack", "pooled"),
+      col: this.layout === "nhwc" ? t("im2col", col) : undefined,
+    }
   }
 
-  /** Records the forward of input [N, C, H, W] into logits [N, classes] (no submit, no readback). */
+  /**
+   * Records the forward of input [N, C, H, W] into logits [N, classes] (no submit, no readback). The input is in the
+   * model's dtype, or f32 for an f16 NHWC model (its stem's gather casts).
+   */
   encode(args: { input: Tensor; logits: Tensor; scratch: ResNetScratch }): void {
-    const { gpu, dtype } = this
-    const { N, H, W } = args.scratch
     const s = args.scratch
-    const conv = (c: FoldedConv, x: Tensor, y: Tensor, h: number, w: number, relu: boolean, residual?: Tensor): [number, number] => {
-      const { cin, cout, k, stride } = c.spec
-      conv2d.encode(gpu, {
-        x: binding(x), w: binding(c.w), b: binding(c.b), y: binding(y), residual: residual && binding(residual),
-        N, Cin: cin, H: h, W: w, Cout: cout, kh: k, kw: k, stride, pad: Math.floor(k / 2), relu, dtype,
-      })
-      return [conv2d.outSize(h, k, stride, Math.floor(k / 2)), conv2d.outSize(w, k, stride, Math.floor(k / 2))]
+    const inputDtype = args.input.dtype
+    if (inputDtype !== this.dtype && !(inputDtype === "f32" && this.layout === "nhwc")) {
+      throw engineError("Input", `resnet: an ${inputDtype} input for an ${this.dtype} ${this.layout} model`)
     }
+    if (this.layout === "nhwc" && s.col === undefined) throw engineError("Input", "resnet: an NHWC forward needs the im2col scratch of its newScratch")
+    // A convolution of activation x (h × w) into y: conv2d (NCHW), or im2col where needed and a GEMM (NHWC).
+    const conv = this.layout === "nhwc" ? this.gemmConv(s) : this.directConv(s)
+    const pool = { dtype: this.dtype, layout: this.layout }
+    const { gpu, dtype } = this
+    const { N, H, W } = s
     let [h, w] = conv(this.stem, args.input, s.a, H, W, true)
-    maxpool.encode(gpu, { x: binding(s.a), y: binding(s.b), N, C: this.plan.stem.cout, H: h, W: w, k: 3, stride: 2, pad: 1, dtype })
+    maxpool.encode(gpu, { ...pool, x: binding(s.a), y: binding(s.b), N, C: this.plan.stem.cout, H: h, W: w, k: 3, stride: 2, pad: 1 })
     h = maxpool.outSize(h, 3, 2, 1); w = maxpool.outSize(w, 3, 2, 1)
     // cur holds the block input; the others rotate as t1, t2, shortcut and output.
     let cur = s.b
@@ -259,8 +201,45 @@ export class ResNet {
       h = h2; w = w2
     }
     const C = this.plan.fc.inputs
-    avgpool.encode(gpu, { x: binding(cur), y: binding(s.pooled), N, C, H: h, W: w, dtype })
+    avgpool.encode(gpu, { ...pool, x: binding(cur), y: binding(s.pooled), N, C, H: h, W: w })
     matmul.linear(gpu, { x: binding(s.pooled), w: binding(this.fcW), b: binding(this.fcB), y: binding(args.logits), M: N, N: this.numClasses, K: C, wLayout: "nk", dtype })
+  }
+
+  private directConv(s: ResNetScratch) {
+    const { gpu, dtype } = this
+    return (c: FoldedConv, x: Tensor, y: Tensor, h: number, w: number, relu: boolean, residual?: Tensor): [number, number] => {
+      const { cin, cout, k, stride } = c.spec
+      const pad = Math.floor(k / 2)
+      conv2d.encode(gpu, {
+        x: binding(x), w: binding(c.w), b: binding(c.b), y: binding(y), residual: residual && binding(residual),
+        N: s.N, Cin: cin, H: h, W: w, Cout: cout, kh: k, kw: k, stride, pad, relu, dtype,
+      })
+      return [conv2d.outSize(h, k, stride, pad), conv2d.outSize(w, k, stride, pad)]
+    }
+  }
+
+  /** NHWC: y [N·Hout·Wout, Cout] = relu?(rows · wᵀ + b (+ residual)); the stem reads the NCHW input in place. */
+  private gemmConv(s: ResNetScratch) {
+    const { gpu, dtype } = this
+    return (c: FoldedConv, x: Tensor, y: Tensor, h: number, w: number, relu: boolean, residual?: Tensor): [number, number] => {
+      const { cin, cout, k, stride } = c.spec
+      const pad = Math.floor(k / 2)
+      const stem = c === this.stem
+      const hout = im2col.outSize(h, k, stride, pad), wout = im2col.outSize(w, k, stride, pad)
+      let rows = x
+      if (gathers(c, stem)) {
+        rows = s.col as Tensor
+        im2col.encode(gpu, {
+          x: binding(x), col: binding(rows), N: s.N, H: h, W: w, C: cin, kh: k, kw: k, stride, pad, Kp: c.K, layout: stem ? "nchw" : "nhwc", dtype,
+          xDtype: x.dtype === "f32" ? "f32" : undefined,
+        })
+      }
+      matmul.linear(gpu, {
+        x: binding(rows), w: binding(c.w), b: binding(c.b), y: binding(y), M: s.N * hout * wout, N: cout, K: c.K, wLayout: "nk", dtype,
+        activation: relu ? "relu" : "none", residual: residual && binding(residual), residualBeforeActivation: residual !== undefined,
+      })
+      return [hout, wout]
+    }
   }
 }
 
@@ -270,14 +249,17 @@ export const forwardVision = async (gpu: GpuDevice, mem: Memory, model: ResNet, 
   if (C !== model.inChannels) throw engineError("Input", `resnet: input has ${C} channels, the model takes ${model.inChannels}`)
   if (input.length !== N * C * H * W) throw engineError("Input", `resnet: input has ${input.length} values, expected ${N}×${C}×${H}×${W}`)
   if (N < 1 || H < 32 || W < 32) throw engineError("Input", `resnet: input [${shape.join(", ")}] is too small (N ≥ 1, H and W ≥ 32)`)
+  // f32 as given, cast on the GPU (a CPU conversion of a batch, 1.2 M values at b8, costs milliseconds): by the NHWC
+  // stem's gather, which reads f32, or by a cast kernel.
+  const f32In = model.dtype === "f32" || model.layout === "nhwc"
   const io: Record<string, Tensor> = {
-    input: allocTensor(mem, [N, C, H, W], model.dtype, "stack", "input"),
+    input: allocTensor(mem, [N, C, H, W], f32In ? "f32" : model.dtype, "stack", "input"),
     logits: allocTensor(mem, [N, model.numClasses], model.dtype, "stack", "logits"),
   }
   const scratch = model.newScratch(mem, N, H, W)
   try {
-    if (model.dtype === "f16" && gpu.adapter.f16) {
-      // f32 as given, cast on the GPU: a CPU conversion of a batch (1.2 M values at b8) costs milliseconds.
+    if (f32In) gpu.writeBuffer(io.input.buffer, io.input.offset, new Uint8Array(input.buffer, input.byteOffset, input.byteLength))
+    else if (gpu.adapter.f16) {
       const sent = allocTensor(mem, [N, C, H, W], "f32", "stack", "input_f32")
       io.sent = sent
       gpu.writeBuffer(sent.buffer, sent.offset, new Uint8Array(input.buffer, input.byteOffset, input.byteLength))
