@@ -157,7 +157,8 @@ export const probeCase = (wantBytes: number): PerfCase => ({
 
 /**
  * The tensor-core GEMM's cases: Llama-2-7B prefill of 1024 tokens (q/k/v/o, MLP up, MLP down), a square 4096³, BERT-base
- * at 128 tokens (every projection), GPT-2's "kn" weights, and a shape of odd sizes for the unaligned path.
+ * at 128 tokens (every projection), GPT-2's "kn" weights, a shape of odd sizes for the unaligned path, and ResNet-50's
+ * convolutions as GEMMs.
  */
 const prefill: [Shape, WLayout][] = [
   [{ M: 1024, N: 4096, K: 4096 }, "nk"],
@@ -173,6 +174,14 @@ const prefill: [Shape, WLayout][] = [
   [{ M: 1024, N: 3072, K: 768 }, "kn"],
   [{ M: 1000, N: 4100, K: 4093 }, "nk"],
   [{ M: 1000, N: 4100, K: 4093 }, "kn"],
+  // ResNet-50's convolutions as GEMMs at batch 8, 224² (NHWC): the stem (K = 147 padded to 152), a 1×1 and the 3×3 of
+  // stage 1 (N = 64), and the 3×3s of stages 2–4 (the last two split K).
+  [{ M: 100352, N: 64, K: 152 }, "nk"],
+  [{ M: 25088, N: 256, K: 64 }, "nk"],
+  [{ M: 25088, N: 64, K: 576 }, "nk"],
+  [{ M: 6272, N: 128, K: 1152 }, "nk"],
+  [{ M: 1568, N: 256, K: 2304 }, "nk"],
+  [{ M: 392, N: 512, K: 4608 }, "nk"],
 ]
 
 export interface CaseOptions {
