@@ -44,25 +44,30 @@ export const usable = (adapter: AdapterDescription): boolean =>
 const MIN_BIG_TILES = 128
 
 /**
- * Measured on the H100 (docs/perf-notes.md): with aligned shapes "128x128/4+ws" is the best or within 10% of the best
- * on every prefill shape ("128x256/8" wins by up to 7% on some but collapses to 28 TFLOP/s on 1024×4096×4096 "nk").
- * Unaligned shapes load element by element, too much for four staging subgroups alone: there every subgroup stages
- * ("128x128/8": 42 TFLOP/s on 1000×4100×4093, against 31 and 15 with "+ws").
+ * Measured on the H100 with Dawn's robustness off (the default, see `GpuConfig.robustness`; docs/perf-notes.md,
+ * "Robustness"): "128x128/8" is the best on every aligned "nk" prefill shape (155 TFLOP/s on 1024×4096×4096, against
+ * 122–139 for the other tiles) and within 10% on "kn". With robustness on, "128x128/4+ws" was the best (80 TFLOP/s).
+ * Unaligned shapes load element by element: every subgroup stages there too ("128x128/8").
  */
 export const tileOf = (M: number, N: number, aligned = true): SgTile => {
-  const big = Math.ceil(M / 128) * Math.ceil(N / 128) >= MIN_BIG_TILES
-  if (aligned) return big ? BIG_TILE : "64x64/4+ws"
+  // N ≤ 64 (ResNet's stem and first stage) would leave half of every 128-wide tile idle.
+  const big = N > 64 && Math.ceil(M / 128) * Math.ceil(N / 128) >= MIN_BIG_TILES
+  if (aligned) return big ? BIG_TILE : SMALL_TILE
   return big ? "128x128/8" : "64x64/4"
 }
 
 const MAX_GROUPS = 65535
 
-/** The tile of big aligned shapes; DJINN_SGMAT_BIG_TILE=128x128/4+ws8 (or another SgTile) picks another, for A/B runs. */
-const BIG_TILE: SgTile = ((): SgTile => {
-  const env = envVar("DJINN_SGMAT_BIG_TILE")
+/** A tile named by an environment variable (for A/B runs), else the default. */
+const tileFromEnv = (name: string, otherwise: SgTile): SgTile => {
+  const env = envVar(name)
   const [shape, suffix = ""] = (env ?? "").split("+")
-  return env !== undefined && shape in TILES && ["", "ws", "ws8"].includes(suffix) ? (env as SgTile) : "128x128/4+ws"
-})()
+  return env !== undefined && shape in TILES && ["", "ws", "ws8"].includes(suffix) ? (env as SgTile) : otherwise
+}
+/** The tile of big aligned shapes; DJINN_SGMAT_BIG_TILE=128x128/4+ws (or another SgTile) picks another. */
+const BIG_TILE: SgTile = tileFromEnv("DJINN_SGMAT_BIG_TILE", "128x128/8")
+/** The tile of small aligned shapes; DJINN_SGMAT_SMALL_TILE=64x64/4 picks the one without staging subgroups. */
+const SMALL_TILE: SgTile = tileFromEnv("DJINN_SGMAT_SMALL_TILE", "64x64/4+ws")
 
 /** 16-byte loads and stores need rows (K; N too for y, the residual and "kn" W) and every offset in whole 8-half pieces. */
 export const alignedOf = (args: LinearArgs): boolean =>

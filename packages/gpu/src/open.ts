@@ -1,3 +1,4 @@
+import { envVar } from "./env.ts"
 import { gpuError } from "./errors.ts"
 import type { AdapterDescription, GpuDevice, KernelRegistry } from "./types.ts"
 import { WebGpuDevice } from "./webgpu-device.ts"
@@ -13,6 +14,15 @@ export interface GpuConfig {
   readonly disableToggles?: readonly string[]
   /** Ask for shader-f16 when the adapter offers it (default true). */
   readonly f16?: boolean
+  /**
+   * Dawn's robustness: every storage, workgroup and subgroup-matrix access of every shader bounds-checked (clamped or
+   * predicated). Default off (DJINN_ROBUSTNESS=1 turns it on): every kernel is this repository's own, checked against
+   * CPU references with guard regions around its outputs, and clients send tensors, never shaders — as with CUDA
+   * kernels, which have no such checks. The checks cost a third of the tensor-core GEMM's time on the H100: they
+   * predicate each subgroup-matrix load on a computed offset, which hides its alignment from the driver
+   * (docs/perf-notes.md, "Robustness").
+   */
+  readonly robustness?: boolean
   /** Timestamp queries around every submit (default false). */
   readonly profiling?: boolean
 }
@@ -31,18 +41,26 @@ const LIMITS = [
   "maxStorageBuffersPerShaderStage",
 ] as const
 
-/** The WebGPU entry point: Deno's (and browsers') `navigator.gpu`, else Dawn through the `webgpu` package. */
+/** Whether Dawn's robustness checks are on: the config's choice, else DJINN_ROBUSTNESS=1, else off. */
+export const robustnessOf = (config: GpuConfig): boolean => config.robustness ?? envVar("DJINN_ROBUSTNESS") === "1"
+
+const isDeno = (): boolean => typeof (globalThis as { Deno?: unknown }).Deno !== "undefined"
+
+/** The WebGPU entry point: Deno's (and browsers') `navigator.gpu` (robustness on: it takes no toggles), else Dawn through the `webgpu` package. */
+
 const gpuEntry = async (config: GpuConfig): Promise<GPU> => {
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator
-  const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined"
-  if (isDeno && nav?.gpu !== undefined) return nav.gpu
+  if (isDeno() && nav?.gpu !== undefined) return nav.gpu
   const dawn = await import("webgpu")
   Object.assign(globalThis, dawn.globals)
   const options: string[] = []
-  const enable = config.enableToggles ?? defaultToggles
+  // DJINN_DAWN_ENABLE / DJINN_DAWN_DISABLE add toggles (comma-separated) for A/B runs, e.g. disable_robustness.
+  const extra = (name: string) => (envVar(name) ?? "").split(",").map((t) => t.trim()).filter((t) => t !== "")
+  const enable = [...(config.enableToggles ?? defaultToggles), ...extra("DJINN_DAWN_ENABLE")]
+  if (!robustnessOf(config)) enable.push("disable_robustness")
   if (enable.length > 0) options.push(`enable-dawn-features=${enable.join(",")}`)
   // Dawn quantises timestamps unless told not to; we want them for profiling.
-  const disable = [...(config.disableToggles ?? []), "timestamp_quantization"]
+  const disable = [...(config.disableToggles ?? []), ...extra("DJINN_DAWN_DISABLE"), "timestamp_quantization"]
   options.push(`disable-dawn-features=${disable.join(",")}`)
   if (config.backend !== undefined) options.push(`backend=${config.backend}`)
   if (config.adapterName !== undefined) options.push(`adapter=${config.adapterName}`)
@@ -83,6 +101,7 @@ export const openGpu = async (kernels: KernelRegistry, config: GpuConfig = {}): 
     subgroups: device.features.has("subgroups"),
     timestamps: device.features.has("timestamp-query"),
     subgroupMatrix: device.features.has("chromium-experimental-subgroup-matrix"),
+    robustness: robustnessOf(config) || (isDeno() && (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu !== undefined),
   }
   // Dawn's GPU object must outlive the device: once V8 collects it, Dawn crashes while processing events.
   return new WebGpuDevice(device, description, kernels, config.profiling ?? false, [gpu, adapter])

@@ -44,6 +44,8 @@ export interface AdapterDescription {
   readonly subgroups: boolean
   readonly timestamps: boolean
   readonly subgroupMatrix: boolean
+  /** Dawn's bounds checks on shader memory accesses (absent: on, the WebGPU default). See `GpuConfig.robustness`. */
+  readonly robustness?: boolean
 }
 
 export interface SubmitTiming {
