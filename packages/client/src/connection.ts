@@ -7,6 +7,7 @@ import {
   type BodyOf,
   type MessageBody,
   type MessageTag,
+  type Payload,
   type Profile,
   type RequestId,
 } from "@djinn/protocol"
@@ -64,13 +65,15 @@ export class Connection {
   private readonly socket: Socket
   private readonly pending = new Map<number, Pending>()
   private nextId = 1
+  /** The data event that brought the first bytes of the frame being assembled (call marks). */
+  private frameStartedAt = 0
   private closedWith: ClientError | undefined
   /** Errors the server sent for no request of ours (request id 0: it could not decode something we sent). */
   readonly orphanErrors: ClientError[] = []
   /** Set by RemoteGpu: one blind namespace per connection. */
   blindOpen = false
 
-  private constructor(socket: Socket, address: ServerAddress, serverName: string, decoder: FrameDecoder) {
+  private constructor(socket: Socket, address: ServerAddress, serverName: string, decoder: FrameDecoder<Payload>) {
     this.socket = socket
     this.address = address
     this.serverName = serverName
@@ -93,7 +96,7 @@ export class Connection {
       s.once("error", (e) => { clearTimeout(timer); reject(clientError("Connect", `cannot connect to the djinn server at ${where}: ${e.message}`)) })
     })
     socket.setNoDelay(true)
-    const decoder = new FrameDecoder({ maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES })
+    const decoder = FrameDecoder.segmented({ maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES })
     const conn = new Connection(socket, addr, "", decoder)
     const hello = await conn.call({
       _tag: "Hello",
@@ -112,18 +115,25 @@ export class Connection {
     return this.closedWith !== undefined
   }
 
-  private onData(decoder: FrameDecoder, chunk: Buffer): void {
+  private onData(decoder: FrameDecoder<Payload>, chunk: Buffer): void {
+    const chunkAt = performance.now()
     this.traffic.bytesIn += chunk.byteLength
+    const fresh = decoder.buffered === 0
+    let firstChunkAt = fresh ? chunkAt : this.frameStartedAt
     const frames = decoder.push(chunk)
     if (Result.isFailure(frames)) {
       this.fail(clientError("Protocol", `the server sent a bad frame: ${frames.failure.message}`))
       this.socket.destroy()
       return
     }
+    if (fresh || frames.success.length > 0) this.frameStartedAt = chunkAt
     for (const frame of frames.success) {
       const t = performance.now()
       const decoded = decodePayload(frame)
-      const ms = performance.now() - t
+      const decodedAt = performance.now()
+      const ms = decodedAt - t
+      const frameStartedAt = firstChunkAt
+      firstChunkAt = chunkAt
       this.traffic.messagesIn++
       if (Result.isFailure(decoded)) {
         this.orphanErrors.push(clientError("Protocol", `undecodable reply: ${decoded.failure.message}`))
@@ -136,6 +146,9 @@ export class Connection {
         continue
       }
       p.clock.deserializeMs += ms
+      if (p.clock.replyStartedAt === 0) p.clock.replyStartedAt = frameStartedAt
+      p.clock.replyAt = t
+      p.clock.decodedAt = decodedAt
       p.clock.bytesIn += frame.byteLength + 4
       p.clock.messagesIn++
       // Events ahead of a reply: streamed tokens, and output values of a forward (RefData, unless RefData is the reply).
@@ -171,13 +184,15 @@ export class Connection {
     })
     const t = performance.now()
     const parts = encodeParts({ requestId: requestId as RequestId, body })
-    clock.serializeMs = performance.now() - t
+    clock.encodedAt = performance.now()
+    clock.serializeMs = clock.encodedAt - t
     this.socket.cork()
     for (const p of parts) {
       this.socket.write(p)
       clock.bytesOut += p.byteLength
     }
     this.socket.uncork()
+    clock.sentAt = performance.now()
     this.traffic.bytesOut += clock.bytesOut
     this.traffic.messagesOut++
     return promise

@@ -14,7 +14,7 @@ export {
   type RequestOptions, type RequestResult,
 } from "./session.ts"
 export { outputNames, tensorValues, toF16, wireTensor, type TensorData } from "./tensors.ts"
-export { sumTimings, type CallTimings } from "./timings.ts"
+export { sumTimings, type CallMarks, type CallTimings } from "./timings.ts"
 export { DjinnClient } from "./service.ts"
 
 /**

@@ -163,6 +163,8 @@ export class Session {
    * One forward pass. A causal LM takes token ids (its logits [T, vocab] stay on the server as a ref by default);
    * an encoder takes `{ input_ids, attention_mask?, token_type_ids? }` (i32 [B, S]) and a vision model `{ input }`
    * (f32 [N, C, H, W]), inline or as refs. Outputs come back by name: as refs by default, as values with `values`.
+   * Large tensors are written to the socket from the caller's arrays, not copied: leave them unchanged until the
+   * call settles.
    */
   async forward(model: ModelRef, inputs: ArrayLike<number> | ForwardInputs, options: ForwardOptions = {}): Promise<ForwardResult> {
     const ids = Array.isArray(inputs) || ArrayBuffer.isView(inputs)

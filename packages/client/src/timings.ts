@@ -14,10 +14,29 @@ export interface CallTimings {
   readonly bytesOut: number
   readonly bytesIn: number
   readonly messagesIn: number
+  /** Where the call's time went, as performance.now() values of this process (single calls only). */
+  readonly marks?: CallMarks
+}
+
+/** performance.now() marks of one call: the request encoded and handed to the socket, its first reply bytes, its final reply. */
+export interface CallMarks {
+  readonly startedAt: number
+  readonly encodedAt: number
+  readonly sentAt: number
+  /** The data event that brought the first bytes of the call's first reply message (an event or the final reply). */
+  readonly replyStartedAt: number
+  /** The final reply's frame was whole (its decode starts); decoded. */
+  readonly replyAt: number
+  readonly decodedAt: number
 }
 
 export class CallClock {
   readonly startedAt = performance.now()
+  encodedAt = 0
+  sentAt = 0
+  replyStartedAt = 0
+  replyAt = 0
+  decodedAt = 0
   serializeMs = 0
   deserializeMs = 0
   bytesOut = 0
@@ -37,6 +56,7 @@ export class CallClock {
       bytesOut: this.bytesOut,
       bytesIn: this.bytesIn,
       messagesIn: this.messagesIn,
+      marks: { startedAt: this.startedAt, encodedAt: this.encodedAt, sentAt: this.sentAt, replyStartedAt: this.replyStartedAt, replyAt: this.replyAt, decodedAt: this.decodedAt },
     }
   }
 }

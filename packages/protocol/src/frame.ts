@@ -12,6 +12,37 @@ export interface FrameOptions {
   readonly maxFrameBytes?: number
 }
 
+/** FrameDecoder's options: a frame limit, and whether to assemble large payloads segment by segment. */
+export interface FrameDecoderOptions extends FrameOptions {
+  /**
+   * Payloads of at least this many bytes that span chunks are assembled as a {@link SegmentedPayload} (each capnp
+   * segment in an ArrayBuffer of its own), so decoding them copies nothing more. Off when unset.
+   */
+  readonly splitSegmentsFrom?: number
+}
+
+/** Where FrameDecoder splits large payloads by segment when asked to (sockets deliver 64 KiB chunks). */
+export const SPLIT_SEGMENTS_FROM = 64 * 1024
+
+/**
+ * A capnp stream payload (segment table, then segments) assembled segment by segment: capnp-es reads a segment from
+ * offset 0 of its ArrayBuffer, so a segment received in place needs no copy before decoding. `table` is the stream's
+ * segment table as received; decodePayload checks it like any other.
+ */
+export class SegmentedPayload {
+  readonly table: Uint8Array
+  readonly segments: ReadonlyArray<ArrayBuffer>
+  readonly byteLength: number
+  constructor(table: Uint8Array, segments: ReadonlyArray<ArrayBuffer>, byteLength: number) {
+    this.table = table
+    this.segments = segments
+    this.byteLength = byteLength
+  }
+}
+
+/** A payload as FrameDecoder yields it: bytes, or (large ones, when asked for) bytes split by segment. */
+export type Payload = Uint8Array | SegmentedPayload
+
 const frameTooLarge = (length: number, max: number) =>
   protocolError("FrameTooLarge", `frame of ${length} bytes exceeds the ${max}-byte limit`)
 
@@ -54,41 +85,147 @@ export const decodeFrames = (
   return Result.succeed({ frames, rest: bytes.subarray(at) })
 }
 
+const MAX_SPLIT_SEGMENTS = 512
+
+/**
+ * A payload assembled across chunks by capnp segment: the table first, then each segment into its own buffer. A
+ * table that does not describe exactly `length` bytes (the decoder will reject it) falls back to one plain buffer.
+ */
+class SegmentAssembly {
+  readonly length: number
+  fill = 0
+  private head = new Uint8Array(8)
+  private tableBytes = 0 // 0 until the segment count is known
+  private segments: Array<Uint8Array> | undefined
+  private seg = 0
+  private segFill = 0
+  private raw: Uint8Array | undefined
+
+  constructor(length: number) {
+    this.length = length
+    if (length < 8) this.raw = new Uint8Array(length) // shorter than any segment table
+  }
+
+  get done(): boolean {
+    return this.fill === this.length
+  }
+
+  get payload(): Payload {
+    return this.raw ?? new SegmentedPayload(this.head, this.segments!.map((s) => s.buffer as ArrayBuffer), this.length)
+  }
+
+  /** Takes bytes of `chunk` from `at` (up to the payload's end); returns where it stopped. */
+  take(chunk: Uint8Array, at: number): number {
+    const n = chunk.byteLength
+    while (at < n && this.fill < this.length) {
+      if (this.raw !== undefined) {
+        const k = Math.min(this.length - this.fill, n - at)
+        this.raw.set(chunk.subarray(at, at + k), this.fill)
+        this.fill += k
+        at += k
+      } else if (this.segments === undefined) {
+        const want = this.tableBytes === 0 ? 4 : this.tableBytes
+        const k = Math.min(want - this.fill, n - at)
+        this.head.set(chunk.subarray(at, at + k), this.fill)
+        this.fill += k
+        at += k
+        if (this.fill === want) this.readTable()
+      } else {
+        while (this.segFill === this.segments[this.seg].byteLength) {
+          this.seg++
+          this.segFill = 0
+        }
+        const dst = this.segments[this.seg]
+        const k = Math.min(dst.byteLength - this.segFill, n - at)
+        dst.set(chunk.subarray(at, at + k), this.segFill)
+        this.segFill += k
+        this.fill += k
+        at += k
+      }
+    }
+    return at
+  }
+
+  private readTable(): void {
+    const count = readPrefix(this.head, 0) + 1
+    if (this.tableBytes === 0) {
+      const tableBytes = (4 + 4 * count + 7) & ~7
+      if (count > MAX_SPLIT_SEGMENTS || tableBytes > this.length) return this.toRaw()
+      this.tableBytes = tableBytes
+      const head = new Uint8Array(tableBytes)
+      head.set(this.head.subarray(0, 4))
+      this.head = head
+      return
+    }
+    const sizes: number[] = []
+    let total = this.tableBytes
+    for (let i = 0; i < count; i++) {
+      sizes.push(readPrefix(this.head, 4 + 4 * i) * 8)
+      total += sizes[i]
+    }
+    if (total !== this.length || sizes[0] === 0) return this.toRaw()
+    this.segments = sizes.map((b) => new Uint8Array(b))
+  }
+
+  private toRaw(): void {
+    this.raw = new Uint8Array(this.length) // bounded by maxFrameBytes, checked before the assembly began
+    this.raw.set(this.head.subarray(0, this.fill))
+  }
+}
+
 /**
  * Incremental decoder for a byte stream: push chunks split anywhere, get whole frame payloads out.
  * A payload that lies inside one chunk is returned as a view of that chunk; one that spans chunks is assembled into
- * a buffer of exactly its size. After a FrameTooLarge the stream is unrecoverable and every later push fails.
+ * a buffer of exactly its size, or, with `splitSegmentsFrom`, segment by segment when it is that large. After a
+ * FrameTooLarge the stream is unrecoverable and every later push fails.
  */
-export class FrameDecoder {
+export class FrameDecoder<P extends Payload = Uint8Array> {
   readonly maxFrameBytes: number
+  private splitFrom = Infinity
   private readonly prefix = new Uint8Array(FRAME_PREFIX_BYTES)
   private prefixFill = 0
   private pending: Uint8Array | undefined // payload being assembled across chunks
   private pendingFill = 0
+  private assembly: SegmentAssembly | undefined
   private failure: ProtocolError | undefined
 
   constructor(options?: FrameOptions) {
     this.maxFrameBytes = options?.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
   }
 
-  /** Bytes held for an unfinished frame. */
-  get buffered(): number {
-    return this.prefixFill + this.pendingFill
+  /** A decoder that assembles payloads of `options.splitSegmentsFrom` bytes or more (default 64 KiB) by segment. */
+  static segmented(options?: FrameDecoderOptions): FrameDecoder<Payload> {
+    const d = new FrameDecoder<Payload>(options)
+    d.splitFrom = options?.splitSegmentsFrom ?? SPLIT_SEGMENTS_FROM
+    return d
   }
 
-  push(chunk: Uint8Array): Result.Result<ReadonlyArray<Uint8Array>, ProtocolError> {
+  /** Bytes held for an unfinished frame. */
+  get buffered(): number {
+    return this.prefixFill + this.pendingFill + (this.assembly?.fill ?? 0)
+  }
+
+  push(chunk: Uint8Array): Result.Result<ReadonlyArray<P>, ProtocolError> {
     if (this.failure) return Result.fail(this.failure)
-    const frames: Array<Uint8Array> = []
+    const frames: Array<P> = []
     let at = 0
     const n = chunk.byteLength
     while (at < n) {
+      if (this.assembly) {
+        at = this.assembly.take(chunk, at)
+        if (this.assembly.done) {
+          frames.push(this.assembly.payload as P)
+          this.assembly = undefined
+        }
+        continue
+      }
       if (this.pending) {
         const take = Math.min(this.pending.byteLength - this.pendingFill, n - at)
         this.pending.set(chunk.subarray(at, at + take), this.pendingFill)
         this.pendingFill += take
         at += take
         if (this.pendingFill === this.pending.byteLength) {
-          frames.push(this.pending)
+          frames.push(this.pending as P)
           this.pending = undefined
           this.pendingFill = 0
         }
@@ -109,8 +246,10 @@ export class FrameDecoder {
         return Result.fail(this.failure)
       }
       if (n - at >= length) {
-        frames.push(chunk.subarray(at, at + length))
+        frames.push(chunk.subarray(at, at + length) as P)
         at += length
+      } else if (length >= this.splitFrom) {
+        this.assembly = new SegmentAssembly(length) // bounded by maxFrameBytes, checked above
       } else {
         this.pending = new Uint8Array(length) // bounded by maxFrameBytes, checked above
         this.pendingFill = 0

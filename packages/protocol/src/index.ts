@@ -18,6 +18,10 @@ export {
   FRAME_PREFIX_BYTES,
   FrameDecoder,
   frameHeader,
+  SegmentedPayload,
+  SPLIT_SEGMENTS_FROM,
+  type FrameDecoderOptions,
   type FrameOptions,
+  type Payload,
 } from "./frame.ts"
 export { canonicalJson, modelFingerprint, tensorInfoOf, type FingerprintTensor } from "./fingerprint.ts"

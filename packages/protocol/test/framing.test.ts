@@ -1,8 +1,11 @@
 import fc from "fast-check"
 import { Result } from "effect"
 import { describe, expect, it } from "vitest"
-import { decodeFrames, decodePayload, encode, encodeFrame, FrameDecoder, MessageDecoder, type DomainMessage, type RequestId } from "../src/index.ts"
-import { canon, message } from "./arbitraries.ts"
+import {
+  decodeFrames, decodePayload, encode, encodeFrame, encodeParts, FrameDecoder, MessageDecoder, SegmentedPayload, type DomainMessage, type RefId,
+  type RequestId,
+} from "../src/index.ts"
+import { canon, message, seededBytes } from "./arbitraries.ts"
 
 /** Cuts `bytes` at the given fractions (sorted, deduplicated), so chunks can be empty-free and split anywhere. */
 const split = (bytes: Uint8Array, cuts: ReadonlyArray<number>): Array<Uint8Array> => {
@@ -85,6 +88,75 @@ describe("framing", () => {
       }),
       { numRuns: 100 },
     )
+  })
+
+  it("a segmented decoder assembles spanning payloads by segment and decodes them the same", () => {
+    fc.assert(
+      fc.property(
+        fc.array(message(), { maxLength: 8 }),
+        fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 30 }),
+        (msgs, cuts) => {
+          const stream = Buffer.concat(msgs.map(encode))
+          const dec = FrameDecoder.segmented({ splitSegmentsFrom: 0 })
+          const got: Array<DomainMessage> = []
+          for (const chunk of split(stream, cuts)) for (const p of ok(dec.push(chunk))) got.push(ok(decodePayload(p)))
+          expect(dec.buffered).toBe(0)
+          expect(canon(got)).toEqual(canon(msgs))
+        },
+      ),
+      { numRuns: 150 },
+    )
+  })
+
+  it("a segmented decoder fails junk exactly as the plain one does (a lying segment table falls back to one buffer)", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 0, maxLength: 300 }), fc.nat({ max: 8 }), fc.nat(), (junk, count, cut) => {
+        const payload = new Uint8Array(junk)
+        if (payload.byteLength >= 4) new DataView(payload.buffer).setUint32(0, count, true) // plausible segment counts too
+        const frame = encodeFrame(payload)
+        const at = cut % (frame.byteLength + 1)
+        const plain = new FrameDecoder()
+        const segmented = FrameDecoder.segmented({ splitSegmentsFrom: 0 })
+        const outcome = (dec: FrameDecoder<Uint8Array> | FrameDecoder<SegmentedPayload | Uint8Array>) => {
+          const frames = [...ok(dec.push(frame.subarray(0, at))), ...ok(dec.push(frame.subarray(at)))]
+          expect(frames.length).toBe(1)
+          const r = decodePayload(frames[0])
+          return Result.isFailure(r) ? r.failure.reason : canon(r.success)
+        }
+        expect(outcome(segmented)).toEqual(outcome(plain))
+      }),
+      { numRuns: 300 },
+    )
+  })
+
+  it("a large tensor is sent from the caller's bytes and received into a segment of its own", () => {
+    const data = seededBytes(1_000_003, 7)
+    const m: DomainMessage = { requestId: 2 as RequestId, body: { _tag: "RefData", ref: { id: 4 as RefId, dtype: "u8", shape: [data.byteLength], byteSize: data.byteLength }, data } }
+    const parts = encodeParts(m)
+    expect(parts.some((p) => p === data)).toBe(true) // not copied into the message
+    const stream = Buffer.concat(parts)
+    expect(stream.equals(Buffer.from(encode(m)))).toBe(true) // the same bytes as the one-buffer encoding
+    const dec = FrameDecoder.segmented()
+    const frames: Array<SegmentedPayload | Uint8Array> = []
+    for (let at = 0; at < stream.byteLength; at += 65536) frames.push(...ok(dec.push(stream.subarray(at, at + 65536))))
+    expect(frames.length).toBe(1)
+    expect(frames[0]).toBeInstanceOf(SegmentedPayload)
+    const got = ok(decodePayload(frames[0])).body
+    if (got._tag !== "RefData") throw new Error("wrong kind")
+    expect(Buffer.from(got.data).equals(Buffer.from(data))).toBe(true)
+    expect((frames[0] as SegmentedPayload).segments).toContain(got.data.buffer) // decoded in place
+  })
+
+  it("a list of blobs mixes external segments and inline bytes", () => {
+    const reads = [seededBytes(70_001, 1), seededBytes(10, 2), new Uint8Array(0), seededBytes(100_000, 3)]
+    const profile = { queueMs: 0, planMs: 0, placementMs: 0, executionMs: 1, skeletonizationMs: 0, cleanupMs: 0, durationMs: 2 }
+    const m: DomainMessage = { requestId: 3 as RequestId, body: { _tag: "GpuSubmitResult", reads, profile } }
+    const stream = Buffer.concat(encodeParts(m))
+    for (const dec of [new FrameDecoder(), FrameDecoder.segmented()]) {
+      const frames: Array<SegmentedPayload | Uint8Array> = []
+      for (let at = 0; at < stream.byteLength; at += 65536) frames.push(...ok(dec.push(stream.subarray(at, at + 65536))))
+      expect(canon(ok(decodePayload(frames[0])))).toEqual(canon(m))
+    }
   })
 
   it("a frame at exactly the limit is accepted", () => {

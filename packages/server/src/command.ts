@@ -20,6 +20,7 @@ const flags = {
   maxFrameMb: described(Flag.Finite("max-frame-mb"), "largest frame accepted, MB", "maxFrameMb", DEFAULTS.maxFrameMb),
   dtype: described(Flag.Literals("dtype", ["auto", "f32", "f16"]), "weights and activations (auto = f32)", "dtype", DEFAULTS.dtype),
   profiling: described(Flag.Literals("profiling", ["on", "off"]), "GPU timestamps in every reply's profile", "profiling", DEFAULTS.profiling),
+  traceRequests: described(Flag.Literals("trace-requests", ["on", "off"]), "per-request timestamps (frame in → reply written) in server-stats' traces", "traceRequests", DEFAULTS.traceRequests),
   qos: described(Flag.String("qos"), "per class concurrency:maxQueued (concurrency 0 = one per GPU), e.g. realtime=2:64,batch=1:1024", "qos", DEFAULTS.qos),
 } as const
 

@@ -25,6 +25,8 @@ export const ServerConfig = Schema.Struct({
   maxFrameBytes: Schema.Int.check(Schema.isBetween({ minimum: 4096, maximum: 2 ** 31 })),
   dtype: Schema.Literals(["auto", "f32", "f16"]),
   profiling: Schema.Boolean,
+  /** Keep per-request timestamps of the semantic path (frame in → reply written) for StatsReply's `traces`. */
+  traceRequests: Schema.Boolean,
   qos: Schema.Struct({ realtime: ClassLimits, interactive: ClassLimits, batch: ClassLimits }),
   serverName: Schema.String,
 })
@@ -44,6 +46,7 @@ export interface ConfigInput {
   readonly maxFrameMb?: number
   readonly dtype?: string
   readonly profiling?: string
+  readonly traceRequests?: string
   readonly qos?: string
 }
 
@@ -61,6 +64,7 @@ export const ENV: Readonly<Record<keyof ConfigInput, readonly string[]>> = {
   maxFrameMb: ["DJINN_MAX_FRAME_MB"],
   dtype: ["DJINN_DTYPE"],
   profiling: ["DJINN_PROFILING", "GENIE_ENABLE_PROFILING"],
+  traceRequests: ["DJINN_TRACE_REQUESTS"],
   qos: ["DJINN_QOS"],
 }
 
@@ -74,6 +78,7 @@ export const DEFAULTS = {
   // Off by default: @djinn/gpu resolves timestamp queries at 16-byte offsets (WebGPU needs 256), which makes every
   // timed submit after the first invalid. Turn on once that is fixed.
   profiling: "off",
+  traceRequests: "off",
   qos: "realtime=0:64,interactive=0:256,batch=0:1024",
 } as const
 
@@ -129,6 +134,7 @@ export const resolveConfig = (flags: ConfigInput, env: Readonly<Record<string, s
     maxFrameBytes: mb("maxFrameMb", DEFAULTS.maxFrameMb),
     dtype: pick("dtype") ?? DEFAULTS.dtype,
     profiling: onOff(String(pick("profiling") ?? DEFAULTS.profiling)),
+    traceRequests: onOff(String(pick("traceRequests") ?? DEFAULTS.traceRequests)),
     qos: parseQos(String(pick("qos") ?? "")),
     serverName: "djinn-server/0.1.0",
   }

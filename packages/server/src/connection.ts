@@ -20,6 +20,7 @@ import { RequestClock } from "./profiler.ts"
 import { Sessions } from "./sessions.ts"
 import { Skeletonizer } from "./skeletonizer.ts"
 import { ServerStats, type ConnectionStats } from "./stats.ts"
+import { TraceLog, type RequestTrace } from "./trace.ts"
 
 /** Bytes of received, not yet handled messages above which the socket stops reading (TCP pushes back on the client). */
 const PAUSE_BYTES = 64 * 1024 * 1024
@@ -68,6 +69,7 @@ export class Connections extends Context.Service<Connections, {
       const blind = yield* Blind
       const stats = yield* ServerStats
       const open = new Map<string, State>()
+      const traces = settings.traceRequests ? new TraceLog() : undefined
       let nextId = 1
 
       const list = (): ReadonlyArray<ConnectionStats> => [...open.values()].map((c) => ({
@@ -112,15 +114,23 @@ export class Connections extends Context.Service<Connections, {
         const control = yield* makeLane
         const blindLane = yield* makeLane
 
-        const send = (requestId: number, body: MessageBody): void => {
+        const send = (requestId: number, body: MessageBody, trace?: RequestTrace): void => {
           if (socket.destroyed) return
+          const t0 = trace === undefined ? 0 : performance.now()
           const parts = encodeParts({ requestId: requestId as RequestId, body })
+          const t1 = trace === undefined ? 0 : performance.now()
           socket.cork()
           for (const p of parts) {
             socket.write(p)
             state.bytesOut += p.byteLength
           }
           socket.uncork()
+          if (trace !== undefined) {
+            trace.writtenAt = performance.now()
+            trace.encodeMs += t1 - t0
+            trace.writeMs += trace.writtenAt - t1
+            for (const p of parts) trace.replyBytes += p.byteLength
+          }
         }
         const reply = (requestId: number, e: ServerError): void =>
           send(requestId, { _tag: "Error", code: wireCode(e.reason), message: wireMessage(e) })
@@ -130,7 +140,7 @@ export class Connections extends Context.Service<Connections, {
         }
 
         /** Runs a handler on a lane; its reply (or its error) goes to the client; `bytes` stop counting when it is done. */
-        const enqueue = (lane: Lane, requestId: number, bytes: number, effect: Effect.Effect<MessageBody | undefined, ServerError>) => {
+        const enqueue = (lane: Lane, requestId: number, bytes: number, effect: Effect.Effect<MessageBody | undefined, ServerError>, trace?: RequestTrace) => {
           state.queuedBytes += bytes
           if (state.queuedBytes > PAUSE_BYTES) socket.pause()
           const settle = () => {
@@ -139,7 +149,7 @@ export class Connections extends Context.Service<Connections, {
           }
           lane.submit(
             effect.pipe(
-              Effect.flatMap((body) => Effect.sync(() => { if (body !== undefined) send(requestId, body) })),
+              Effect.flatMap((body) => Effect.sync(() => { if (body !== undefined) send(requestId, body, trace) })),
               Effect.catch((e: ServerError) => Effect.sync(() => reply(requestId, toServerError(e)))),
               Effect.onInterrupt(() => Effect.sync(() => reply(requestId, serverError("Cancelled", "the session closed while the request ran")))),
               Effect.catchCause((cause) => Effect.sync(() => {
@@ -197,13 +207,17 @@ export class Connections extends Context.Service<Connections, {
                 return { _tag: "Ack" } satisfies MessageBody
               })
             case "StatsRequest":
-              return Effect.sync(() => ({ _tag: "StatsReply", json: JSON.stringify(stats.snapshot(list())) }))
+              return Effect.sync(() => ({ _tag: "StatsReply", json: JSON.stringify({ ...stats.snapshot(list()), ...(traces !== undefined ? { traces: traces.snapshot() } : {}) }) }))
             default:
               return Effect.fail(serverError("BadRequest", `${body._tag} is not a request a client sends`))
           }
         }
 
-        const route = (m: DomainMessage, bytes: number, receivedAt: number): void => {
+        /** The frame's marks (first chunk, whole, decoded): request traces. */
+        interface Arrival { readonly bytes: number; readonly firstChunkAt: number; readonly receivedAt: number; readonly decodedAt: number }
+
+        const route = (m: DomainMessage, arrival: Arrival): void => {
+          const { bytes, receivedAt } = arrival
           const { requestId, body } = m
           if (!state.authed) {
             if (body._tag !== "Hello") return hangUp(requestId, serverError("Protocol", `expected Hello first, got ${body._tag}`))
@@ -224,15 +238,25 @@ export class Connections extends Context.Service<Connections, {
               const session = sessions.find(owner, body.sessionId)
               if (session === undefined) return reply(requestId, serverError("NotFound", `no open session ${body.sessionId} on this connection`))
               const clock = new RequestClock(receivedAt)
+              const trace: RequestTrace | undefined = traces === undefined ? undefined : {
+                requestId, kind: body._tag, frameBytes: bytes, firstChunkAt: arrival.firstChunkAt, frameAt: receivedAt, decodedAt: arrival.decodedAt,
+                execStartedAt: 0, workEndedAt: 0, replyAt: 0, encodeMs: 0, writeMs: 0, replyBytes: 0, writtenAt: 0,
+              }
+              if (trace !== undefined) traces!.add(trace)
               const req = { session, modelHandle: body.modelHandle, inputs: body.inputs, hints: body.hints, want: body.want }
               const run = body._tag === "Generate"
                 ? inference.generate(req, body.params, clock, (index, token) => send(requestId, { _tag: "TokenEvent", index, token }))
                 : inference.forward(req, clock)
               // Output values (encoder / vision forwards) go ahead of the Result, one RefData each, in output order.
               return enqueue(session.lane, requestId, bytes, run.pipe(Effect.map((o) => {
-                for (const v of o.values ?? []) send(requestId, { _tag: "RefData", ref: v.ref, data: v.data })
+                if (trace !== undefined) {
+                  trace.replyAt = performance.now()
+                  trace.execStartedAt = clock.execStartedAt
+                  trace.workEndedAt = clock.workEndedAt
+                }
+                for (const v of o.values ?? []) send(requestId, { _tag: "RefData", ref: v.ref, data: v.data }, trace)
                 return result(o, clock)
-              })))
+              })), trace)
             }
             case "GpuSubmit": {
               const clock = new RequestClock(receivedAt)
@@ -248,11 +272,17 @@ export class Connections extends Context.Service<Connections, {
           }
         }
 
-        const decoder = new FrameDecoder({ maxFrameBytes: settings.maxFrameBytes })
+        // Large payloads are assembled segment by segment, so a tensor is copied once out of the socket's chunks.
+        const decoder = FrameDecoder.segmented({ maxFrameBytes: settings.maxFrameBytes })
+        let frameStartedAt = 0 // the data event that brought the first bytes of the frame being assembled
         const onData = (chunk: Buffer): void => {
+          const chunkAt = performance.now()
           state.bytesIn += chunk.byteLength
+          const fresh = decoder.buffered === 0
+          let firstChunkAt = fresh ? chunkAt : frameStartedAt
           const frames = decoder.push(chunk)
           if (Result.isFailure(frames)) return hangUp(0, toServerError(frames.failure))
+          if (fresh || frames.success.length > 0) frameStartedAt = chunkAt
           for (const frame of frames.success) {
             const receivedAt = performance.now()
             state.messagesIn++
@@ -264,8 +294,10 @@ export class Connections extends Context.Service<Connections, {
               else hangUp(0, e)
               continue
             }
+            const arrival = { bytes: frame.byteLength, firstChunkAt, receivedAt, decodedAt: performance.now() }
+            firstChunkAt = chunkAt
             try {
-              route(decoded.success, frame.byteLength, receivedAt)
+              route(decoded.success, arrival)
             } catch (cause) {
               reply(decoded.success.requestId, toServerError(cause))
             }

@@ -19,6 +19,9 @@ export interface GpuSlot {
 export interface Execution<A> {
   readonly value: A
   readonly wallMs: number
+  /** performance.now() when the job started and when its work resolved (before the error check). */
+  readonly startedAt: number
+  readonly workEndedAt: number
   /** GPU time from timestamp queries, when the adapter has them and profiling is on. */
   readonly gpuMs: number | undefined
 }
@@ -64,6 +67,7 @@ export class Executor extends Context.Service<Executor, {
             const started = performance.now()
             try {
               const value = await work(device)
+              const workEndedAt = performance.now()
               // With profiling, finish() sums the timestamps of this job's submits; checkErrors() raises what the GPU
               // reported asynchronously, so a validation error is charged to the job that caused it.
               const timing = settings.profiling && device.adapter.timestamps ? await device.finish() : undefined
@@ -72,7 +76,7 @@ export class Executor extends Context.Service<Executor, {
               slot.jobs++
               slot.busyMs += wallMs
               if (timing !== undefined) slot.gpuMs += timing.gpuMs
-              return { value, wallMs, gpuMs: timing?.gpuMs }
+              return { value, wallMs, startedAt: started, workEndedAt, gpuMs: timing?.gpuMs }
             } catch (cause) {
               // A job that failed halfway may leave commands recorded: submit them now (they only touch this job's
               // buffers) and drain the errors they raise, so the next job starts clean.

@@ -189,6 +189,8 @@ export class Inference extends Context.Service<Inference, {
           clock.skeletonizationMs += exec.value.skeletonMs
           clock.executionWallMs = exec.wallMs - exec.value.skeletonMs
           clock.executionMs = exec.gpuMs ?? clock.executionWallMs
+          clock.execStartedAt = exec.startedAt
+          clock.workEndedAt = exec.workEndedAt
           return exec.value
         })
 

@@ -15,6 +15,9 @@ export class RequestClock {
   executionWallMs = 0
   skeletonizationMs = 0
   cleanupMs = 0
+  /** performance.now() at the executor job's start and when its work resolved (request traces). */
+  execStartedAt = 0
+  workEndedAt = 0
 
   constructor(receivedAt: number = performance.now()) {
     this.receivedAt = receivedAt

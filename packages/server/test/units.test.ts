@@ -130,6 +130,14 @@ describe("configuration", () => {
     if (Result.isFailure(c)) throw c.failure
     expect(c.success).toMatchObject({ port: 7000, host: "0.0.0.0", arenaBytes: 64 * 1024 * 1024, preload: ["a", "b"], dtype: "auto" })
   })
+  it("keeps request traces only when asked", () => {
+    const off = resolveConfig({}, {})
+    const on = resolveConfig({}, { DJINN_TRACE_REQUESTS: "on" })
+    if (Result.isFailure(off) || Result.isFailure(on)) throw new Error("config refused")
+    expect(off.success.traceRequests).toBe(false)
+    expect(on.success.traceRequests).toBe(true)
+    expect(Result.isFailure(resolveConfig({ traceRequests: "maybe" }, {}))).toBe(true)
+  })
   it("names what is wrong", () => {
     const bad = resolveConfig({}, { DJINN_PORT: "http" })
     if (Result.isSuccess(bad)) throw new Error("accepted port 'http'")

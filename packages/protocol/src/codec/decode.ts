@@ -4,7 +4,7 @@ import type { BufferId, ModelHandle, PipelineId, RefId, RequestId, SessionId } f
 import type { GpuCall } from "../domain/gpu.ts"
 import type { DomainMessage, MessageBody } from "../domain/messages.ts"
 import { protocolError, ProtocolError } from "../errors.ts"
-import { DEFAULT_MAX_FRAME_BYTES, FRAME_PREFIX_BYTES, type FrameOptions } from "../frame.ts"
+import { DEFAULT_MAX_FRAME_BYTES, FRAME_PREFIX_BYTES, type FrameOptions, type Payload } from "../frame.ts"
 import * as G from "../gen/djinn.ts"
 import { PTR } from "../gen/pointers.ts"
 import { readBytes, readDataList, readStructs, readText, readU32s, readU64s } from "./fields.ts"
@@ -218,10 +218,11 @@ export interface DecodeOptions extends FrameOptions {
 
 /**
  * Decodes a capnp stream without the length prefix — what FrameDecoder and decodeFrames yield. Tensor and byte
- * fields are views into one private copy of the payload's segments, not into `payload` itself.
+ * fields are views into one private copy of the payload's segments, not into `payload` itself — except for a
+ * SegmentedPayload, whose segment buffers become the message's own (the decoder hands them over; don't reuse them).
  */
 export const decodePayload = (
-  payload: Uint8Array,
+  payload: Payload,
   options?: DecodeOptions,
 ): Result.Result<DomainMessage, ProtocolError> => {
   const max = options?.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES

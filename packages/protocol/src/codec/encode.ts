@@ -8,7 +8,7 @@ import type { GpuCall } from "../domain/gpu.ts"
 import * as G from "../gen/djinn.ts"
 import { PTR } from "../gen/pointers.ts"
 import { elements, writeBytes, writeDataList, writeText, writeU32s, writeU64s } from "./fields.ts"
-import { newMessage, serialize, serializeParts } from "./wire.ts"
+import { allowExternals, EXTERNAL_BYTES, newMessage, serialize, serializeParts } from "./wire.ts"
 
 const code = <T extends string>(all: ReadonlyArray<T>) => Object.fromEntries(all.map((v, i) => [v, i])) as Record<T, number>
 const DTYPE = code(DTYPES) as Record<string, G.DType>
@@ -20,7 +20,7 @@ const big = BigInt
 
 /** Upper bound on the encoded size: byte payloads and strings dominate, everything else gets a generous allowance. */
 const estimate = (v: unknown): number => {
-  if (v instanceof Uint8Array) return v.byteLength + 16
+  if (v instanceof Uint8Array) return v.byteLength >= EXTERNAL_BYTES ? 32 : v.byteLength + 16 // large ones go out as segments of their own
   switch (typeof v) {
     case "string":
       return 3 * v.length + 16
@@ -296,11 +296,18 @@ export const writeMessage = (msg: $.Message, m: DomainMessage): $.Message => {
   return msg
 }
 
-const build = (m: DomainMessage): $.Message => writeMessage(newMessage(estimate(m.body) + 64), m)
+const build = (m: DomainMessage): $.Message => {
+  const msg = newMessage(estimate(m.body) + 64)
+  allowExternals(msg)
+  return writeMessage(msg, m)
+}
 
 /** A framed message (4-byte little-endian length, then the capnp stream), ready to write to a socket. */
 export const encode = (m: DomainMessage): Uint8Array => serialize(build(m), true)
 /** The capnp stream alone (no length prefix): what FrameDecoder yields and decodePayload takes. */
 export const encodePayload = (m: DomainMessage): Uint8Array => serialize(build(m), false)
-/** The framed message as [prefix + segment table, …segments] views: write them in order, the tensors are not copied again. */
+/**
+ * The framed message as [prefix + segment table, …segments] views: write them in order, the tensors are not copied
+ * at all (Data of 64 KiB or more is sent from the caller's bytes, which must stay unchanged until written).
+ */
 export const encodeParts = (m: DomainMessage): Array<Uint8Array> => serializeParts(build(m))

@@ -4,7 +4,7 @@
 // fields still go through the generated classes.
 import * as $ from "capnp-es"
 import { fail } from "./failure.ts"
-import type { ReadBudget } from "./wire.ts"
+import { addExternal, EXTERNAL_BYTES, type ReadBudget } from "./wire.ts"
 
 const LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
 if (!LE) throw new Error("@djinn/protocol assumes a little-endian host (typed-array views of capnp lists)")
@@ -121,8 +121,29 @@ const initList = (s: $.Struct, index: number, size: $.ListElementSize, n: number
   return c
 }
 
+/**
+ * Points `p` at `bytes` sent as an external segment (a double-far pointer: a landing pad in this segment whose far
+ * pointer names the blob's segment, offset 0, and whose tag is the Data list pointer). False when the message takes
+ * no externals.
+ */
+const pointExternal = (p: $.Pointer, bytes: Uint8Array): boolean => {
+  if (bytes.byteLength < EXTERNAL_BYTES) return false
+  const id = addExternal(p.segment.message, bytes)
+  if (id === undefined) return false
+  const pad = p.segment.allocate(16)
+  const seg = pad.segment
+  seg.setUint32(pad.byteOffset, 2) // far pointer, single landing, offset 0
+  seg.setUint32(pad.byteOffset + 4, id)
+  seg.setUint32(pad.byteOffset + 8, 1) // tag: list pointer, offset 0
+  seg.setUint32(pad.byteOffset + 12, (bytes.byteLength << 3) | BYTE)
+  p.segment.setUint32(p.byteOffset, ((pad.byteOffset / 8) << 3) | 4 | 2) // double far
+  p.segment.setUint32(p.byteOffset + 4, seg.id)
+  return true
+}
+
 export const writeBytes = (s: $.Struct, index: number, bytes: Uint8Array): void => {
   if (bytes.byteLength === 0) return
+  if (pointExternal($.utils.getPointer(index, s), bytes)) return
   const c = initList(s, index, BYTE, bytes.byteLength, bytes.byteLength)
   new Uint8Array(c.segment.buffer, c.byteOffset, bytes.byteLength).set(bytes)
 }
@@ -162,6 +183,7 @@ export const writeDataList = (s: $.Struct, index: number, values: ReadonlyArray<
   values.forEach((bytes, i) => {
     if (bytes.byteLength === 0) return
     const p = new $.Pointer(list.segment, list.byteOffset + 8 * i)
+    if (pointExternal(p, bytes)) return
     const c = p.segment.allocate(bytes.byteLength)
     const r = $.utils.initPointer(c.segment, c.byteOffset, p)
     $.utils.setListPointer(r.offsetWords, BYTE, bytes.byteLength, r.pointer)

@@ -2,7 +2,7 @@
 import { Result } from "effect"
 import type { DomainMessage } from "../domain/messages.ts"
 import type { ProtocolError } from "../errors.ts"
-import { FrameDecoder } from "../frame.ts"
+import { FrameDecoder, type Payload } from "../frame.ts"
 import { decodePayload, type DecodeOptions } from "./decode.ts"
 
 /**
@@ -10,11 +10,11 @@ import { decodePayload, type DecodeOptions } from "./decode.ts"
  * carry on); only a FrameTooLarge fails the whole push — the stream has lost its framing and must be closed.
  */
 export class MessageDecoder {
-  private readonly frames: FrameDecoder
+  private readonly frames: FrameDecoder<Payload>
   private readonly options: DecodeOptions | undefined
 
   constructor(options?: DecodeOptions) {
-    this.frames = new FrameDecoder(options)
+    this.frames = FrameDecoder.segmented(options)
     this.options = options
   }
 

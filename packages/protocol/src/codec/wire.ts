@@ -7,7 +7,7 @@
 // read from a scratch message are copied out (small), those of larger messages are views (zero-copy).
 import * as $ from "capnp-es"
 import { protocolError, type ProtocolError } from "../errors.ts"
-import { FRAME_PREFIX_BYTES } from "../frame.ts"
+import { FRAME_PREFIX_BYTES, SegmentedPayload, type Payload } from "../frame.ts"
 import { DecodeFailure, fail } from "./failure.ts"
 import { checkStructure } from "./walk.ts"
 
@@ -61,6 +61,35 @@ const putU32 = (b: Uint8Array, at: number, v: number) => {
 // ---------------------------------------------------------------------------------------------------------------
 // Building
 
+/**
+ * Data fields of at least this many bytes are not copied into a message built by `encode*`: each goes out as a
+ * segment of its own, a view of the caller's bytes reached through a double-far pointer, so a tensor is written to
+ * the socket from where it lies. (Cap'n Proto's own writers do the same for large blobs: "orphans" adopted from
+ * another segment.)
+ */
+export const EXTERNAL_BYTES = 64 * 1024
+/** Beyond this many external segments in one message, further blobs are copied in (the reader accepts 512 segments). */
+const MAX_EXTERNALS = 64
+const externals = new WeakMap<$.Message, Array<Uint8Array>>()
+
+/** Lets `msg` take blobs as external segments (see {@link EXTERNAL_BYTES}); forgets any of an earlier build. */
+export const allowExternals = (msg: $.Message): void => {
+  externals.set(msg, [])
+}
+
+/**
+ * The segment id under which `bytes` will be sent after `msg`'s own segment, or undefined when `msg` does not take
+ * externals (or has its share). The caller points at it with a double-far pointer.
+ */
+export const addExternal = (msg: $.Message, bytes: Uint8Array): number | undefined => {
+  const list = externals.get(msg)
+  if (list === undefined || list.length >= MAX_EXTERNALS || segmentsOf(msg).length !== 1) return undefined
+  list.push(bytes)
+  return list.length // segment 0 is the message's own (a single-segment arena: it grows in place)
+}
+
+const ZEROS = new Uint8Array(8)
+
 const freshBuilder = (capacity: number): $.Message => {
   const msg = new $.Message(asArena({ kind: 0, buffer: new ArrayBuffer(pad8(Math.max(capacity, 64))) }), false)
   msg.getSegment(0).byteLength = 8 // the root pointer; the rest of the buffer is free (and zero)
@@ -95,9 +124,17 @@ const writeTable = (out: Uint8Array, at: number, segments: ReadonlyArray<{ reado
   for (let i = 0; i < segments.length; i++) putU32(out, at + 4 + 4 * i, pad8(segments[i].byteLength) / 8)
 }
 
+/** The message's own segments, then its external blobs (each padded to a word on the wire). */
+type OwnSegment = ReturnType<$.Message["getSegment"]>
+const allSegments = (msg: $.Message): Array<OwnSegment | Uint8Array> => {
+  const ext = externals.get(msg)
+  externals.delete(msg)
+  return ext === undefined || ext.length === 0 ? segmentsOf(msg) : [...segmentsOf(msg), ...ext]
+}
+
 /** Serializes with the standard capnp stream header, optionally behind the 4-byte frame prefix. Copies once. */
 export const serialize = (msg: $.Message, framed: boolean): Uint8Array => {
-  const segments = segmentsOf(msg)
+  const segments = allSegments(msg)
   const head = framed ? FRAME_PREFIX_BYTES : 0
   const table = pad8(4 + 4 * segments.length)
   let total = table
@@ -107,16 +144,18 @@ export const serialize = (msg: $.Message, framed: boolean): Uint8Array => {
   writeTable(out, head, segments)
   let at = head + table
   for (const s of segments) {
-    const len = pad8(s.byteLength)
-    out.set(new Uint8Array(s.buffer, 0, len), at)
-    at += len
+    out.set(s instanceof Uint8Array ? s : new Uint8Array(s.buffer, 0, pad8(s.byteLength)), at)
+    at += pad8(s.byteLength)
   }
   return out
 }
 
-/** [frame prefix + stream header, …segments as views]: write them in order and the payload is not copied again. */
+/**
+ * [frame prefix + stream header, …segments as views]: write them in order and the payload is not copied again.
+ * External blobs are the caller's own bytes: they must not change until the socket has taken them.
+ */
 export const serializeParts = (msg: $.Message): Array<Uint8Array> => {
-  const segments = segmentsOf(msg)
+  const segments = allSegments(msg)
   const table = pad8(4 + 4 * segments.length)
   const head = new Uint8Array(FRAME_PREFIX_BYTES + table)
   let total = table
@@ -125,7 +164,16 @@ export const serializeParts = (msg: $.Message): Array<Uint8Array> => {
   writeTable(head, FRAME_PREFIX_BYTES, segments)
   // A scratch message is reused by the next encode, so its bytes must not be handed out as views.
   const own = scratchBuilder === undefined || segments[0] !== scratchBuilder.msg.getSegment(0)
-  return [head, ...segments.map((s) => (own ? new Uint8Array(s.buffer, 0, pad8(s.byteLength)) : new Uint8Array(s.buffer.slice(0, pad8(s.byteLength)))))]
+  const parts: Array<Uint8Array> = [head]
+  for (const s of segments) {
+    if (s instanceof Uint8Array) {
+      parts.push(s)
+      if ((s.byteLength & 7) !== 0) parts.push(ZEROS.subarray(0, 8 - (s.byteLength & 7)))
+    } else {
+      parts.push(own ? new Uint8Array(s.buffer, 0, pad8(s.byteLength)) : new Uint8Array(s.buffer.slice(0, pad8(s.byteLength))))
+    }
+  }
+  return parts
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -181,23 +229,32 @@ const openScratch = (payload: Uint8Array, at: number, len: number): ReadMessage 
 
 /**
  * Checks the stream header of `payload`, gives each segment a buffer of its own (capnp-es needs a segment to start
- * at offset 0 of its ArrayBuffer), and returns the root behind the guards. Must run inside `guard`.
+ * at offset 0 of its ArrayBuffer; a SegmentedPayload's segments have theirs already, so they are not copied), and
+ * returns the root behind the guards. Must run inside `guard`.
  */
-export const openMessage = <T extends $.Struct>(payload: Uint8Array, Root: $.StructCtor<T>): OpenedMessage<T> | ProtocolError => {
+export const openMessage = <T extends $.Struct>(payload: Payload, Root: $.StructCtor<T>): OpenedMessage<T> | ProtocolError => {
   const n = payload.byteLength
-  if (n < 8) return protocolError("Truncated", `payload of ${n} bytes is shorter than a segment table`)
-  const count = u32At(payload, 0) + 1
+  const head = payload instanceof SegmentedPayload ? payload.table : payload
+  if (n < 8 || head.byteLength < 8) return protocolError("Truncated", `payload of ${n} bytes is shorter than a segment table`)
+  const count = u32At(head, 0) + 1
   if (count > MAX_SEGMENTS) return protocolError("Malformed", `segment table claims ${count} segments (max ${MAX_SEGMENTS})`)
   const table = pad8(4 + 4 * count)
-  if (table > n) return protocolError("Truncated", `segment table of ${count} segments does not fit ${n} bytes`)
+  if (table > n || table > head.byteLength) return protocolError("Truncated", `segment table of ${count} segments does not fit ${n} bytes`)
   let total = table
-  for (let i = 0; i < count; i++) total += u32At(payload, 4 + 4 * i) * 8
+  for (let i = 0; i < count; i++) total += u32At(head, 4 + 4 * i) * 8
   if (total > n) return protocolError("Truncated", `segments need ${total} bytes, payload has ${n}`)
   if (total < n) return protocolError("Malformed", `${n - total} trailing bytes after the last segment`)
-  if (u32At(payload, 4) === 0) return protocolError("Malformed", "first segment is empty (no root pointer)")
+  if (u32At(head, 4) === 0) return protocolError("Malformed", "first segment is empty (no root pointer)")
   let msg: ReadMessage
-  const scratch = count === 1 && n - table <= SCRATCH_BYTES
-  if (scratch) msg = openScratch(payload, table, n - table)
+  const scratch = !(payload instanceof SegmentedPayload) && count === 1 && n - table <= SCRATCH_BYTES
+  if (payload instanceof SegmentedPayload) {
+    const buffers = [...payload.segments]
+    for (let i = 0; i < count; i++) {
+      if (buffers[i]?.byteLength !== u32At(head, 4 + 4 * i) * 8) return protocolError("Malformed", "segment buffers do not match the segment table")
+    }
+    msg = new ReadMessage(asArena({ kind: 1, buffers }), false)
+    checkStructure(buffers.map((b) => ({ dv: new DataView(b), words: b.byteLength / 8 })))
+  } else if (scratch) msg = openScratch(payload, table, n - table)
   else {
     const buffers: Array<ArrayBuffer> = []
     let at = payload.byteOffset + table
