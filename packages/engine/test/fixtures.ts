@@ -2,8 +2,10 @@ import { readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { SafetensorsCheckpoint, toFloat32, toInt32 } from "../src/index.ts"
 
-/** ../shared/fixtures beside the repository (CI has it at the same relative path). */
-export const fixturesDir = fileURLToPath(new URL("../../../../shared/fixtures/", import.meta.url))
+/** ../shared/fixtures beside the repository (CI has it at the same relative path); DJINN_FIXTURES elsewhere (a bundle on the GPU host). */
+export const fixturesDir = process.env.DJINN_FIXTURES !== undefined
+  ? `${process.env.DJINN_FIXTURES.replace(/\/$/, "")}/`
+  : fileURLToPath(new URL("../../../../shared/fixtures/", import.meta.url))
 export const fixture = (name: string): string => `${fixturesDir}${name}`
 
 export interface Golden {
