@@ -10,6 +10,7 @@ import {
   type Payload,
   type Profile,
   type RequestId,
+  warmCodec,
 } from "@djinn/protocol"
 import { Result } from "effect"
 import { connect as netConnect, type Socket } from "node:net"
@@ -26,6 +27,11 @@ export interface ConnectOptions {
   readonly authToken?: string
   readonly connectTimeoutMs?: number
   readonly maxFrameBytes?: number
+  /**
+   * Warm the codec up before connecting (once per process, a few hundred ms of CPU): a long-lived client's first
+   * requests then run optimized encode/decode code instead of V8's interpreter. Off by default (one-shot CLIs).
+   */
+  readonly warmCodec?: boolean
 }
 
 /** A final reply and what the call cost on the client side. */
@@ -85,6 +91,7 @@ export class Connection {
   /** Connects and shakes hands; fails with a ClientError naming the address (and where it came from). */
   static async connect(address: ServerAddress | string, options: ConnectOptions = {}): Promise<Connection> {
     const addr = typeof address === "string" ? parseAddress(address) : address
+    if (options.warmCodec === true) warmCodec()
     const where = `${formatAddress(addr)}${addr.source === "explicit" ? "" : ` (from ${addr.source})`}`
     const socket = await new Promise<Socket>((resolve, reject) => {
       const s = netConnect({ host: addr.host, port: addr.port, noDelay: true })

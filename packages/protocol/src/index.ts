@@ -6,6 +6,7 @@
 export { decode, decodePayload, type DecodeOptions } from "./codec/decode.ts"
 export { encode, encodeParts, encodePayload } from "./codec/encode.ts"
 export { MessageDecoder } from "./codec/stream.ts"
+export { warmCodec } from "./codec/warm.ts"
 export { validate } from "./codec/validate.ts"
 export * from "./domain/common.ts"
 export * from "./domain/gpu.ts"

@@ -17,6 +17,7 @@ import {
   type RequestId,
 } from "../src/index.ts"
 import { writeMessage } from "../src/codec/encode.ts"
+import { warmCodec } from "../src/codec/warm.ts"
 import { serialize } from "../src/codec/wire.ts"
 import { bodies, canon, message, seededBytes } from "./arbitraries.ts"
 
@@ -102,6 +103,17 @@ describe("round trip", () => {
     const over = { ...huge, shape: [Limits.maxDim, 513], byteSize: 513 * 2 ** 31 * DTYPE_BYTES.u8 }
     const r = decode(encode({ requestId: 0 as RequestId, body: { _tag: "Result", tokens: [], refs: [over], profile: tokens } }))
     expect(Result.isFailure(r) && r.failure.reason).toBe("InvalidValue")
+  })
+})
+
+describe("codec warm-up", () => {
+  it("runs once per process and leaves the codec's reused buffers in a clean state", () => {
+    expect(warmCodec(3)).toBeGreaterThan(0)
+    expect(warmCodec(3)).toBe(0)
+    fc.assert(fc.property(message(), (m) => {
+      const r = decode(encode(m))
+      expect(Result.isSuccess(r) && canon(r.success)).toEqual(canon(m))
+    }), { numRuns: 50 })
   })
 })
 

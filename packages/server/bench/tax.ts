@@ -28,6 +28,7 @@ import { spawnServer } from "../src/index.ts"
 import type { RequestTrace } from "../src/trace.ts"
 
 const { values: args } = parseArgs({
+  allowNegative: true,
   options: {
     n: { type: "string", default: "5" },
     workloads: { type: "string", default: "gpt2,resnet" },
@@ -36,6 +37,7 @@ const { values: args } = parseArgs({
     fixtures: { type: "string", default: "../shared/fixtures" },
     out: { type: "string", default: join(tmpdir(), `djinn-tax-${Date.now()}.json`) },
     "wire-n": { type: "string", default: "40" },
+    "warm-client": { type: "boolean", default: true },
   },
 })
 const N = Number(args.n)
@@ -241,7 +243,7 @@ const report: Record<string, unknown> = {
   workloads: [] as unknown[],
 }
 try {
-  const conn = await connect(server.address)
+  const conn = await connect(server.address, { warmCodec: args["warm-client"] })
   for (const [name, spec] of [["gpt2", { modelId: GPT2 }], ["resnet", { modelDir: RESNET_DIR }], ["bert", { modelDir: BERT_DIR }]] as const) {
     handles.set(name, (await conn.ensureModel(spec)).handle)
   }

@@ -3,6 +3,7 @@ import {
   encodeParts,
   FrameDecoder,
   PROTOCOL_VERSION,
+  warmCodec,
   type DomainMessage,
   type MessageBody,
   type RequestId,
@@ -68,6 +69,8 @@ export class Connections extends Context.Service<Connections, {
       const skeletonizer = yield* Skeletonizer
       const blind = yield* Blind
       const stats = yield* ServerStats
+      // Before the first client: the codec's hot paths optimized, not interpreted, from the first request on.
+      yield* Effect.sync(() => warmCodec())
       const open = new Map<string, State>()
       const traces = settings.traceRequests ? new TraceLog() : undefined
       let nextId = 1

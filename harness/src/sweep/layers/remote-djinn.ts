@@ -32,7 +32,8 @@ const attempt = <A>(label: string, f: () => Promise<A>) =>
 const connection = (config: BaselineConfig, host: string, port: number) =>
   Effect.acquireRelease(
     Effect.tryPromise({
-      try: () => ConnectionClass.connect({ host, port, source: "explicit" }, { clientName: `djinn-harness/${config.name}`, connectTimeoutMs: 10_000 }),
+      // A benchmark client is long-lived: its codec is warmed up (optimized) before the runs, as a server's is.
+      try: () => ConnectionClass.connect({ host, port, source: "explicit" }, { clientName: `djinn-harness/${config.name}`, connectTimeoutMs: 10_000, warmCodec: true }),
       catch: (e) => baselineError("Setup", `${config.name}: ${describe(e)}`),
     }),
     (conn) => Effect.sync(() => conn.close()),
