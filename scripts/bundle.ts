@@ -21,6 +21,7 @@ for (const [name, path] of [
   ["kernels", "kernels/runner/main.ts"],
   ["zoo", "packages/engine/bench/zoo.ts"],
   ["roundtrip", "packages/server/bench/roundtrip.ts"],
+  ["tax", "packages/server/bench/tax.ts"],
   ["profile", "harness/bench/profile.ts"],
 ] as const) {
   if (existsSync(join(root, path))) entries[name] = path

@@ -34,7 +34,7 @@ await build({
   target: "node22",
   // The test bundles share their code (engine, kernels, gpu) through chunks.
   splitting: true,
-  chunkNames: "test-chunks/[name]-[hash]",
+  chunkNames: "test-chunk-[hash]",
   external: ["webgpu"],
   alias: { vitest: shim },
   logLevel: "warning",

@@ -5,7 +5,7 @@ set -uo pipefail
 export DJINN_FIXTURES=${DJINN_FIXTURES:-$(cd ../../shared/fixtures 2>/dev/null && pwd)}
 status=0
 files=("$@")
-[ ${#files[@]} -eq 0 ] && files=(test-*.mjs)
+[ ${#files[@]} -eq 0 ] && files=($(ls test-*.mjs | grep -v "^test-chunk-"))
 for f in "${files[@]}"; do
   node "$f" > "${OUT:-.}/${f%.mjs}.log" 2>&1 || status=1
   tail -1 "${OUT:-.}/${f%.mjs}.log"

@@ -103,8 +103,10 @@ export const visionForward = (inputs: ReadonlyMap<string, HostTensor>): TensorFo
       if (model.kind !== "vision") throw serverError("Internal", `a vision request ran on a ${model.kind} model`)
       const net = model.model
       if (C !== net.inChannels) throw bad(`${names[0]} has ${C} channels, the model takes ${net.inChannels}`)
-      const input = allocTensor(mem, [N, C, H, W], net.dtype, "stack", "input")
-      if (images.dtype === net.dtype) {
+      // An NHWC model gathers an f32 batch into its f16 stem rows itself (the cast is fused into its im2col).
+      const takes = images.dtype === "f32" && net.layout === "nhwc" ? "f32" : net.dtype
+      const input = allocTensor(mem, [N, C, H, W], takes, "stack", "input")
+      if (images.dtype === takes) {
         device.writeBuffer(input.buffer, input.offset, images.data) // writeBuffer copies: the received bytes as they are
       } else if (device.adapter.f16) {
         // The other float type: uploaded as sent and cast on the GPU (a CPU conversion costs ~20 ns a value).
