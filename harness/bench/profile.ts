@@ -18,10 +18,14 @@ import { pickDtype, resolveSource, runInput } from "../src/engine/host.ts"
 import { pixels, workInput, type WorkInput } from "../src/engine/work.ts"
 import { modelConfigOf, modelSourceFor } from "../src/sweep/job.ts"
 
-interface Options { config: string; only?: Set<string>; reps: number; decode: number; out?: string; top: number }
+interface Options {
+  config: string; only?: Set<string>; reps: number; decode: number; out?: string; top: number
+  /** As the sweep runs: a new input per rep (made before the clock) and no GPU drain between reps. */
+  sweepLike: boolean
+}
 
 const parseArgs = (argv: readonly string[]): Options => {
-  const o: Options = { config: "configs/overhead_hf_smoke.yaml", reps: 5, decode: 0, top: 14 }
+  const o: Options = { config: "configs/overhead_hf_smoke.yaml", reps: 5, decode: 0, top: 14, sweepLike: false }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     const value = () => { const v = argv[++i]; if (v === undefined) throw new Error(`${a} needs a value`); return v }
@@ -31,7 +35,8 @@ const parseArgs = (argv: readonly string[]): Options => {
     else if (a === "--decode") o.decode = Math.max(0, Number(value()))
     else if (a === "--out") o.out = value()
     else if (a === "--top") o.top = Number(value())
-    else throw new Error(`unknown argument ${a} (--config F, --only a,b, --reps N, --decode N, --out F, --top N)`)
+    else if (a === "--sweep-like") o.sweepLike = true
+    else throw new Error(`unknown argument ${a} (--config F, --only a,b, --reps N, --decode N, --out F, --top N, --sweep-like)`)
   }
   return o
 }
@@ -78,22 +83,26 @@ const main = async () => {
       await gpu.checkErrors()
       const input = workInput(w, loaded.config.experiment.seed, 0, modelConfigOf(source))
       const images = input.kind === "classify" ? pixels(input) : undefined
-      const once = async (x: WorkInput) => {
+      const once = async (x: WorkInput, xImages = images) => {
         reads.ms = 0
         reads.count = 0
         gpu.takeCpuStats()
         const t0 = performance.now()
-        const pending = runInput(gpu, mem, model, x, images)
+        const pending = runInput(gpu, mem, model, x, xImages)
         const record = performance.now() - t0
         await pending
         const wall = performance.now() - t0
         const readMs = reads.ms, readCount = reads.count, cpu = gpu.takeCpuStats()
-        const { gpuMs } = await gpu.finish()
+        const { gpuMs } = o.sweepLike ? { gpuMs: NaN } : await gpu.finish()
         return { wall, record, gpuMs, readMs, readCount, cpu }
       }
       await once(input)
       const runs = []
-      for (let i = 0; i < o.reps; i++) runs.push(await once(input))
+      for (let i = 0; i < o.reps; i++) {
+        if (!o.sweepLike) { runs.push(await once(input)); continue }
+        const x = workInput(w, loaded.config.experiment.seed, i + 1, modelConfigOf(source))
+        runs.push(await once(x, x.kind === "classify" ? pixels(x) : undefined))
+      }
       gpu.setDispatchProfiling(true)
       await runInput(gpu, mem, model, input, images)
       const samples = await gpu.takeDispatchProfile()
