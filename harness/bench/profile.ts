@@ -62,7 +62,9 @@ const printKernels = (kernels: ReturnType<typeof byKernel>) => {
 const main = async () => {
   const o = parseArgs(process.argv.slice(2))
   const loaded = Effect.runSync(parseConfig(readFileSync(o.config, "utf8"), o.config))
-  const gpu = await openGpu(registry, { profiling: true })
+  // DJINN_PROFILE_TIMESTAMPS=0: no timestamp queries (as the sweep opens the GPU); gpu_ms is then NaN.
+  const timestamps = process.env.DJINN_PROFILE_TIMESTAMPS !== "0"
+  const gpu = await openGpu(registry, { profiling: timestamps })
   if (!(gpu instanceof WebGpuDevice)) throw new Error("profiling needs a WebGpuDevice")
   const results: Record<string, unknown>[] = []
   // Time spent in readbacks (from the call, which submits what is recorded, to the resolved promise).
@@ -103,9 +105,9 @@ const main = async () => {
         const x = workInput(w, loaded.config.experiment.seed, i + 1, modelConfigOf(source))
         runs.push(await once(x, x.kind === "classify" ? pixels(x) : undefined))
       }
-      gpu.setDispatchProfiling(true)
+      gpu.setDispatchProfiling(timestamps)
       await runInput(gpu, mem, model, input, images)
-      const samples = await gpu.takeDispatchProfile()
+      const samples = timestamps ? await gpu.takeDispatchProfile() : []
       gpu.setDispatchProfiling(false)
       const kernels = byKernel(samples)
       const r: Record<string, unknown> = {
