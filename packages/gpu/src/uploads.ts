@@ -1,16 +1,23 @@
 /** Writes from this size go through a mapped staging buffer. */
 export const STAGED_UPLOAD_MIN = 1 << 20
+/** Mapped staging buffers kept for reuse. */
+const MAX_READY = 4
 
 /**
  * Large writes through mapped staging buffers: the bytes go straight into mapped memory and a copy, submitted at
  * once, moves them — the same ordering as queue.writeBuffer (after earlier submits, before later ones). A staging
- * buffer is mapped again once its copy is done and reused (up to four are kept). On the H100 host queue.writeBuffer
- * of ResNet-50's 4.8 MB batch took ~4.5 ms (docs/perf-notes.md).
+ * buffer is mapped again once its copy is done and reused (up to four are kept, the largest). On the H100 host
+ * queue.writeBuffer of ResNet-50's 4.8 MB batch took ~4.5 ms, and so did creating a mapped buffer of that size; a
+ * reused one takes ~1 ms (docs/perf-notes.md). Sizes are rounded up to a power of two so that a buffer serves the
+ * next write of about the same size: a model's weight uploads at load must not leave four buffers each a little too
+ * small for every request's input, all replaced by fresh ones (what a checkpoint-loaded ResNet-50 did: 5 ms a batch).
  */
 export class StagedUploads {
   private readonly device: GPUDevice
   /** Mapped buffers ready for a write. */
   private readonly ready: GPUBuffer[] = []
+  /** Staging buffers created and writes that reused one. */
+  readonly counts = { created: 0, reused: 0 }
 
   constructor(device: GPUDevice) {
     this.device = device
@@ -24,14 +31,22 @@ export class StagedUploads {
   write(target: GPUBuffer, offset: number, data: Uint8Array): void {
     const size = data.byteLength
     const at = this.ready.findIndex((b) => b.size >= size)
-    const staging = at >= 0 ? this.ready.splice(at, 1)[0] : this.device.createBuffer({ size, usage: 0x0002 | 0x0004, mappedAtCreation: true, label: "upload" }) // MAP_WRITE | COPY_SRC
+    this.counts[at >= 0 ? "reused" : "created"]++
+    const staging = at >= 0
+      ? this.ready.splice(at, 1)[0]
+      : this.device.createBuffer({ size: 2 ** Math.ceil(Math.log2(size)), usage: 0x0002 | 0x0004, mappedAtCreation: true, label: "upload" }) // MAP_WRITE | COPY_SRC
     new Uint8Array(staging.getMappedRange(0, size)).set(data)
     staging.unmap()
     const encoder = this.device.createCommandEncoder()
     encoder.copyBufferToBuffer(staging, 0, target, offset, size)
     this.device.queue.submit([encoder.finish()])
     staging.mapAsync(0x0002, 0, staging.size).then(
-      () => { if (this.ready.length < 4) this.ready.push(staging); else staging.destroy() },
+      () => {
+        // Smallest first, so that a write takes the smallest that fits; beyond four, the smallest goes.
+        this.ready.push(staging)
+        this.ready.sort((a, b) => a.size - b.size)
+        if (this.ready.length > MAX_READY) this.ready.shift()!.destroy()
+      },
       () => staging.destroy(),
     )
   }

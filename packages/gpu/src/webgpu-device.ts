@@ -117,6 +117,11 @@ export class WebGpuDevice implements GpuDevice {
     return buffer
   }
 
+  /** The GPUBuffer behind an id (for tests of the parts that take raw buffers). */
+  bufferOf(id: BufferId): GPUBuffer {
+    return this.buffer(id)
+  }
+
   createBuffer(size: number, label?: string): BufferId {
     const padded = Math.max(16, Math.ceil(size / 16) * 16)
     if (padded > this.adapter.limits.maxBufferSize) {

@@ -1,6 +1,8 @@
 import { registry } from "@djinn/kernels"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { openGpu, type GpuDevice } from "../src/index.ts"
+import { StagedUploads } from "../src/uploads.ts"
+import { WebGpuDevice } from "../src/webgpu-device.ts"
 
 /** Large writes go through mapped staging buffers (reused once their copy is done); small ones through queue.writeBuffer. */
 describe("uploads", () => {
@@ -28,5 +30,30 @@ describe("uploads", () => {
     expect(Buffer.compare(Buffer.from(back.subarray(1 << 19)), Buffer.from(bytes(1 << 20, 41)))).toBe(0)
     await gpu.checkErrors()
     gpu.destroyBuffer(id)
+  })
+
+  it("keeps the largest staging buffers: a model's many weight uploads do not crowd out a larger input's", async () => {
+    if (!(gpu instanceof WebGpuDevice)) throw new Error("a WebGpuDevice was expected")
+    const uploads = new StagedUploads(gpu.device)
+    const target = gpu.createBuffer(5 << 20)
+    const settle = async () => { await gpu.read(target, 0, 4); await new Promise((r) => setTimeout(r, 5)) }
+    // Weights at load: several sizes between 1 and 4.5 MiB.
+    for (const mib of [1, 1.125, 2, 4, 4.5, 2, 1]) {
+      uploads.write(gpu.bufferOf(target), 0, bytes(mib * (1 << 20), 1))
+      await settle()
+    }
+    const before = { ...uploads.counts }
+    // Then requests of 4.6 MiB, one after another: the first may need a new buffer, the rest reuse it.
+    for (let k = 0; k < 4; k++) {
+      const data = bytes(4.6 * (1 << 20) & ~3, k)
+      uploads.write(gpu.bufferOf(target), 0, data)
+      const back = await gpu.read(target, 0, data.byteLength)
+      expect(Buffer.compare(Buffer.from(back), Buffer.from(data))).toBe(0)
+      await settle()
+    }
+    expect(uploads.counts.created - before.created).toBeLessThanOrEqual(1)
+    expect(uploads.counts.reused - before.reused).toBeGreaterThanOrEqual(3)
+    uploads.destroy()
+    gpu.destroyBuffer(target)
   })
 })
