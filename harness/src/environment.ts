@@ -20,22 +20,26 @@ export interface GitState {
   readonly dirty: boolean | null
 }
 
-/** HEAD and whether the tree has uncommitted changes; nulls outside a git checkout or without git. */
+/**
+ * The commit of what runs: a bundle's BUILD.json (written by `pnpm bundle`) when there is one — a bundle can sit inside
+ * a checkout of another commit, as on the GPU host, where dist/ travels inside a copy of the working tree — else HEAD
+ * and whether the tree has uncommitted changes; nulls outside a git checkout or without git.
+ */
 export const gitState = (cwd: string): Effect.Effect<GitState> =>
   Effect.sync(() => {
+    try {
+      const build = JSON.parse(readFileSync(join(cwd, "BUILD.json"), "utf8")) as { commit?: unknown; dirty?: unknown }
+      return { commit: typeof build.commit === "string" ? build.commit : null, dirty: typeof build.dirty === "boolean" ? build.dirty : null }
+    } catch {
+      // Not a bundle.
+    }
     const git = (...args: Array<string>) =>
       execFileSync("git", args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim()
     try {
       const commit = git("rev-parse", "HEAD")
       return { commit, dirty: git("status", "--porcelain", "--untracked-files=no") !== "" }
     } catch {
-      // A bundle (dist/) has no .git: `pnpm bundle` records the commit it was built from in BUILD.json.
-      try {
-        const build = JSON.parse(readFileSync(join(cwd, "BUILD.json"), "utf8")) as { commit?: unknown; dirty?: unknown }
-        return { commit: typeof build.commit === "string" ? build.commit : null, dirty: typeof build.dirty === "boolean" ? build.dirty : null }
-      } catch {
-        return { commit: null, dirty: null }
-      }
+      return { commit: null, dirty: null }
     }
   })
 
