@@ -22,10 +22,12 @@ interface Options {
   config: string; only?: Set<string>; reps: number; decode: number; out?: string; top: number
   /** As the sweep runs: a new input per rep (made before the clock) and no GPU drain between reps. */
   sweepLike: boolean
+  /** With --sweep-like: wait for the queue to drain between reps anyway (untimed). */
+  drain: boolean
 }
 
 const parseArgs = (argv: readonly string[]): Options => {
-  const o: Options = { config: "configs/overhead_hf_smoke.yaml", reps: 5, decode: 0, top: 14, sweepLike: false }
+  const o: Options = { config: "configs/overhead_hf_smoke.yaml", reps: 5, decode: 0, top: 14, sweepLike: false, drain: false }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     const value = () => { const v = argv[++i]; if (v === undefined) throw new Error(`${a} needs a value`); return v }
@@ -36,6 +38,7 @@ const parseArgs = (argv: readonly string[]): Options => {
     else if (a === "--out") o.out = value()
     else if (a === "--top") o.top = Number(value())
     else if (a === "--sweep-like") o.sweepLike = true
+    else if (a === "--drain") o.drain = true
     else throw new Error(`unknown argument ${a} (--config F, --only a,b, --reps N, --decode N, --out F, --top N, --sweep-like)`)
   }
   return o
@@ -104,6 +107,7 @@ const main = async () => {
         if (!o.sweepLike) { runs.push(await once(input)); continue }
         const x = workInput(w, loaded.config.experiment.seed, i + 1, modelConfigOf(source))
         runs.push(await once(x, x.kind === "classify" ? pixels(x) : undefined))
+        if (o.drain) await gpu.finish()
       }
       gpu.setDispatchProfiling(timestamps)
       await runInput(gpu, mem, model, input, images)

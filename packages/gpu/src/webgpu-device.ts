@@ -343,11 +343,12 @@ export class WebGpuDevice implements GpuDevice {
   async read(buffer: BufferId, offset: number, size: number): Promise<Uint8Array> {
     const source = this.buffer(buffer)
     const padded = Math.ceil(size / 4) * 4
-    let staging = this.staging.pop()
-    if (staging === undefined || staging.size < padded) {
-      staging?.destroy()
-      staging = this.device.createBuffer({ size: Math.max(padded, 256), usage: READBACK, label: "readback" })
-    }
+    // The smallest free readback buffer that fits (BERT reads a 196 KB and a 1.5 KB output at once: taking whichever
+    // came back last replaced a buffer on every other read).
+    const at = this.staging.findIndex((b) => b.size >= padded)
+    const staging = at >= 0
+      ? this.staging.splice(at, 1)[0]
+      : this.device.createBuffer({ size: Math.max(2 ** Math.ceil(Math.log2(padded)), 256), usage: READBACK, label: "readback" })
     this.flush()
     const encoder = this.device.createCommandEncoder()
     encoder.copyBufferToBuffer(source, offset, staging, 0, padded)
@@ -361,7 +362,10 @@ export class WebGpuDevice implements GpuDevice {
     }
     const out = new Uint8Array(staging.getMappedRange(0, padded).slice(0, size))
     staging.unmap()
+    // Smallest first; beyond eight, the smallest goes.
     this.staging.push(staging)
+    this.staging.sort((a, b) => a.size - b.size)
+    if (this.staging.length > 8) this.staging.shift()!.destroy()
     return out
   }
 
