@@ -1,10 +1,11 @@
 import { describe, expect, it } from "vitest"
 import { bytesOf, dtypesOf, guardedOutput, randomFloats, relError, roundF16, testDevice, tolerance, upload } from "../testing/harness.ts"
-import type { GpuDevice } from "@djinn/gpu"
-import { encode, flashPlan, plan, reference, route, type AttentionShape } from "./attention.ts"
+import { preprocess, type GpuDevice } from "@djinn/gpu"
+import { usable as tensorCores } from "../matmul/sgmat.ts"
+import { encode, flashPlan, flashSgmatSpec, plan, reference, route, type AttentionShape, type Route } from "./attention.ts"
 
 type Layout = Omit<AttentionShape, "scale">
-interface Case { name: string; shape: Layout; fused?: boolean; mask?: (b: number, s: number) => number; splits?: number; nanPadding?: boolean }
+interface Case { name: string; shape: Layout; fused?: boolean; mask?: (b: number, s: number) => number; splits?: number; nanPadding?: boolean; kernel?: Route }
 
 // Elements a tensor view spans: offset + last batch + last row + one row of heads.
 const extent = (offset: number | undefined, batch: number, B: number, stride: number, rows: number, width: number) =>
@@ -74,13 +75,25 @@ const cases: Case[] = [
   },
   { name: "flash: 64-row tiles (many heads), GQA 256/64, queryPos0=30, hd=8", shape: dense(1, 100, 130, 256, 64, 8, true, 30) },
   { name: "flash: 64-row tiles, hd=128, non-causal", shape: dense(1, 64, 40, 400, 400, 128, false) },
+  // Tensor cores (flash_sgmat.wgsl): f16 only, where the adapter has subgroup matrices (the H100), forced here.
+  { name: "flash_sgmat: Llama-like causal prefill T=S=77 (tile and block remainders), hd=128", shape: dense(1, 77, 77, 2, 2, 128, true), kernel: "flash_sgmat" },
+  { name: "flash_sgmat: GQA 8/2 prompt appended to a cache, T=40, S=100, queryPos0=60, hd=64", shape: dense(1, 40, 100, 8, 2, 64, true, 60), kernel: "flash_sgmat" },
+  { name: "flash_sgmat: non-causal, fewer keys than queries T=64, S=40, hd=128", shape: dense(1, 64, 40, 4, 4, 128, false), kernel: "flash_sgmat" },
+  { name: "flash_sgmat: BERT-base-like fused qkv, hd=64, non-causal", shape: { ...gpt2Fused(70, 3, 64), causal: false }, fused: true, kernel: "flash_sgmat" },
+  {
+    name: "flash_sgmat: B=2, KV capacity past S holding NaN, offsets and batch strides, causal, hd=128",
+    shape: { ...dense(2, 33, 33, 2, 1, 128, true), kvBatchStride: 48 * 128, qOffset: 8, outOffset: 16, outStride: 2 * 128 + 8 },
+    kernel: "flash_sgmat",
+  },
+  { name: "flash_sgmat: Llama-2-7B-like 512-token prefill, 32 heads, hd=128", shape: dense(1, 512, 512, 32, 32, 128, true), kernel: "flash_sgmat" },
 ]
 
 describe("attention", async () => {
   const gpu = await testDevice()
   for (const dtype of dtypesOf(gpu)) {
     for (const c of cases) {
-      it(`${dtype} ${c.name}`, async () => {
+      const skip = c.kernel === "flash_sgmat" && (dtype !== "f16" || !tensorCores(gpu.adapter))
+      it.skipIf(skip)(`${dtype} ${c.name}${c.kernel === "flash_sgmat" ? " (skipped without subgroup matrices)" : ""}`, async () => {
         const s = { ...c.shape, scale: 1 / Math.sqrt(c.shape.headDim) }
         const qBatch = s.qBatchStride ?? s.T * s.qStride
         const kBatch = s.kvBatchStride ?? s.S * s.kStride
@@ -98,6 +111,8 @@ describe("attention", async () => {
           k = round(randomFloats(extent(s.kOffset, kBatch, s.B, s.kStride, s.S, kvWidth), 2))
           v = round(randomFloats(extent(s.vOffset, vBatch, s.B, s.vStride, s.S, kvWidth), 3))
           // Masked cache rows may hold anything: their weight is 0 and must not turn NaN into the output.
+          // KV capacity past S may hold anything too (an unwritten cache).
+          if (s.kvBatchStride !== undefined && c.kernel === "flash_sgmat") for (let b = 0; b + 1 < s.B; b++) v.fill(NaN, (s.vOffset ?? 0) + b * vBatch + s.S * s.vStride, (s.vOffset ?? 0) + (b + 1) * vBatch)
           if (c.nanPadding) for (let b = 0; b < s.B; b++) for (let j = 0; j < s.S; j++) if (c.mask!(b, j) === 0) v.fill(NaN, (s.vOffset ?? 0) + b * vBatch + j * s.vStride, (s.vOffset ?? 0) + b * vBatch + j * s.vStride + kvWidth)
           qb = upload(gpu, q, dtype); kb = upload(gpu, k, dtype); vb = upload(gpu, v, dtype)
         }
@@ -105,7 +120,7 @@ describe("attention", async () => {
         const out = guardedOutput(gpu, before.length, dtype)
         gpu.writeBuffer(out.binding.buffer, out.binding.offset!, bytesOf(before, dtype))
         const mask = c.mask && Int32Array.from({ length: s.B * s.S }, (_, i) => c.mask!(Math.floor(i / s.S), i % s.S))
-        encode(gpu, { ...s, q: qb, k: kb, v: vb, out: out.binding, dtype, splits: c.splits, ...(mask ? { mask: upload(gpu, mask, "i32") } : {}) })
+        encode(gpu, { ...s, q: qb, k: kb, v: vb, out: out.binding, dtype, splits: c.splits, kernel: c.kernel, ...(mask ? { mask: upload(gpu, mask, "i32") } : {}) })
         const got = await out.read()
         const ref = reference(q, k, v, before, { ...s, mask })
         expect(relError(got, ref)).toBeLessThan(tolerance(dtype))
@@ -123,6 +138,44 @@ describe("attention", async () => {
     expect(plan({ ...dense(1, 1, 513, 32, 32, 128, true, 512), scale: 1 })).toMatchObject({ splits: 9, chunk: 64 })
     expect(plan({ ...dense(1, 1, 4096, 32, 8, 128, true, 4095), scale: 1 }).splits).toBe(32)
     expect(plan({ ...dense(1, 512, 512, 12, 12, 64, true), scale: 1 }).splits).toBe(1)
+  })
+  it("routes large f16 prefills to the tensor-core kernel where the adapter has subgroup matrices", () => {
+    const nvidia = { ...gpu.adapter, vendor: "nvidia", subgroupMatrix: true, subgroups: true, f16: true }
+    const llama = { ...dense(1, 1024, 1024, 32, 32, 128, true), scale: 1, dtype: "f16" as const }
+    expect(route(llama, 49152, nvidia)).toBe("flash_sgmat")
+    expect(route({ ...llama, T: 512, S: 512 }, 49152, nvidia)).toBe("flash_sgmat")
+    expect(route({ ...llama, dtype: "f32" }, 49152, nvidia)).toBe("flash")
+    expect(route(llama, 49152)).toBe("flash") // no adapter said
+    expect(route(llama, 40000, nvidia)).toBe("flash") // not enough workgroup memory
+    expect(route({ ...llama, mask: 1 }, 49152, nvidia)).toBe("flash")
+    expect(route({ ...llama, headDim: 96, qStride: 32 * 96, kStride: 32 * 96, vStride: 32 * 96, outStride: 32 * 96 }, 49152, nvidia)).toBe("flash")
+    expect(route({ ...llama, qOffset: 4 }, 49152, nvidia)).toBe("flash")
+    // BERT-base at 128 tokens: 24 tiles of 64 rows, too few for the GPU without key splits.
+    expect(route({ ...gpt2Fused(128, 12, 64), causal: false, scale: 1, dtype: "f16" as const }, 49152, nvidia)).toBe("flash")
+  })
+  // No CI adapter runs subgroup matrices, but Dawn's null backend grants the feature: Tint validates the kernel there.
+  it("the tensor-core kernel's WGSL passes Tint's validation (Dawn null backend)", async () => {
+    const { create, globals } = await import("webgpu")
+    Object.assign(globalThis, globals)
+    const instance = create(["backend=null", "enable-dawn-features=allow_unsafe_apis"])
+    const adapter = await instance.requestAdapter()
+    if (adapter === null || !adapter.features.has("chromium-experimental-subgroup-matrix")) return
+    const device = await adapter.requestDevice({
+      requiredFeatures: ["shader-f16", "subgroups", "chromium-experimental-subgroup-matrix"] as GPUFeatureName[],
+      requiredLimits: { maxComputeWorkgroupStorageSize: adapter.limits.maxComputeWorkgroupStorageSize },
+    })
+    const module = device.createShaderModule({ code: preprocess(flashSgmatSpec.wgsl, { dtype: "f16" }) })
+    const messages = (await module.getCompilationInfo()).messages.map((m) => `${m.type} ${m.lineNum}:${m.linePos} ${m.message}`)
+    // Pipelines (the HD override) where the null adapter offers the kernel's 48 KB of workgroup memory (it offers 16).
+    for (const hd of adapter.limits.maxComputeWorkgroupStorageSize >= 48128 ? [64, 128] : []) {
+      device.pushErrorScope("validation")
+      device.createComputePipeline({ layout: "auto", compute: { module, entryPoint: "main", constants: { HD: hd } } })
+      const e = await device.popErrorScope()
+      if (e !== null) messages.push(`HD=${hd}: ${e.message}`)
+    }
+    device.destroy()
+    await instance.requestAdapter() // keeps `instance` alive until here
+    expect(messages).toEqual([])
   })
   it("routes prefill shapes to the query-tiled kernel, decode to the streaming one", () => {
     const llama = { ...dense(1, 1024, 1024, 32, 32, 128, true), scale: 1 }

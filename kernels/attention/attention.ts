@@ -1,4 +1,5 @@
-import { grid, packUniforms, u32s, type Binding, type DType, type GpuDevice, type KernelSpec, type UniformField } from "@djinn/gpu"
+import { envVar, grid, packUniforms, u32s, type AdapterDescription, type Binding, type DType, type GpuDevice, type KernelSpec, type UniformField } from "@djinn/gpu"
+import { usable as tensorCores } from "../matmul/sgmat.ts"
 import { wgsl } from "../source.ts"
 import { deviceWorkspace } from "../workspace.ts"
 
@@ -8,7 +9,9 @@ export const spec: KernelSpec = { id: "attention", wgsl: wgsl("attention"), stor
 export const combineSpec: KernelSpec = { id: "attention_combine", wgsl: wgsl("attention", "combine.wgsl"), storage: ["read", "read_write"], uniforms: true }
 /** Query-tiled flash attention for prefill-shaped calls; bindings as `spec`. */
 export const flashSpec: KernelSpec = { id: "attention_flash", wgsl: wgsl("attention", "flash.wgsl") + "\n" + wgsl("attention", "flash_stage.wgsl"), storage: ["read", "read", "read", "read_write", "read"], uniforms: true }
-export const specs: readonly KernelSpec[] = [spec, combineSpec, flashSpec]
+/** Flash attention on tensor cores (f16, head_dim 64 or 128, 8-aligned layouts, no mask, no key splits); bindings q, k, v, out. */
+export const flashSgmatSpec: KernelSpec = { id: "attention_flash_sgmat", wgsl: wgsl("attention", "flash_sgmat.wgsl"), storage: ["read", "read", "read", "read_write"], uniforms: true }
+export const specs: readonly KernelSpec[] = [spec, combineSpec, flashSpec, flashSgmatSpec]
 
 /** Shapes and layout (everything but the buffers). Strides and offsets are in elements. */
 export interface AttentionShape {
@@ -55,6 +58,8 @@ export interface AttentionArgs extends AttentionShape {
   readonly scratch?: Binding
   /** Force the number of key splits, of either kernel (tests; default: enough workgroups to fill a large GPU). */
   readonly splits?: number
+  /** Force a kernel (tests; default: `route`'s choice). */
+  readonly kernel?: Route
   readonly dtype?: DType
 }
 
@@ -95,9 +100,32 @@ const FLASH_SHARED: Readonly<Record<32 | 64, number>> = { 32: 18944, 64: 28672 }
 const FLASH_BIG = 3 * 132
 const FLASH_FILL = 2 * 132
 
-/** Which kernel a call runs: "flash" (flash.wgsl, query-tiled) for prefill shapes, else "stream" (attention.wgsl). */
-export const route = (a: AttentionShape, maxWorkgroupStorage = Infinity): "flash" | "stream" =>
-  a.T >= FLASH_MIN_T && a.headDim <= FLASH_MAX_HEAD_DIM && maxWorkgroupStorage >= FLASH_SHARED[32] ? "flash" : "stream"
+export type Route = "flash_sgmat" | "flash" | "stream"
+
+/** Workgroup memory of the tensor-core kernel (flash_sgmat.wgsl, head_dim 128). */
+const FLASH_SGMAT_SHARED = 48128
+/** Tiles of 64 rows from which the tensor-core kernel runs (it never splits keys: fewer tiles leave SMs idle). */
+const FLASH_SGMAT_MIN_TILES = 132
+/** DJINN_FLASH_SGMAT=0 keeps prefill on flash.wgsl (A/B runs). */
+const FLASH_SGMAT_OFF = envVar("DJINN_FLASH_SGMAT") === "0"
+
+/** Whether a call fits the tensor-core kernel: f16, head_dim 64 or 128, every stride and offset a multiple of 8, no mask. */
+export const fitsFlashSgmat = (a: AttentionShape & { mask?: unknown; dtype?: DType }): boolean => {
+  const eight = (x: number | undefined) => (x ?? 0) % 8 === 0
+  return (a.dtype ?? "f32") === "f16" && (a.headDim === 64 || a.headDim === 128) && a.mask === undefined &&
+    [a.qStride, a.kStride, a.vStride, a.outStride, a.qOffset, a.kOffset, a.vOffset, a.outOffset, a.qBatchStride, a.kvBatchStride, a.outBatchStride].every(eight)
+}
+
+/**
+ * Which kernel a call runs: "flash_sgmat" (flash_sgmat.wgsl, tensor cores) for large f16 prefills where the adapter
+ * has subgroup matrices, else "flash" (flash.wgsl, query-tiled) for prefill shapes, else "stream" (attention.wgsl).
+ */
+export const route = (a: AttentionShape & { mask?: unknown; dtype?: DType }, maxWorkgroupStorage = Infinity, adapter?: AdapterDescription): Route => {
+  if (a.T < FLASH_MIN_T || a.headDim > FLASH_MAX_HEAD_DIM || maxWorkgroupStorage < FLASH_SHARED[32]) return "stream"
+  const tiles = a.B * a.Hkv * Math.ceil((a.T * (a.H / a.Hkv)) / 64)
+  const sgmat = adapter !== undefined && tensorCores(adapter) && !FLASH_SGMAT_OFF && maxWorkgroupStorage >= FLASH_SGMAT_SHARED
+  return sgmat && fitsFlashSgmat(a) && tiles >= FLASH_SGMAT_MIN_TILES ? "flash_sgmat" : "flash"
+}
 
 export interface FlashPlan {
   /** Rows (query, head of the group) per workgroup. */
@@ -133,6 +161,7 @@ export const flashPlan = (a: AttentionShape & { splits?: number }, maxWorkgroupS
 /** Bytes of scratch a call needs (0 when it does not split). */
 export const scratchBytes = (a: AttentionShape & { splits?: number }, maxWorkgroupStorage = Infinity): number => {
   const { splits } = route(a, maxWorkgroupStorage) === "flash" ? flashPlan(a, maxWorkgroupStorage) : plan(a)
+  // (flash_sgmat never splits: the plans above bound its scratch from above.)
   return splits === 1 ? 0 : a.B * a.T * a.H * splits * (a.headDim + 2) * 4
 }
 
@@ -160,7 +189,23 @@ export const encode = (gpu: GpuDevice, args: AttentionArgs): void => {
   if (Hkv < 1 || H % Hkv !== 0) throw new Error(`attention: H ${H} is not a multiple of Hkv ${Hkv}`)
   const dtype = args.dtype ?? "f32"
   const maxShared = gpu.adapter.limits.maxComputeWorkgroupStorageSize ?? Infinity
-  const flash = route(args, maxShared) === "flash"
+  const kernel = args.kernel ?? (args.splits !== undefined ? route({ ...args, dtype }, maxShared) : route({ ...args, dtype }, maxShared, gpu.adapter))
+  if (kernel === "flash_sgmat") {
+    if (!fitsFlashSgmat({ ...args, dtype }) || args.splits !== undefined) throw new Error("attention: flash_sgmat takes f16, head_dim 64 or 128, 8-aligned layouts, no mask and no splits")
+    const tiles = Math.ceil((T * (H / Hkv)) / 64)
+    const { layout } = layoutFields(args)
+    gpu.dispatch({
+      pipeline: gpu.pipeline(flashSgmatSpec.id, { dtype, constants: { HD: headDim } }),
+      bindings: [args.q, args.k, args.v, args.out],
+      uniforms: packUniforms([
+        ["u32", B], ["u32", T], ["u32", S], ["u32", Hkv], ["u32", H], ["u32", H / Hkv], ...layout,
+        ["f32", args.scale * Math.LOG2E], ["u32", tiles], ["u32", 0], ["u32", 0],
+      ]),
+      workgroups: grid(tiles * B * Hkv),
+    })
+    return
+  }
+  const flash = kernel === "flash"
   const fp = flash ? flashPlan(args, maxShared) : undefined
   const sp = flash ? undefined : plan(args)
   const splits = fp?.splits ?? sp!.splits
