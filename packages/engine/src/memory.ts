@@ -96,6 +96,9 @@ export const pooledMemory = (gpu: GpuDevice): Memory & { readonly buffers: () =>
       if (size === undefined) return
       const list = free.get(size) ?? []
       if (!list.includes(a.buffer)) list.push(a.buffer)
+      // Lowest id last (alloc pops it), whatever the release order: a request repeated gets the same buffers, so the
+      // device's bind groups (keyed by buffer) are found again instead of created every other request.
+      list.sort((x, y) => y - x)
       free.set(size, list)
     },
     buffers: () => sizes.size,

@@ -107,6 +107,10 @@ export class StackArena {
       list.push(buffer)
       this.freeBytes += size
     }
+    // Lowest id last (alloc pops it): the same sequence of allocations gets the same buffers request after request,
+    // so the device's bind groups (keyed by buffer) are found again. Handed back in taken order and popped, the
+    // buffers of a size swapped places every other request, and each such request created its bind groups anew.
+    for (const list of this.free.values()) list.sort((a, b) => b - a)
     this.taken.length = 0
     this.takenBytes = 0
     // Over budget: drop the largest pooled buffers first (the rarest shapes).
