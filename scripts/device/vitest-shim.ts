@@ -56,7 +56,14 @@ const show = (v: unknown): string => {
   try { return typeof v === "string" ? JSON.stringify(v) : JSON.stringify(v, (_k, x) => (typeof x === "bigint" ? `${x}n` : x))?.slice(0, 200) ?? String(v) } catch { return String(v) }
 }
 
+/** expect.objectContaining(sample): matches any object holding sample's properties. */
+class ObjectContaining {
+  readonly sample: object
+  constructor(sample: object) { this.sample = sample }
+}
+
 const matchesObject = (actual: unknown, expected: unknown): boolean => {
+  if (expected instanceof ObjectContaining) return matchesObject(actual, expected.sample)
   if (typeof expected !== "object" || expected === null) return isDeepStrictEqual(actual, expected)
   if (typeof actual !== "object" || actual === null) return false
   return Object.entries(expected).every(([k, v]) => matchesObject((actual as Record<string, unknown>)[k], v))
@@ -139,7 +146,7 @@ export const expect = Object.assign(
     resolves: Object.assign(asyncMatchers(actual, false, false), { not: asyncMatchers(actual, false, true) }),
     rejects: Object.assign(asyncMatchers(actual, true, false), { not: asyncMatchers(actual, true, true) }),
   }),
-  { assertions: (_n: number) => {} },
+  { assertions: (_n: number) => {}, objectContaining: (sample: object) => new ObjectContaining(sample) },
 )
 
 interface Tally { passed: number; failed: number; skipped: number; failures: string[] }
