@@ -6,6 +6,7 @@
 // as in flash.wgsl. A workgroup owns 64 rows of one (batch, kv head): four subgroups of 16 rows each. Its q rows are
 // staged once into workgroup memory and loaded as HD/16 left fragments per subgroup, held in registers.
 //
+// Each key block's k (and v) is loaded into registers a block ahead and stored to workgroup memory at its turn.
 // Two passes over the key blocks of 32 keys the tile sees (with causal, none past its last row's query), so that the
 // accumulators never need rescaling (a subgroup matrix cannot be scaled row by row):
 //   pass 1: S = Q·Kᵀ on the tensor cores (16 rows × 32 keys a subgroup: two 16×16 f32 accumulators), through
@@ -90,21 +91,51 @@ fn put8(dst: u32, which: u32, x: vec4<u32>) {
   }
 }
 
-// Stages keys j0 .. j0 + 31 of k (and of v with both) for kv head hk of batch b; keys at or past `live` are zeros.
-fn stage_kv(b: u32, hk: u32, j0: u32, live: u32, t: u32, with_v: bool) {
-  let pieces = HD / 8u; // 16-byte pieces per row
-  for (var i = t; i < BK * pieces; i += THREADS) {
-    let key = i / pieces;
-    let d = (i % pieces) * 8u;
-    let j = j0 + key;
-    var xk = vec4<u32>();
-    var xv = vec4<u32>();
-    if (j < live) {
-      xk = k[(p.k_offset + b * p.k_batch + j * p.k_stride + hk * HD + d) / 8u];
-      if (with_v) { xv = v[(p.v_offset + b * p.v_batch + j * p.v_stride + hk * HD + d) / 8u]; }
-    }
-    put8(key * SQ + d, 1u, xk);
-    if (with_v) { put8(key * SQ + d, 2u, xv); }
+// A thread's share of a key block: up to 4 16-byte pieces of k and of v (HD = 128: 4 each; HD = 64: 2).
+struct KV { k0: vec4<u32>, k1: vec4<u32>, k2: vec4<u32>, k3: vec4<u32>, v0: vec4<u32>, v1: vec4<u32>, v2: vec4<u32>, v3: vec4<u32> }
+
+// Piece n of thread t's share of keys j0 .. j0 + 31 (k, or v with which = 1); zeros at or past `live`.
+fn piece(b: u32, hk: u32, j0: u32, live: u32, t: u32, n: u32, which: u32) -> vec4<u32> {
+  let pieces = HD / 8u;
+  let i = t + n * THREADS;
+  let j = j0 + i / pieces;
+  let d = (i % pieces) * 8u;
+  if (i >= BK * pieces || j >= live) { return vec4<u32>(); }
+  if (which == 0u) { return k[(p.k_offset + b * p.k_batch + j * p.k_stride + hk * HD + d) / 8u]; }
+  return v[(p.v_offset + b * p.v_batch + j * p.v_stride + hk * HD + d) / 8u];
+}
+
+// Loads thread t's share of a key block into registers (v too with with_v): issued a block ahead, so that the loads'
+// latency hides behind the current block's matrix work.
+fn load_kv(b: u32, hk: u32, j0: u32, live: u32, t: u32, with_v: bool) -> KV {
+  var r: KV;
+  r.k0 = piece(b, hk, j0, live, t, 0u, 0u);
+  r.k1 = piece(b, hk, j0, live, t, 1u, 0u);
+  r.k2 = piece(b, hk, j0, live, t, 2u, 0u);
+  r.k3 = piece(b, hk, j0, live, t, 3u, 0u);
+  if (with_v) {
+    r.v0 = piece(b, hk, j0, live, t, 0u, 1u);
+    r.v1 = piece(b, hk, j0, live, t, 1u, 1u);
+    r.v2 = piece(b, hk, j0, live, t, 2u, 1u);
+    r.v3 = piece(b, hk, j0, live, t, 3u, 1u);
+  }
+  return r;
+}
+
+// Stores thread t's share (from load_kv) into the k and v tiles.
+fn store_kv(r: KV, t: u32, with_v: bool) {
+  let pieces = HD / 8u;
+  for (var n = 0u; n < 4u; n++) {
+    let i = t + n * THREADS;
+    if (i >= BK * pieces) { break; }
+    let at = (i / pieces) * SQ + (i % pieces) * 8u;
+    var xk = r.k0;
+    var xv = r.v0;
+    if (n == 1u) { xk = r.k1; xv = r.v1; }
+    if (n == 2u) { xk = r.k2; xv = r.v2; }
+    if (n == 3u) { xk = r.k3; xv = r.v3; }
+    put8(at, 1u, xk);
+    if (with_v) { put8(at, 2u, xv); }
   }
 }
 
@@ -230,11 +261,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   // Pass 1: the row's max and sum.
   var m = LOW;
   var l = 0.0;
+  var next = load_kv(b, hk, 0u, live, t, false);
   for (var blk = 0u; blk < blocks; blk++) {
     let j0 = blk * BK;
     workgroupBarrier(); // the previous block's tiles are no longer read
-    stage_kv(b, hk, j0, live, t, false);
+    store_kv(next, t, false);
     workgroupBarrier();
+    if (blk + 1u < blocks) { next = load_kv(b, hk, j0 + BK, live, t, false); }
     scores(&qf, sg);
     workgroupBarrier();
     let base = sg * 16u * BK + r * BK + half;
@@ -260,11 +293,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
   // Pass 2: normalised weights, O += P·V.
   var o: O8;
+  next = load_kv(b, hk, 0u, live, t, true);
   for (var blk = 0u; blk < blocks; blk++) {
     let j0 = blk * BK;
     workgroupBarrier();
-    stage_kv(b, hk, j0, live, t, true);
+    store_kv(next, t, true);
     workgroupBarrier();
+    if (blk + 1u < blocks) { next = load_kv(b, hk, j0 + BK, live, t, true); }
     scores(&qf, sg);
     workgroupBarrier();
     let base = sg * 16u * BK + r * BK + half;
