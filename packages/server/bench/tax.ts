@@ -38,6 +38,9 @@ const { values: args } = parseArgs({
     out: { type: "string", default: join(tmpdir(), `djinn-tax-${Date.now()}.json`) },
     "wire-n": { type: "string", default: "40" },
     "warm-client": { type: "boolean", default: true },
+    // The encoder of the bert workload: the bert-mini fixture, or a known model id (synthetic weights), e.g.
+    // bert-base-uncased for the suite's BERT-base shape.
+    bert: { type: "string" },
   },
 })
 const N = Number(args.n)
@@ -46,6 +49,8 @@ const FIXTURES = resolve(args.fixtures)
 const GPT2 = "sshleifer/tiny-gpt2"
 const RESNET_DIR = join(FIXTURES, "resnet50-narrow")
 const BERT_DIR = join(FIXTURES, "bert-mini")
+const BERT_SPEC: { modelDir: string } | { modelId: string } = args.bert === undefined ? { modelDir: BERT_DIR } : { modelId: args.bert }
+const BERT_NAME = "modelDir" in BERT_SPEC ? "bert-mini fixture" : `${BERT_SPEC.modelId} (synthetic weights)`
 const PROMPT = Array.from({ length: 64 }, (_, i) => (i * 7919 + 13) % 50257)
 const NEW_TOKENS = 32
 const IMAGE_SHAPE = [8, 3, 224, 224] as const
@@ -150,11 +155,11 @@ const workloads: Record<string, () => Workload> = {
     },
   }),
   bert: () => {
-    const bert = load({ modelDir: BERT_DIR })
-    if (bert.kind !== "encoder") throw new Error("bert-mini is not an encoder")
+    const bert = load(BERT_SPEC)
+    if (bert.kind !== "encoder") throw new Error(`${BERT_NAME} is not an encoder`)
     return {
       name: "bert",
-      describe: `bert-mini fixture, Forward: input_ids [1, ${BERT_SEQ}], last_hidden_state returned, ${dtype}`,
+      describe: `${BERT_NAME}, Forward: input_ids [1, ${BERT_SEQ}], last_hidden_state returned, ${dtype}`,
       native: async () => {
         const t = performance.now()
         const out = await forwardEncoder(gpu, mem, bert.model, { inputIds: bertIds, B: 1, S: BERT_SEQ })
@@ -232,7 +237,7 @@ const steps = (r: Remote, clientOffset: number, tr: RequestTrace, serverOffset: 
 }
 type Steps = ReturnType<typeof steps>
 
-const server = await spawnServer(["--preload", `${GPT2},${RESNET_DIR},${BERT_DIR}`, "--dtype", dtype, "--trace-requests", "on"], { env: process.env, timeoutMs: 180_000 })
+const server = await spawnServer(["--preload", `${GPT2},${RESNET_DIR},${"modelDir" in BERT_SPEC ? BERT_SPEC.modelDir : BERT_SPEC.modelId}`, "--dtype", dtype, "--trace-requests", "on"], { env: process.env, timeoutMs: 180_000 })
 const report: Record<string, unknown> = {
   bench: "packages/server/bench/tax.ts",
   date: new Date().toISOString(),
@@ -244,7 +249,7 @@ const report: Record<string, unknown> = {
 }
 try {
   const conn = await connect(server.address, { warmCodec: args["warm-client"] })
-  for (const [name, spec] of [["gpt2", { modelId: GPT2 }], ["resnet", { modelDir: RESNET_DIR }], ["bert", { modelDir: BERT_DIR }]] as const) {
+  for (const [name, spec] of [["gpt2", { modelId: GPT2 }], ["resnet", { modelDir: RESNET_DIR }], ["bert", BERT_SPEC]] as const) {
     handles.set(name, (await conn.ensureModel(spec)).handle)
   }
   const session = await conn.openSession({ priority: "interactive" })
