@@ -1,5 +1,5 @@
 import type { DType, GpuDevice } from "@djinn/gpu"
-import { add, attention, copy2d, embedding, gpt2_decode, layernorm, matmul } from "@djinn/kernels"
+import { attention, copy2d, embedding, gpt2_decode, layernorm, matmul } from "@djinn/kernels"
 import { Schema } from "effect"
 import { engineError } from "../errors.ts"
 import { alignUp, allocTensor, binding, encodeValues, numel, uploadTensor, type Memory, type Tensor } from "../memory.ts"
@@ -31,7 +31,7 @@ type Layer = Record<LayerField, Tensor>
 /** Activation buffers for up to `capacity` tokens per forward (the stack segment). */
 interface Scratch {
   readonly capacity: number
-  x: Tensor; x2: Tensor; h: Tensor; qkv: Tensor; att: Tensor; proj: Tensor; mlp: Tensor; last: Tensor
+  x: Tensor; x2: Tensor; h: Tensor; qkv: Tensor; att: Tensor; mlp: Tensor; last: Tensor
 }
 
 /**
@@ -173,7 +173,7 @@ export class Gpt2 implements CausalLM {
     return {
       capacity,
       x: t([capacity, D], "x"), x2: t([capacity, D], "x2"), h: t([capacity, D], "h"), qkv: t([capacity, 3 * D], "qkv"),
-      att: t([capacity, D], "att"), proj: t([capacity, D], "proj"), mlp: t([capacity, F], "mlp"), last: t([1, D], "last"),
+      att: t([capacity, D], "att"), mlp: t([capacity, F], "mlp"), last: t([1, D], "last"),
     }
   }
 
@@ -200,12 +200,11 @@ export class Gpt2 implements CausalLM {
         B: 1, T, S: pos0 + T, H, Hkv: H, headDim: hd, qStride: 3 * D, kStride: D, vStride: D, outStride: D,
         causal: true, queryPos0: pos0, scale: 1 / Math.sqrt(hd), dtype,
       })
-      matmul.linear(gpu, { x: binding(s.att), w: binding(L.projW), b: binding(L.projB), y: binding(s.proj), M: T, N: D, K: D, wLayout: "kn", dtype })
-      add.encode(gpu, { a: binding(s.x), b: binding(s.proj), out: binding(s.x2), n: T * D, bLen: T * D, dtype })
+      // The residual adds in the projections' epilogues.
+      matmul.linear(gpu, { x: binding(s.att), w: binding(L.projW), b: binding(L.projB), y: binding(s.x2), residual: binding(s.x), M: T, N: D, K: D, wLayout: "kn", dtype })
       layernorm.encode(gpu, { x: binding(s.x2), gamma: binding(L.ln2g), beta: binding(L.ln2b), y: binding(s.h), rows: T, cols: D, eps, dtype })
       matmul.linear(gpu, { x: binding(s.h), w: binding(L.fcW), b: binding(L.fcB), y: binding(s.mlp), M: T, N: F, K: D, wLayout: "kn", activation: this.gelu, dtype })
-      matmul.linear(gpu, { x: binding(s.mlp), w: binding(L.fcProjW), b: binding(L.fcProjB), y: binding(s.proj), M: T, N: D, K: F, wLayout: "kn", dtype })
-      add.encode(gpu, { a: binding(s.x2), b: binding(s.proj), out: binding(s.x), n: T * D, bLen: T * D, dtype })
+      matmul.linear(gpu, { x: binding(s.mlp), w: binding(L.fcProjW), b: binding(L.fcProjB), y: binding(s.x), residual: binding(s.x2), M: T, N: D, K: F, wLayout: "kn", dtype })
     }
     if (allLogits) {
       layernorm.encode(gpu, { x: binding(s.x), gamma: binding(this.lnfG), beta: binding(this.lnfB), y: binding(s.h), rows: T, cols: D, eps, dtype })

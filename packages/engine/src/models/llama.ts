@@ -1,5 +1,5 @@
 import type { DType, GpuDevice } from "@djinn/gpu"
-import { add, attention, copy2d, embedding, gemv, matmul, rmsnorm, rope, silu_mul } from "@djinn/kernels"
+import { attention, copy2d, embedding, gemv, matmul, rmsnorm, rope, silu_mul } from "@djinn/kernels"
 import { Schema } from "effect"
 import { engineError } from "../errors.ts"
 import { allocTensor, binding, type Memory, type Tensor } from "../memory.ts"
@@ -82,7 +82,7 @@ interface Layer { inNorm: Tensor; wqkv: Tensor; wo: Tensor; postNorm: Tensor; wg
 /** Activation buffers for up to `capacity` tokens (the stack segment). */
 interface Scratch {
   readonly capacity: number
-  x: Tensor; x2: Tensor; h: Tensor; qkv: Tensor; q: Tensor; att: Tensor; proj: Tensor; gu: Tensor; mlp: Tensor; last: Tensor
+  x: Tensor; x2: Tensor; h: Tensor; qkv: Tensor; q: Tensor; att: Tensor; gu: Tensor; mlp: Tensor; last: Tensor
 }
 
 /**
@@ -157,7 +157,7 @@ export class Llama implements CausalLM {
     return {
       capacity,
       x: t([capacity, D], "x"), x2: t([capacity, D], "x2"), h: t([capacity, D], "h"), qkv: t([capacity, qD + 2 * kvD], "qkv"),
-      q: t([capacity, qD], "q"), att: t([capacity, qD], "att"), proj: t([capacity, D], "proj"), gu: t([capacity, 2 * F], "gate_up"),
+      q: t([capacity, qD], "q"), att: t([capacity, qD], "att"), gu: t([capacity, 2 * F], "gate_up"),
       mlp: t([capacity, F], "mlp"), last: t([1, D], "last"),
     }
   }
@@ -175,14 +175,13 @@ export class Llama implements CausalLM {
     const decode = T <= gemv.MAX_M
     const linear = (x: Tensor, w: Tensor, y: Tensor, N: number, K: number, M = T) =>
       matmul.linear(gpu, { x: binding(x), w: binding(w), y: binding(y), M, N, K, wLayout: "nk", dtype })
-    // y = x·W + residual: fused into gemv's epilogue for decode; prefill adds apart (s.proj holds x·W).
+    // y = x·W + residual, in the epilogue of gemv (decode) or of the GEMM (prefill).
     const linearResidual = (x: Tensor, w: Tensor, residual: Tensor, y: Tensor, N: number, K: number) => {
       if (decode) {
         gemv.encode(gpu, { x: binding(x), w: binding(w), y: binding(y), residual: binding(residual), M: T, N, K, wLayout: "nk", dtype })
         return
       }
-      linear(x, w, s.proj, N, K)
-      add.encode(gpu, { a: binding(residual), b: binding(s.proj), out: binding(y), n: T * N, bLen: T * N, dtype })
+      matmul.linear(gpu, { x: binding(x), w: binding(w), y: binding(y), residual: binding(residual), M: T, N, K, wLayout: "nk", dtype })
     }
     embedding.encode(gpu, { table: binding(this.embed), ids: binding(ids), out: binding(s.x), T, D, idsOffset, dtype })
     for (let i = 0; i < this.layers.length; i++) {
