@@ -98,6 +98,22 @@ describe("harness sweep", () => {
     expect(seconds).toBeLessThan(90)
   }, 120_000)
 
+  it("--interleave sets the baselines up together and runs them round-robin, with the same checks", () => {
+    const dir = mkdtempSync(join(tmpdir(), "djinn-sweep-"))
+    const config = tinyConfig(dir, 2, ["native", "semantic_blind", "full_djinn"])
+    const r = spawnSync(node, [join(repo, "harness/src/main.ts"), "sweep", "--config", config, "--baselines", "full_djinn", "--interleave"], { cwd: repo, env, encoding: "utf8", timeout: 110_000 })
+    expect(r.status, r.stderr).toBe(0)
+    const lines = r.stderr.split("\n")
+    const together = lines.findIndex((l) => l.includes("native, full_djinn set up; warm-ups and runs round-robin"))
+    expect(together).toBeGreaterThanOrEqual(0)
+    // Every baseline's summary comes after the shared setup (sequentially, native's would come before full_djinn's setup).
+    for (const b of ["native", "full_djinn"]) expect(lines.findIndex((l) => l.includes(`hf_tiny_gpt2 › ${b}: 2/2 ok`))).toBeGreaterThan(together)
+    const result = JSON.parse(readFileSync(join(dir, "results", "hf_tiny_gpt2__tiny_test.json"), "utf8"))
+    for (const b of result.results) {
+      expect([b.baseline, b.status, b.outputs_match_native]).toEqual([b.baseline, "ok", true])
+      expect(b.runs.map((x: { run: number }) => x.run)).toEqual([0, 1])
+    }
+  }, 120_000)
   it("Ctrl-C (SIGINT) stops the sweep and every process it started", async () => {
     const dir = mkdtempSync(join(tmpdir(), "djinn-sweep-int-"))
     const config = tinyConfig(dir, 10_000, ["native", "semantic_blind", "full_djinn", "rpc"])

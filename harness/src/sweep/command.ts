@@ -30,6 +30,10 @@ export const makeSweepCommand = (env: Env) =>
         Flag.withDefault(false),
         Flag.withDescription("run a workload's baselines at the same time (stress test; default: one after another)"),
       ),
+      interleave: Flag.Boolean("interleave").pipe(
+        Flag.withDefault(false),
+        Flag.withDescription("set a workload's baselines up together and run them round-robin, run i of each back to back (a drifting host then weighs on all alike; every model held at once)"),
+      ),
     },
     Effect.fn("Cli.sweep")(function*(flags) {
       const result = yield* runSweep({
@@ -41,6 +45,7 @@ export const makeSweepCommand = (env: Env) =>
         ...(Option.isSome(flags.runs) ? { runs: flags.runs.value } : {}),
         ...(Option.isSome(flags.warmup) ? { warmup: flags.warmup.value } : {}),
         parallel: flags.parallel,
+        interleave: flags.interleave,
         env,
         repoRoot,
         node: process.execPath,

@@ -1,16 +1,17 @@
 // The sweep: for each workload, each baseline (reference first) is set up, warmed up, measured and torn down in turn
-// (or all at once with `parallel`), outputs are checked against the reference, and one result file is written.
+// (or all at once with `parallel`, or set up together and measured round-robin with `interleave`), outputs are checked
+// against the reference, and one result file is written.
 import { randomUUID } from "node:crypto"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
-import { Effect, Result } from "effect"
+import { Context, Effect, Layer, Result } from "effect"
 import { type Baseline as BaselineConfig, type Env, type LoadedConfig, loadConfig, weightsSourceFor, type Workload, workloadUnits } from "../config.ts"
 import { gitState, makeEnvironment } from "../environment.ts"
 import { harnessError } from "../errors.ts"
 import { renderMarkdown } from "../analyze.ts"
 import { type BaselineEnvironment, type BaselineInput, buildResultFile, type ResultFile } from "../result.ts"
 import { writeResultFile } from "../result-io.ts"
-import { Baseline, type Job, type RunOutcome } from "./baseline.ts"
+import { Baseline, type BaselineShape, type Job, type RunOutcome } from "./baseline.ts"
 import { judge, judgeReference, type Tolerance } from "./equivalence.ts"
 import { makeJob } from "./job.ts"
 import { baselineLayer } from "./layers/index.ts"
@@ -26,6 +27,12 @@ export interface SweepOptions {
   readonly runs?: number
   readonly warmup?: number
   readonly parallel: boolean
+  /**
+   * Set every baseline of a workload up first, then run warm-up k and run i of each baseline back to back (round-robin),
+   * so that the drift of a shared host lands on every baseline alike rather than on whichever ran last. Each baseline
+   * holds its model at once: only where the GPU fits them all.
+   */
+  readonly interleave?: boolean
   readonly env: Env
   readonly repoRoot: string
   /** The JavaScript runtime children are started with (this process's). */
@@ -68,20 +75,43 @@ const select = <A extends { readonly name: string }>(all: ReadonlyArray<A>, want
   return Effect.succeed(all.filter((a) => wanted.includes(a.name)))
 }
 
+type SetupOutcome = Result.Result<Effect.Success<BaselineShape["setup"]>, Effect.Error<BaselineShape["setup"]>>
+
+/** A baseline whose setup failed: skipped (Unavailable) or failed, with no runs. */
+const notSetUp = (config: BaselineConfig, where: string, e: Effect.Error<BaselineShape["setup"]>, plan: { runs: number; warmup: number }, progress: Progress) =>
+  Effect.gen(function*() {
+    const status = e.reason === "Unavailable" ? "skipped" as const : "failed" as const
+    yield* progress.step(`${where} › ${status}`, plan.runs + plan.warmup)
+    yield* progress.log(`${where}: ${status} — ${e.message}`)
+    return { config, status, reason: e.message, warmups: [], runs: [] } satisfies BaselineRun
+  })
+
+/** A baseline's result once its runs are in. */
+const finished = (config: BaselineConfig, where: string, setup: Effect.Success<BaselineShape["setup"]>, warmups: RunOutcome[], runs: RunOutcome[], progress: Progress) =>
+  Effect.gen(function*() {
+    const ok = runs.filter((r) => r.record.ok)
+    const failed = ok.length === 0
+    const mean = ok.length === 0 ? NaN : ok.reduce((a, r) => a + (r.record.latency_ms ?? 0), 0) / ok.length
+    yield* progress.log(`${where}: ${failed ? `failed — ${runs[0]?.record.error}` : `${ok.length}/${runs.length} ok, mean ${mean.toFixed(2)} ms`}`)
+    return {
+      config,
+      status: failed ? "failed" as const : "ok" as const,
+      reason: failed ? (runs.find((r) => !r.record.ok)?.record.error ?? "no runs") : null,
+      warmups,
+      runs,
+      ...(setup.environment ? { environment: setup.environment } : {}),
+      ...(setup.notComparable ? { notComparable: setup.notComparable } : {}),
+    } satisfies BaselineRun
+  })
+
 /** One baseline on one workload: setup, warm-up, measured runs, teardown — all inside the Layer's scope. */
 const runBaseline = (config: BaselineConfig, job: Job, plan: { runs: number; warmup: number }, progress: Progress) =>
   Effect.gen(function*() {
     const where = `${job.workload.name} › ${config.name}`
     const baseline = yield* Baseline
     yield* progress.status(`${where} › setup`)
-    const setup = yield* Effect.result(baseline.setup)
-    if (Result.isFailure(setup)) {
-      const e = setup.failure
-      const status = e.reason === "Unavailable" ? "skipped" as const : "failed" as const
-      yield* progress.step(`${where} › ${status}`, plan.runs + plan.warmup)
-      yield* progress.log(`${where}: ${status} — ${e.message}`)
-      return { config, status, reason: e.message, warmups: [], runs: [] } satisfies BaselineRun
-    }
+    const setup: SetupOutcome = yield* Effect.result(baseline.setup)
+    if (Result.isFailure(setup)) return yield* notSetUp(config, where, setup.failure, plan, progress)
     const warmups: Array<RunOutcome> = []
     for (let k = 0; k < plan.warmup; k++) {
       const index = k % plan.runs
@@ -95,20 +125,46 @@ const runBaseline = (config: BaselineConfig, job: Job, plan: { runs: number; war
     }
     yield* progress.status(`${where} › teardown`)
     yield* baseline.teardown
-    const ok = runs.filter((r) => r.record.ok)
-    const failed = ok.length === 0
-    const mean = ok.length === 0 ? NaN : ok.reduce((a, r) => a + (r.record.latency_ms ?? 0), 0) / ok.length
-    yield* progress.log(`${where}: ${failed ? `failed — ${runs[0]?.record.error}` : `${ok.length}/${runs.length} ok, mean ${mean.toFixed(2)} ms`}`)
-    return {
-      config,
-      status: failed ? "failed" as const : "ok" as const,
-      reason: failed ? (runs.find((r) => !r.record.ok)?.record.error ?? "no runs") : null,
-      warmups,
-      runs,
-      ...(setup.success.environment ? { environment: setup.success.environment } : {}),
-      ...(setup.success.notComparable ? { notComparable: setup.success.notComparable } : {}),
-    } satisfies BaselineRun
+    return yield* finished(config, where, setup.success, warmups, runs, progress)
   }).pipe(Effect.scoped, Effect.provide(baselineLayer(config, job)))
+
+/**
+ * A workload's baselines interleaved: each set up in turn (its Layer built in this scope), then warm-up k and run i of
+ * every baseline back to back, then every teardown. Results as runBaseline's, in the same order.
+ */
+const runInterleaved = (ordered: ReadonlyArray<BaselineConfig>, job: Job, plan: { runs: number; warmup: number }, progress: Progress) =>
+  Effect.gen(function*() {
+    const live: Array<{ config: BaselineConfig; where: string; baseline: BaselineShape; setup: Effect.Success<BaselineShape["setup"]>; warmups: RunOutcome[]; runs: RunOutcome[] }> = []
+    const out = new Map<string, BaselineRun>()
+    for (const config of ordered) {
+      const where = `${job.workload.name} › ${config.name}`
+      const baseline = Context.get(yield* Layer.build(baselineLayer(config, job)), Baseline)
+      yield* progress.status(`${where} › setup`)
+      const setup: SetupOutcome = yield* Effect.result(baseline.setup)
+      if (Result.isFailure(setup)) out.set(config.name, yield* notSetUp(config, where, setup.failure, plan, progress))
+      else live.push({ config, where, baseline, setup: setup.success, warmups: [], runs: [] })
+    }
+    yield* progress.log(`${job.workload.name}: ${live.map((b) => b.config.name).join(", ")} set up; warm-ups and runs round-robin`)
+    for (let k = 0; k < plan.warmup; k++) {
+      for (const b of live) {
+        const index = k % plan.runs
+        b.warmups.push(yield* b.baseline.run({ index, warmup: true, input: job.input(index) }))
+        yield* progress.step(`${b.where} › warm-up ${k + 1}/${plan.warmup}`)
+      }
+    }
+    for (let i = 0; i < plan.runs; i++) {
+      for (const b of live) {
+        b.runs.push(yield* b.baseline.run({ index: i, warmup: false, input: job.input(i) }))
+        yield* progress.step(`${b.where} › run ${i + 1}/${plan.runs}`)
+      }
+    }
+    for (const b of live) {
+      yield* progress.status(`${b.where} › teardown`)
+      yield* b.baseline.teardown
+      out.set(b.config.name, yield* finished(b.config, b.where, b.setup, b.warmups, b.runs, progress))
+    }
+    return ordered.map((c) => out.get(c.name)!)
+  }).pipe(Effect.scoped)
 
 const packageVersions = (repoRoot: string): Record<string, string> => {
   const out: Record<string, string> = { node: process.versions.node }
@@ -138,6 +194,8 @@ const runWorkload = (
     const done: Array<BaselineRun> = []
     if (options.parallel) {
       done.push(...yield* Effect.forEach(ordered, (b) => runBaseline(b, job, plan, progress), { concurrency: "unbounded" }))
+    } else if (options.interleave === true) {
+      done.push(...yield* runInterleaved(ordered, job, plan, progress))
     } else {
       for (const b of ordered) done.push(yield* runBaseline(b, job, plan, progress))
     }
