@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { bytesOf, dtypesOf, guardedOutput, randomFloats, relError, roundF16, testDevice, tolerance, upload } from "../testing/harness.ts"
+import { bytesOf, compileMessages, dtypesOf, guardedOutput, onNullDevice, randomFloats, relError, roundF16, testDevice, tolerance, upload } from "../testing/harness.ts"
 import { preprocess, type GpuDevice } from "@djinn/gpu"
 import { usable as tensorCores } from "../matmul/sgmat.ts"
 import { encode, flashPlan, flashSgmatSpec, plan, reference, route, type AttentionShape, type Route } from "./attention.ts"
@@ -155,26 +155,20 @@ describe("attention", async () => {
   })
   // No CI adapter runs subgroup matrices, but Dawn's null backend grants the feature: Tint validates the kernel there.
   it("the tensor-core kernel's WGSL passes Tint's validation (Dawn null backend)", async () => {
-    const { create, globals } = await import("webgpu")
-    Object.assign(globalThis, globals)
-    const instance = create(["backend=null", "enable-dawn-features=allow_unsafe_apis"])
-    const adapter = await instance.requestAdapter()
-    if (adapter === null || !adapter.features.has("chromium-experimental-subgroup-matrix")) return
-    const device = await adapter.requestDevice({
-      requiredFeatures: ["shader-f16", "subgroups", "chromium-experimental-subgroup-matrix"] as GPUFeatureName[],
-      requiredLimits: { maxComputeWorkgroupStorageSize: adapter.limits.maxComputeWorkgroupStorageSize },
+    const messages = await onNullDevice(async (device, adapter) => {
+      const code = preprocess(flashSgmatSpec.wgsl, { dtype: "f16" })
+      const out = await compileMessages(device, code)
+      // Pipelines (the HD override) where the null adapter offers the kernel's 48 KB of workgroup memory (it offers 16).
+      const module = device.createShaderModule({ code })
+      for (const hd of adapter.limits.maxComputeWorkgroupStorageSize >= 48128 ? [64, 128] : []) {
+        device.pushErrorScope("validation")
+        device.createComputePipeline({ layout: "auto", compute: { module, entryPoint: "main", constants: { HD: hd } } })
+        const e = await device.popErrorScope()
+        if (e !== null) out.push(`HD=${hd}: ${e.message}`)
+      }
+      return out
     })
-    const module = device.createShaderModule({ code: preprocess(flashSgmatSpec.wgsl, { dtype: "f16" }) })
-    const messages = (await module.getCompilationInfo()).messages.map((m) => `${m.type} ${m.lineNum}:${m.linePos} ${m.message}`)
-    // Pipelines (the HD override) where the null adapter offers the kernel's 48 KB of workgroup memory (it offers 16).
-    for (const hd of adapter.limits.maxComputeWorkgroupStorageSize >= 48128 ? [64, 128] : []) {
-      device.pushErrorScope("validation")
-      device.createComputePipeline({ layout: "auto", compute: { module, entryPoint: "main", constants: { HD: hd } } })
-      const e = await device.popErrorScope()
-      if (e !== null) messages.push(`HD=${hd}: ${e.message}`)
-    }
-    device.destroy()
-    await instance.requestAdapter() // keeps `instance` alive until here
+    if (messages === undefined) return
     expect(messages).toEqual([])
   })
   it("routes prefill shapes to the query-tiled kernel, decode to the streaming one", () => {

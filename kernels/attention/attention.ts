@@ -102,6 +102,10 @@ const FLASH_FILL = 2 * 132
 
 export type Route = "flash_sgmat" | "flash" | "stream"
 
+/** Every stride and offset of a call's layout (absent ones undefined), for alignment checks. */
+const stridesAndOffsets = (a: AttentionShape): Array<number | undefined> =>
+  [a.qStride, a.kStride, a.vStride, a.outStride, a.qOffset, a.kOffset, a.vOffset, a.outOffset, a.qBatchStride, a.kvBatchStride, a.outBatchStride]
+
 /** Workgroup memory of the tensor-core kernel (flash_sgmat.wgsl, head_dim 128). */
 const FLASH_SGMAT_SHARED = 48128
 /** Tiles of 64 rows from which the tensor-core kernel runs (it never splits keys: fewer tiles leave SMs idle). */
@@ -113,7 +117,7 @@ const FLASH_SGMAT_OFF = envVar("DJINN_FLASH_SGMAT") === "0"
 export const fitsFlashSgmat = (a: AttentionShape & { mask?: unknown; dtype?: DType }): boolean => {
   const eight = (x: number | undefined) => (x ?? 0) % 8 === 0
   return (a.dtype ?? "f32") === "f16" && (a.headDim === 64 || a.headDim === 128) && a.mask === undefined &&
-    [a.qStride, a.kStride, a.vStride, a.outStride, a.qOffset, a.kOffset, a.vOffset, a.outOffset, a.qBatchStride, a.kvBatchStride, a.outBatchStride].every(eight)
+    stridesAndOffsets(a).every(eight)
 }
 
 /**
@@ -154,7 +158,7 @@ export const flashPlan = (a: AttentionShape & { splits?: number }, maxWorkgroupS
   splits = Math.max(1, Math.min(splits, blocks))
   const chunk = Math.ceil(blocks / splits) * 32
   const four = (x: number | undefined) => (x ?? 0) % 4 === 0
-  const aligned = [a.headDim, a.qStride, a.kStride, a.vStride, a.outStride, a.qOffset, a.kOffset, a.vOffset, a.outOffset, a.qBatchStride, a.kvBatchStride, a.outBatchStride].every(four)
+  const aligned = [a.headDim, ...stridesAndOffsets(a)].every(four)
   return { bq, nc: Math.ceil(a.headDim / 32), tiles, splits: Math.ceil(maxKeys / chunk), chunk, aligned }
 }
 
@@ -189,11 +193,12 @@ export const encode = (gpu: GpuDevice, args: AttentionArgs): void => {
   if (Hkv < 1 || H % Hkv !== 0) throw new Error(`attention: H ${H} is not a multiple of Hkv ${Hkv}`)
   const dtype = args.dtype ?? "f32"
   const maxShared = gpu.adapter.limits.maxComputeWorkgroupStorageSize ?? Infinity
-  const kernel = args.kernel ?? (args.splits !== undefined ? route({ ...args, dtype }, maxShared) : route({ ...args, dtype }, maxShared, gpu.adapter))
+  // Forced splits are the split kernels' (tests): the tensor-core kernel never splits.
+  const kernel = args.kernel ?? route({ ...args, dtype }, maxShared, args.splits === undefined ? gpu.adapter : undefined)
+  const { outBatch, layout } = layoutFields(args)
   if (kernel === "flash_sgmat") {
     if (!fitsFlashSgmat({ ...args, dtype }) || args.splits !== undefined) throw new Error("attention: flash_sgmat takes f16, head_dim 64 or 128, 8-aligned layouts, no mask and no splits")
     const tiles = Math.ceil((T * (H / Hkv)) / 64)
-    const { layout } = layoutFields(args)
     gpu.dispatch({
       pipeline: gpu.pipeline(flashSgmatSpec.id, { dtype, constants: { HD: headDim } }),
       bindings: [args.q, args.k, args.v, args.out],
@@ -211,7 +216,6 @@ export const encode = (gpu: GpuDevice, args: AttentionArgs): void => {
   const splits = fp?.splits ?? sp!.splits
   const split = splits > 1
   const hasMask = args.mask !== undefined
-  const { outBatch, layout } = layoutFields(args)
   const bth = B * T * H
   let target = args.out
   if (split) {

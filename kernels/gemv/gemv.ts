@@ -1,7 +1,7 @@
 import { grid, packUniforms, type Binding, type BufferId, type GpuDevice, type KernelSpec } from "@djinn/gpu"
 import { wgsl } from "../source.ts"
 import { deviceWorkspace } from "../workspace.ts"
-import { checkShape, dtypeOf, epilogueDefines, epilogueWgsl, reference, type LinearArgs, type ReferenceArgs } from "../matmul/linear.ts"
+import { checkShape, dtypeOf, encodeReduce, epilogueDefines, epilogueWgsl, reference, type LinearArgs, type ReferenceArgs } from "../matmul/linear.ts"
 
 export { reference, type LinearArgs } from "../matmul/linear.ts"
 
@@ -28,9 +28,7 @@ const epilogue = epilogueWgsl()
 export const nkSpec: KernelSpec = { id: "gemv_nk", wgsl: wgsl("gemv", "gemv_nk.wgsl") + "\n" + epilogue, storage: ["read", "read", "read_write", "read", "read", "read"], uniforms: true }
 /** Bindings: x, W, then y, b (BIAS) and the residual (RESIDUAL), or with SPLIT the f32 partials. */
 export const knSpec: KernelSpec = { id: "gemv_kn", wgsl: wgsl("gemv", "gemv_kn.wgsl") + "\n" + epilogue, storage: ["read", "read", "read_write", "read", "read"], uniforms: true }
-/** Bindings: partials, y, then b (BIAS), then the residual (RESIDUAL). */
-export const splitkSpec: KernelSpec = { id: "gemv_splitk", wgsl: wgsl("gemv", "gemv_splitk.wgsl") + "\n" + epilogue, storage: ["read", "read_write", "read", "read"], uniforms: true }
-export const specs: readonly KernelSpec[] = [nkSpec, knSpec, splitkSpec]
+export const specs: readonly KernelSpec[] = [nkSpec, knSpec]
 
 const WG = 256
 
@@ -142,13 +140,7 @@ export const encode = (gpu: GpuDevice, args: GemvArgs, options: GemvOptions = {}
     uniforms,
     workgroups: [columnGroups, chunks, 1],
   })
-  const workgroups = grid(Math.ceil((M * N) / 256))
-  gpu.dispatch({
-    pipeline: gpu.pipeline(splitkSpec.id, { dtype, defines: epilogueDefines(args) }),
-    bindings: withEpilogue([part, args.y], args),
-    uniforms: packUniforms([["u32", M], ["u32", N], ["u32", chunks], ["u32", yOff], ["u32", workgroups[0] * 256], ["u32", rOff], ["u32", 0], ["u32", 0]]),
-    workgroups,
-  })
+  encodeReduce(gpu, { ...args, part, splits: chunks, yOffset: yOff, residualOffset: rOff, dtype })
 }
 
 /** CPU reference (float64) of a swiglu gemv: silu(gate) · up over the [M, 2N] linear reference, plus the residual. */

@@ -3,7 +3,7 @@
  * y[M,N] = act(x[M,K] · W + b[N]) (+ residual[M,N]) with W as [K,N] ("kn", GPT-2 Conv1D) or [N,K] ("nk", nn.Linear); or,
  * with `residualBeforeActivation`, y = act(x·W + b + residual) (a ResNet block's shortcut before its last ReLU).
  */
-import type { Binding, DType } from "@djinn/gpu"
+import { grid, packUniforms, type Binding, type DType, type GpuDevice, type KernelSpec } from "@djinn/gpu"
 import { wgsl } from "../source.ts"
 
 export type WLayout = "kn" | "nk"
@@ -76,6 +76,43 @@ export const checkShape = (op: string, args: LinearArgs, epilogues: Epilogues = 
 }
 
 export const dtypeOf = (args: LinearArgs): DType => args.dtype ?? "f32"
+
+/** Split-K's second pass of the linear kernels (matmul_reduce.wgsl): the splits' sum, the bias, the activation, the residual. */
+export const reduceSpec: KernelSpec = { id: "matmul_reduce", wgsl: wgsl("matmul", "matmul_reduce.wgsl") + "\n" + epilogueWgsl(), storage: ["read", "read_write", "read", "read"], uniforms: true }
+
+export interface ReduceArgs {
+  /** f32 [splits, M, N]. */
+  readonly part: Binding
+  /** [M, N] from element yOffset. */
+  readonly y: Binding
+  readonly b?: Binding
+  readonly M: number
+  readonly N: number
+  readonly splits: number
+  readonly yOffset?: number
+  readonly activation?: Activation
+  /** [M, N] from element residualOffset, added after the activation (before it with residualBeforeActivation). */
+  readonly residual?: Binding
+  readonly residualOffset?: number
+  readonly residualBeforeActivation?: boolean
+  /** Storage dtype of y, b and the residual (default f16, the tensor-core GEMM's). */
+  readonly dtype?: DType
+}
+
+/** Split-K's second pass (the tensor-core GEMM's and gemv's): y = act(Σ_z part[z] + b) (+ residual, or act(Σ_z part[z] + b + residual)). */
+export const encodeReduce = (gpu: GpuDevice, a: ReduceArgs): void => {
+  const MN = a.M * a.N
+  const groups = grid(Math.ceil(MN / 256))
+  const bindings = [a.part, a.y]
+  if (a.b !== undefined) bindings.push(a.b)
+  if (a.residual !== undefined) bindings.push(a.residual)
+  gpu.dispatch({
+    pipeline: gpu.pipeline(reduceSpec.id, { dtype: a.dtype ?? "f16", defines: epilogueDefines(a) }),
+    bindings,
+    uniforms: packUniforms([["u32", MN], ["u32", a.N], ["u32", a.splits], ["u32", a.yOffset ?? 0], ["u32", groups[0] * 256], ["u32", a.residualOffset ?? 0]]),
+    workgroups: groups,
+  })
+}
 
 // ---- CPU reference (float64) ----
 

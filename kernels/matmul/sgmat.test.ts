@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest"
 import { preprocess } from "@djinn/gpu"
-import { guardedOutput, randomFloats, relError, roundF16, testDevice, tolerance, upload } from "../testing/harness.ts"
+import { compileMessages, guardedOutput, onNullDevice, randomFloats, relError, roundF16, testDevice, tolerance, upload } from "../testing/harness.ts"
 import { activate, linear, reference, sgmat, type Activation, type WLayout } from "./matmul.ts"
 
 type Case = [M: number, N: number, K: number, layout: WLayout, bias: boolean, activation: Activation, xOffset: number, tile?: sgmat.SgTile]
@@ -137,33 +137,26 @@ describe("matmul_sgmat", async () => {
   // No CI adapter runs subgroup matrices, but Dawn's null backend grants the feature: there Tint parses and resolves
   // every variant's WGSL, so syntax and type errors show up without a GPU.
   it("every variant's WGSL passes Tint's validation (Dawn null backend)", async () => {
-    const { create, globals } = await import("webgpu")
-    Object.assign(globalThis, globals)
-    // The instance must outlive its device (Dawn crashes once V8 collects it): keep it referenced to the end.
-    const instance = create(["backend=null", "enable-dawn-features=allow_unsafe_apis"])
-    const adapter = await instance.requestAdapter()
-    if (adapter === null || !adapter.features.has("chromium-experimental-subgroup-matrix")) return
-    const device = await adapter.requestDevice({ requiredFeatures: ["shader-f16", "subgroups", "chromium-experimental-subgroup-matrix"] as GPUFeatureName[] })
-    const messages: string[] = []
-    for (const layout of [[], ["W_NK"]]) {
-      for (const aligned of [[], ["ALIGNED"]]) {
-        for (const tile of [["TILE_128_8", "FM4"], ["TILE_128_4", "FM4", "FN4"], ["TILE_128_256", "FM4", "FN4"], ["TILE_64"]]) {
-          for (const epilogue of [[], ["BIAS", "GELU_TANH"], ["BIAS", "GELU_ERF"], ["BIAS", "RELU", "RESIDUAL", "RESIDUAL_PRE"], ["RESIDUAL"], ["RELU", "RESIDUAL", "RESIDUAL_PRE"]]) {
-            for (const split of [[], ["SPLIT"], ["SPLIT", "STAGE8"], ["SPLITK"], ["SPLIT", "SPLITK"]]) {
-            const defines = [...layout, ...aligned, ...tile, ...epilogue, ...split]
-            const module = device.createShaderModule({ code: preprocess(sgmat.spec.wgsl, { dtype: "f16", defines }) })
-            for (const m of (await module.getCompilationInfo()).messages) messages.push(`${defines.join(",")}: ${m.type} ${m.lineNum}:${m.linePos} ${m.message}`)
+    const messages = await onNullDevice(async (device) => {
+      const out: string[] = []
+      for (const layout of [[], ["W_NK"]]) {
+        for (const aligned of [[], ["ALIGNED"]]) {
+          for (const tile of [["TILE_128_8", "FM4"], ["TILE_128_4", "FM4", "FN4"], ["TILE_128_256", "FM4", "FN4"], ["TILE_64"]]) {
+            for (const epilogue of [[], ["BIAS", "GELU_TANH"], ["BIAS", "GELU_ERF"], ["BIAS", "RELU", "RESIDUAL", "RESIDUAL_PRE"], ["RESIDUAL"], ["RELU", "RESIDUAL", "RESIDUAL_PRE"]]) {
+              for (const split of [[], ["SPLIT"], ["SPLIT", "STAGE8"], ["SPLITK"], ["SPLIT", "SPLITK"]]) {
+                const defines = [...layout, ...aligned, ...tile, ...epilogue, ...split]
+                out.push(...await compileMessages(device, preprocess(sgmat.spec.wgsl, { dtype: "f16", defines }), `${defines.join(",")}: `))
+              }
             }
           }
         }
       }
-    }
-    for (const epilogue of [[], ["BIAS"], ["BIAS", "GELU_ERF"], ["GELU_TANH"], ["BIAS", "RELU", "RESIDUAL", "RESIDUAL_PRE"], ["RESIDUAL"], ["RELU", "RESIDUAL", "RESIDUAL_PRE"]]) {
-      const module = device.createShaderModule({ code: preprocess(sgmat.reduceSpec.wgsl, { dtype: "f16", defines: epilogue }) })
-      for (const m of (await module.getCompilationInfo()).messages) messages.push(`reduce ${epilogue.join(",")}: ${m.type} ${m.lineNum}:${m.linePos} ${m.message}`)
-    }
-    device.destroy()
-    await instance.requestAdapter() // keeps `instance` alive until here
+      for (const epilogue of [[], ["BIAS"], ["BIAS", "GELU_ERF"], ["GELU_TANH"], ["BIAS", "RELU", "RESIDUAL", "RESIDUAL_PRE"], ["RESIDUAL"], ["RELU", "RESIDUAL", "RESIDUAL_PRE"]]) {
+        out.push(...await compileMessages(device, preprocess(sgmat.reduceSpec.wgsl, { dtype: "f16", defines: epilogue }), `reduce ${epilogue.join(",")}: `))
+      }
+      return out
+    })
+    if (messages === undefined) return
     expect(messages).toEqual([])
   })
 })

@@ -6,7 +6,7 @@
 import { envVar, grid, packUniforms, type AdapterDescription, type Binding, type GpuDevice, type KernelSpec } from "@djinn/gpu"
 import { wgsl } from "../source.ts"
 import { deviceWorkspace } from "../workspace.ts"
-import { checkShape, dtypeOf, epilogueDefines, epilogueWgsl, type LinearArgs } from "./linear.ts"
+import { checkShape, dtypeOf, encodeReduce, epilogueDefines, epilogueWgsl, type LinearArgs } from "./linear.ts"
 
 /**
  * Bindings: x, W, y (the f32 split-K workspace in SPLITK variants), then b (only in BIAS variants), then the residual
@@ -76,8 +76,7 @@ const SMALL_TILE: SgTile = tileFromEnv("DJINN_SGMAT_SMALL_TILE", "64x64/4")
 export const alignedOf = (args: LinearArgs): boolean =>
   args.K % 8 === 0 && args.N % 8 === 0 && (args.xOffset ?? 0) % 8 === 0 && (args.yOffset ?? 0) % 8 === 0 && (args.residualOffset ?? 0) % 8 === 0
 
-/** Split-K's second pass (matmul_reduce.wgsl): the splits' sum, the bias, the activation and the residual. */
-export const reduceSpec: KernelSpec = { id: "matmul_reduce", wgsl: wgsl("matmul", "matmul_reduce.wgsl") + "\n" + epilogueWgsl(), storage: ["read", "read_write", "read", "read"], uniforms: true }
+export { encodeReduce, reduceSpec } from "./linear.ts"
 
 /** DJINN_SGMAT_SPLITK=0 turns split-K off (A/B runs). */
 const SPLITK_OFF = envVar("DJINN_SGMAT_SPLITK") === "0"
@@ -142,34 +141,3 @@ export const encode = (gpu: GpuDevice, args: LinearArgs, tile: SgTile = tileOf(a
   })
 }
 
-export interface ReduceArgs {
-  /** f32 [splits, M, N]. */
-  readonly part: Binding
-  /** f16 [M, N] from element yOffset. */
-  readonly y: Binding
-  readonly b?: Binding
-  readonly M: number
-  readonly N: number
-  readonly splits: number
-  readonly yOffset?: number
-  readonly activation?: LinearArgs["activation"]
-  /** f16 [M, N] from element residualOffset, added after the activation (before it with residualBeforeActivation). */
-  readonly residual?: Binding
-  readonly residualOffset?: number
-  readonly residualBeforeActivation?: boolean
-}
-
-/** Split-K's second pass: y = act(Σ_z part[z] + b) (+ residual, or act(Σ_z part[z] + b + residual)), f16. */
-export const encodeReduce = (gpu: GpuDevice, a: ReduceArgs): void => {
-  const MN = a.M * a.N
-  const groups = grid(Math.ceil(MN / 256))
-  const bindings = [a.part, a.y]
-  if (a.b !== undefined) bindings.push(a.b)
-  if (a.residual !== undefined) bindings.push(a.residual)
-  gpu.dispatch({
-    pipeline: gpu.pipeline(reduceSpec.id, { dtype: "f16", defines: epilogueDefines(a) }),
-    bindings,
-    uniforms: packUniforms([["u32", MN], ["u32", a.N], ["u32", a.splits], ["u32", a.yOffset ?? 0], ["u32", groups[0] * 256], ["u32", a.residualOffset ?? 0]]),
-    workgroups: groups,
-  })
-}

@@ -99,3 +99,33 @@ export const tolerance = (dtype: DType): number => (dtype === "f16" ? 2e-3 : 1e-
 
 /** The dtypes to test on this device: f32 always, f16 where shader-f16 exists. */
 export const dtypesOf = (gpu: GpuDevice): DType[] => (gpu.adapter.f16 ? ["f32", "f16"] : ["f32"])
+
+/**
+ * Runs `check` on a device of Dawn's null backend with subgroup matrices, shader-f16 and the adapter's workgroup
+ * memory: no CI adapter runs subgroup matrices, but the null backend grants the feature, so Tint parses and validates
+ * the tensor-core kernels there. Undefined where the null adapter lacks the feature.
+ */
+export const onNullDevice = async <T>(check: (device: GPUDevice, adapter: GPUAdapter) => Promise<T>): Promise<T | undefined> => {
+  const { create, globals } = await import("webgpu")
+  Object.assign(globalThis, globals)
+  // The instance must outlive its device (Dawn crashes once V8 collects it): keep it referenced to the end.
+  const instance = create(["backend=null", "enable-dawn-features=allow_unsafe_apis"])
+  const adapter = await instance.requestAdapter()
+  if (adapter === null || !adapter.features.has("chromium-experimental-subgroup-matrix")) return undefined
+  const device = await adapter.requestDevice({
+    requiredFeatures: ["shader-f16", "subgroups", "chromium-experimental-subgroup-matrix"] as GPUFeatureName[],
+    requiredLimits: { maxComputeWorkgroupStorageSize: adapter.limits.maxComputeWorkgroupStorageSize },
+  })
+  try {
+    return await check(device, adapter)
+  } finally {
+    device.destroy()
+    await instance.requestAdapter() // keeps `instance` alive until here
+  }
+}
+
+/** Tint's messages for a WGSL module, one line each, prefixed with `label`. */
+export const compileMessages = async (device: GPUDevice, code: string, label = ""): Promise<string[]> => {
+  const module = device.createShaderModule({ code })
+  return (await module.getCompilationInfo()).messages.map((m) => `${label}${m.type} ${m.lineNum}:${m.linePos} ${m.message}`)
+}

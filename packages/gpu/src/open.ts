@@ -44,13 +44,14 @@ const LIMITS = [
 /** Whether Dawn's robustness checks are on: the config's choice, else DJINN_ROBUSTNESS=1, else off. */
 export const robustnessOf = (config: GpuConfig): boolean => config.robustness ?? envVar("DJINN_ROBUSTNESS") === "1"
 
-const isDeno = (): boolean => typeof (globalThis as { Deno?: unknown }).Deno !== "undefined"
+/** Deno's built-in WebGPU, where there is one (it takes no Dawn toggles). */
+const denoGpu = (): GPU | undefined =>
+  typeof (globalThis as { Deno?: unknown }).Deno !== "undefined" ? (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu : undefined
 
 /** The WebGPU entry point: Deno's (and browsers') `navigator.gpu` (robustness on: it takes no toggles), else Dawn through the `webgpu` package. */
-
 const gpuEntry = async (config: GpuConfig): Promise<GPU> => {
-  const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator
-  if (isDeno() && nav?.gpu !== undefined) return nav.gpu
+  const deno = denoGpu()
+  if (deno !== undefined) return deno
   const dawn = await import("webgpu")
   Object.assign(globalThis, dawn.globals)
   const options: string[] = []
@@ -101,7 +102,7 @@ export const openGpu = async (kernels: KernelRegistry, config: GpuConfig = {}): 
     subgroups: device.features.has("subgroups"),
     timestamps: device.features.has("timestamp-query"),
     subgroupMatrix: device.features.has("chromium-experimental-subgroup-matrix"),
-    robustness: robustnessOf(config) || (isDeno() && (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu !== undefined),
+    robustness: robustnessOf(config) || denoGpu() !== undefined,
   }
   // Dawn's GPU object must outlive the device: once V8 collects it, Dawn crashes while processing events.
   return new WebGpuDevice(device, description, kernels, config.profiling ?? false, [gpu, adapter])

@@ -1,3 +1,5 @@
+import { BufferPool } from "./buffer-pool.ts"
+
 /** Writes from this size go through a mapped staging buffer. */
 export const STAGED_UPLOAD_MIN = 1 << 20
 /** Mapped staging buffers kept for reuse. */
@@ -15,12 +17,16 @@ const MAX_READY = 4
 export class StagedUploads {
   private readonly device: GPUDevice
   /** Mapped buffers ready for a write. */
-  private readonly ready: GPUBuffer[] = []
-  /** Staging buffers created and writes that reused one. */
-  readonly counts = { created: 0, reused: 0 }
+  private readonly ready: BufferPool
 
   constructor(device: GPUDevice) {
     this.device = device
+    this.ready = new BufferPool(MAX_READY, (size) => device.createBuffer({ size, usage: 0x0002 | 0x0004, mappedAtCreation: true, label: "upload" })) // MAP_WRITE | COPY_SRC
+  }
+
+  /** Staging buffers created and writes that reused one. */
+  get counts(): { readonly created: number; readonly reused: number } {
+    return this.ready.counts
   }
 
   /** Whether a write of these bytes at this offset goes through here. */
@@ -30,29 +36,16 @@ export class StagedUploads {
 
   write(target: GPUBuffer, offset: number, data: Uint8Array): void {
     const size = data.byteLength
-    const at = this.ready.findIndex((b) => b.size >= size)
-    this.counts[at >= 0 ? "reused" : "created"]++
-    const staging = at >= 0
-      ? this.ready.splice(at, 1)[0]
-      : this.device.createBuffer({ size: 2 ** Math.ceil(Math.log2(size)), usage: 0x0002 | 0x0004, mappedAtCreation: true, label: "upload" }) // MAP_WRITE | COPY_SRC
+    const staging = this.ready.take(size)
     new Uint8Array(staging.getMappedRange(0, size)).set(data)
     staging.unmap()
     const encoder = this.device.createCommandEncoder()
     encoder.copyBufferToBuffer(staging, 0, target, offset, size)
     this.device.queue.submit([encoder.finish()])
-    staging.mapAsync(0x0002, 0, staging.size).then(
-      () => {
-        // Smallest first, so that a write takes the smallest that fits; beyond four, the smallest goes.
-        this.ready.push(staging)
-        this.ready.sort((a, b) => a.size - b.size)
-        if (this.ready.length > MAX_READY) this.ready.shift()!.destroy()
-      },
-      () => staging.destroy(),
-    )
+    staging.mapAsync(0x0002, 0, staging.size).then(() => this.ready.give(staging), () => staging.destroy())
   }
 
   destroy(): void {
-    for (const b of this.ready) b.destroy()
-    this.ready.length = 0
+    this.ready.destroy()
   }
 }

@@ -1,6 +1,7 @@
 import { envVar } from "./env.ts"
 import { gpuError, GpuError } from "./errors.ts"
 import { type CpuStats, DispatchProfiler, type DispatchSample, noCpuStats, SubmitTimer } from "./profiling.ts"
+import { BufferPool } from "./buffer-pool.ts"
 import { StagedUploads } from "./uploads.ts"
 import { fastVariantKey, preprocess, variantKey } from "./wgsl.ts"
 import type {
@@ -71,7 +72,11 @@ export class WebGpuDevice implements GpuDevice {
   /** Bind groups by a hash of their key; a bucket holds the (rare) keys that share a hash. */
   private bindGroups = new Map<number, BindGroupEntry[]>()
   private bindGroupCount = 0
-  private readonly staging: GPUBuffer[] = []
+  /**
+   * Readback buffers (eight kept): a read takes the smallest that fits (BERT reads a 196 KB and a 1.5 KB output at
+   * once: taking whichever came back last replaced a buffer on every other read).
+   */
+  private readonly readbacks: BufferPool
   /** Large writes through mapped staging buffers (DJINN_STAGED_UPLOAD=0 turns it off, for comparison). */
   private readonly uploads: StagedUploads | undefined
   private readonly errors: GpuError[] = []
@@ -96,6 +101,7 @@ export class WebGpuDevice implements GpuDevice {
     this.kernels = kernels
     this.uniformBuffer = this.newUniformBuffer(this.uniformBytes.byteLength)
     this.uploads = envVar("DJINN_STAGED_UPLOAD") !== "0" ? new StagedUploads(device) : undefined
+    this.readbacks = new BufferPool(8, (size) => device.createBuffer({ size: Math.max(size, 256), usage: READBACK, label: "readback" }))
     device.addEventListener("uncapturederror", (event) => {
       const error = (event as GPUUncapturedErrorEvent).error
       const reason = error instanceof GPUOutOfMemoryError ? "OutOfMemory" : error instanceof GPUValidationError ? "Validation" : "Internal"
@@ -343,12 +349,7 @@ export class WebGpuDevice implements GpuDevice {
   async read(buffer: BufferId, offset: number, size: number): Promise<Uint8Array> {
     const source = this.buffer(buffer)
     const padded = Math.ceil(size / 4) * 4
-    // The smallest free readback buffer that fits (BERT reads a 196 KB and a 1.5 KB output at once: taking whichever
-    // came back last replaced a buffer on every other read).
-    const at = this.staging.findIndex((b) => b.size >= padded)
-    const staging = at >= 0
-      ? this.staging.splice(at, 1)[0]
-      : this.device.createBuffer({ size: Math.max(2 ** Math.ceil(Math.log2(padded)), 256), usage: READBACK, label: "readback" })
+    const staging = this.readbacks.take(padded)
     this.flush()
     const encoder = this.device.createCommandEncoder()
     encoder.copyBufferToBuffer(source, offset, staging, 0, padded)
@@ -362,10 +363,7 @@ export class WebGpuDevice implements GpuDevice {
     }
     const out = new Uint8Array(staging.getMappedRange(0, padded).slice(0, size))
     staging.unmap()
-    // Smallest first; beyond eight, the smallest goes.
-    this.staging.push(staging)
-    this.staging.sort((a, b) => a.size - b.size)
-    if (this.staging.length > 8) this.staging.shift()!.destroy()
+    this.readbacks.give(staging)
     return out
   }
 
@@ -385,7 +383,7 @@ export class WebGpuDevice implements GpuDevice {
   destroy(): void {
     for (const buffer of this.buffers.values()) buffer.destroy()
     this.buffers.clear()
-    for (const s of this.staging) s.destroy()
+    this.readbacks.destroy()
     this.uploads?.destroy()
     this.profiler?.destroy()
     this.submitTimer?.destroy()
