@@ -14,8 +14,16 @@
 // matrices may live in local memory, and the driver need not unroll the loops that would let it stay in registers.
 // Assumes subgroups of 32 (NVIDIA): the epilogue maps 32 lanes onto a 16×16 accumulator, 8 columns each.
 // SPLIT adds four subgroups that only stage tiles while the others only multiply (see main).
-// Variants: W_NK, BIAS, RESIDUAL (y = act(…) + res; with RESIDUAL_PRE y = act(… + res)), ALIGNED, SPLIT, the tile
-// shape (TILE_128_8, TILE_128_4, TILE_128_256, TILE_64 with FM4, FN4), the activations of epilogue.wgsl.
+// VEC_TILES keeps the workgroup tiles as 16-byte pieces (vec4<u32>) instead of halves: a staged piece is one store
+// instead of eight, and every fragment load starts at a 16-byte-aligned piece with a stride in pieces, which the
+// driver need not prove (the f16 tiles hand it a 2-byte pointer). Offsets below stay in halves; they are divided by 8
+// where a piece is addressed (every one is a multiple of 8: SA, SB, kk, the fragment rows).
+// W_GLOBAL (tiles with FN = 2 and BK = 32; K a multiple of 32, N of 16; not with SPLIT) stages only x: each subgroup
+// loads its W fragments straight from the storage buffer (L1/L2-served; a W fragment is shared by the SG_M subgroups
+// of a column), one K-step ahead so that the loads' latency hides behind the current step's multiplies.
+// Variants: W_NK, BIAS, RESIDUAL (y = act(…) + res; with RESIDUAL_PRE y = act(… + res)), ALIGNED, SPLIT, VEC_TILES,
+// W_GLOBAL, the tile shape (TILE_128_8, TILE_128_4, TILE_128_256, TILE_256_128, TILE_64 with FM4, FN4), the
+// activations of epilogue.wgsl.
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
 
@@ -92,6 +100,14 @@ const FM: u32 = 4u;
 const FN: u32 = 4u;
 const BK: u32 = 16u;
 // #endif
+// #if TILE_256_128
+// 64×64 per subgroup like TILE_128_256, but 256 rows of x: the W tile (128 rows of "nk" W) loads as in TILE_128_8.
+const SG_M: u32 = 4u;
+const SG_N: u32 = 2u;
+const FM: u32 = 4u;
+const FN: u32 = 4u;
+const BK: u32 = 16u;
+// #endif
 // #if TILE_128_8
 const SG_M: u32 = 2u;
 const SG_N: u32 = 4u;
@@ -114,6 +130,9 @@ const BN: u32 = SG_N * FN * 16u;
 // Subgroups that multiply (each owns FM×FN accumulators).
 const MMA_THREADS: u32 = SG_M * SG_N * 32u;
 // #if SPLIT
+// #if W_GLOBAL
+const_assert false; // W_GLOBAL: every subgroup multiplies with its own W loads, so no staging-only subgroups
+// #endif
 // Four more subgroups stage the tiles while the others multiply (warp specialisation: a load's latency then stalls
 // only the subgroups that wait for it).
 // #if STAGE8
@@ -151,10 +170,24 @@ const B_LOADS: u32 = BK * B_VECS / STAGERS;
 const_assert (A_LOADS == 1u || A_LOADS == 2u || A_LOADS == 4u) && (B_LOADS == 1u || B_LOADS == 2u || B_LOADS == 4u);
 const_assert A_LOADS * STAGERS == BM * A_VECS;
 
+// #if VEC_TILES
+var<workgroup> tile_a: array<vec4<u32>, 2u * A_STAGE / 8u>;
+// #if !W_GLOBAL
+var<workgroup> tile_b: array<vec4<u32>, 2u * B_STAGE / 8u>;
+// #endif
+// #else
 var<workgroup> tile_a: array<f16, 2u * A_STAGE>;
+// #if !W_GLOBAL
 var<workgroup> tile_b: array<f16, 2u * B_STAGE>;
+// #endif
+// #endif
+// #if W_GLOBAL
+const_assert FN == 2u && BK == 32u;
+// #endif
 // One 16×16 f32 accumulator per subgroup on its way out.
 var<workgroup> scratch: array<f32, SG_M * SG_N * 256u>;
+// Two stages of both tiles and the scratch within the 48 KiB of workgroup memory an H100 grants (Vulkan).
+const_assert 2u * (A_STAGE + B_STAGE) * 2u + SG_M * SG_N * 1024u <= 49152u;
 // SPLITK: this workgroup's split.
 var<private> split_z: u32;
 
@@ -205,17 +238,80 @@ alias Acc = subgroup_matrix_result<f32, 16, 16>;
 
 // Fragment i (16 rows) of this subgroup's x rows, k from kk.
 fn frag_a(at: u32, i: u32, kk: u32) -> Left {
+  // #if VEC_TILES
+  return subgroupMatrixLoad<Left, row_major>(&tile_a, (at + i * 16u * SA + kk) / 8u, SA / 8u);
+  // #else
   return subgroupMatrixLoad<Left, row_major>(&tile_a, at + i * 16u * SA + kk, SA);
+  // #endif
 }
 
+// #if W_GLOBAL
+// W's fragment of columns n .. n + 16 (n clamped into W: a block past N loads real data whose products are never
+// written) and k .. k + 16, from the storage buffer.
+fn frag_w(n: u32, k: u32) -> Right {
+  let c = min(n, p.N - 16u);
+  // #if ALIGNED
+  // #if W_NK
+  return subgroupMatrixLoad<Right, col_major>(&w, (c * p.K + k) / 8u, p.K / 8u);
+  // #else
+  return subgroupMatrixLoad<Right, row_major>(&w, (k * p.N + c) / 8u, p.N / 8u);
+  // #endif
+  // #else
+  // #if W_NK
+  return subgroupMatrixLoad<Right, col_major>(&w, c * p.K + k, p.K);
+  // #else
+  return subgroupMatrixLoad<Right, row_major>(&w, k * p.N + c, p.N);
+  // #endif
+  // #endif
+}
+
+// One K-step's W fragments of a subgroup: bKJ covers k from 16 K, columns 16 J of its 32.
+struct WFrags { b00: Right, b01: Right, b10: Right, b11: Right }
+
+fn fetch_w(n: u32, k: u32) -> WFrags {
+  var f: WFrags;
+  f.b00 = frag_w(n, k);
+  f.b01 = frag_w(n + 16u, k);
+  f.b10 = frag_w(n, k + 16u);
+  f.b11 = frag_w(n + 16u, k + 16u);
+  return f;
+}
+
+// The products of one 16-deep slice: this subgroup's x fragments from the stage at a_at + kk, W's from registers.
+fn multiply_slice(acc: ptr<function, Accs>, a_at: u32, kk: u32, b0: Right, b1: Right) {
+  let a0 = frag_a(a_at, 0u, kk);
+  let a1 = frag_a(a_at, 1u, kk);
+  (*acc).c00 = subgroupMatrixMultiplyAccumulate(a0, b0, (*acc).c00);
+  (*acc).c01 = subgroupMatrixMultiplyAccumulate(a0, b1, (*acc).c01);
+  (*acc).c10 = subgroupMatrixMultiplyAccumulate(a1, b0, (*acc).c10);
+  (*acc).c11 = subgroupMatrixMultiplyAccumulate(a1, b1, (*acc).c11);
+  // #if FM4
+  let a2 = frag_a(a_at, 2u, kk);
+  let a3 = frag_a(a_at, 3u, kk);
+  (*acc).c20 = subgroupMatrixMultiplyAccumulate(a2, b0, (*acc).c20);
+  (*acc).c21 = subgroupMatrixMultiplyAccumulate(a2, b1, (*acc).c21);
+  (*acc).c30 = subgroupMatrixMultiplyAccumulate(a3, b0, (*acc).c30);
+  (*acc).c31 = subgroupMatrixMultiplyAccumulate(a3, b1, (*acc).c31);
+  // #endif
+}
+// #else
 // Fragment j (16 columns) of this subgroup's W columns, k from kk.
 fn frag_b(at: u32, j: u32, kk: u32) -> Right {
+  // #if VEC_TILES
+  // #if W_NK
+  return subgroupMatrixLoad<Right, col_major>(&tile_b, (at + j * 16u * SB + kk) / 8u, SB / 8u);
+  // #else
+  return subgroupMatrixLoad<Right, row_major>(&tile_b, (at + kk * SB + j * 16u) / 8u, SB / 8u);
+  // #endif
+  // #else
   // #if W_NK
   return subgroupMatrixLoad<Right, col_major>(&tile_b, at + j * 16u * SB + kk, SB);
   // #else
   return subgroupMatrixLoad<Right, row_major>(&tile_b, at + kk * SB + j * 16u, SB);
   // #endif
+  // #endif
 }
+// #endif
 
 // Accumulator cIJ is rows I, columns J (16 each) of a subgroup's FM×FN block; configurations use a subset.
 struct Accs {
@@ -225,6 +321,7 @@ struct Accs {
   c30: Acc, c31: Acc, c32: Acc, c33: Acc,
 }
 
+// #if !W_GLOBAL
 // One step of matrix work on the staged tiles of `stage` for multiplying subgroup sg.
 fn multiply(acc: ptr<function, Accs>, stage: u32, sg: u32) {
   let a_at = stage * A_STAGE + (sg / SG_N) * FM * 16u * SA;
@@ -264,6 +361,7 @@ fn multiply(acc: ptr<function, Accs>, stage: u32, sg: u32) {
     // #endif
   }
 }
+// #endif
 
 // Writes accumulator (i, j) of multiplying subgroup sg: through its scratch, then lane l takes row l / 2, columns
 // 8 (l % 2) .. + 8. Every invocation calls this the same number of times (the barriers need uniform control flow);
@@ -343,6 +441,26 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     workgroupBarrier();
   }
   // #else
+  // #if W_GLOBAL
+  // This subgroup's W columns; W fragments one step ahead (the last step reloads its own: in bounds, unused).
+  let n0 = col0 + (sg % SG_N) * FN * 16u;
+  let a_base = (sg / SG_N) * FM * 16u * SA;
+  var wf = fetch_w(n0, kbase);
+  put(0u, t, fetch(row0, col0, kbase, t));
+  workgroupBarrier();
+  for (var s = 0u; s < steps; s++) {
+    let stage = s % 2u;
+    let more = s + 1u < steps;
+    var next: Staged;
+    if (more) { next = fetch(row0, col0, kbase + (s + 1u) * BK, t); }
+    let wn = fetch_w(n0, kbase + min(s + 1u, steps - 1u) * BK);
+    multiply_slice(&acc, stage * A_STAGE + a_base, 0u, wf.b00, wf.b01);
+    multiply_slice(&acc, stage * A_STAGE + a_base, 16u, wf.b10, wf.b11);
+    wf = wn;
+    if (more) { put(1u - stage, t, next); }
+    workgroupBarrier();
+  }
+  // #else
   put(0u, t, fetch(row0, col0, kbase, t));
   workgroupBarrier();
   for (var s = 0u; s < steps; s++) {
@@ -356,6 +474,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     if (more) { put(1u - stage, t, next); }
     workgroupBarrier();
   }
+  // #endif
   // #endif
 
   emit(acc.c00, 0u, 0u, row0, col0, sg, lane);

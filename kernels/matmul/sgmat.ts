@@ -21,16 +21,35 @@ export const spec: KernelSpec = {
 
 /**
  * Tile shapes (y rows × columns / multiplying subgroups): "128x128/8" (subgroups of 64×32, K-steps of 32),
- * "128x128/4" (64×64), "128x256/8" (64×64, K-steps of 16), "64x64/4" (32×32, for shapes with too few big tiles to fill
- * the GPU). "+ws" adds four subgroups that only stage tiles (warp specialisation), "+ws8" eight.
+ * "128x128/4" (64×64), "128x256/8" and "256x128/8" (64×64, K-steps of 16), "64x64/4" (32×32, for shapes with too few
+ * big tiles to fill the GPU). "+ws" adds four subgroups that only stage tiles (warp specialisation), "+ws8" eight.
+ * "+v" keeps the workgroup tiles as 16-byte pieces (one store per staged piece, 16-byte-aligned fragment loads).
+ * "+wg" (only "128x128/8" and "64x64/4", without "+ws") stages x alone: subgroups load W's fragments from the storage
+ * buffer; shapes it cannot take (unaligned, K not a multiple of 32 or N of 16) run the same tile with W staged.
  */
-export type SgTile = `${"128x128/8" | "128x128/4" | "128x256/8" | "64x64/4"}${"" | "+ws" | "+ws8"}`
-const TILES: Record<string, { defines: string[]; rows: number; cols: number }> = {
+type SgShape = "128x128/8" | "128x128/4" | "128x256/8" | "256x128/8" | "64x64/4"
+export type SgTile =
+  | `${SgShape}${"" | "+ws" | "+ws8"}${"" | "+v"}`
+  | `${"128x128/8" | "64x64/4"}${"" | "+v"}+wg`
+const TILES: Record<SgShape, { defines: string[]; rows: number; cols: number }> = {
   "128x128/8": { defines: ["TILE_128_8", "FM4"], rows: 128, cols: 128 },
   "128x128/4": { defines: ["TILE_128_4", "FM4", "FN4"], rows: 128, cols: 128 },
   "128x256/8": { defines: ["TILE_128_256", "FM4", "FN4"], rows: 128, cols: 256 },
+  "256x128/8": { defines: ["TILE_256_128", "FM4", "FN4"], rows: 256, cols: 128 },
   "64x64/4": { defines: ["TILE_64"], rows: 64, cols: 64 },
 }
+
+/** A tile name's parts, or undefined if it names no tile. */
+const parseTile = (name: string): { shape: SgShape; stagers: 0 | 4 | 8; vec: boolean; wGlobal: boolean } | undefined => {
+  const m = /^([^+]+)(\+ws8?)?(\+v)?(\+wg)?$/.exec(name)
+  if (m === null || !(m[1] in TILES)) return undefined
+  const wGlobal = m[4] !== undefined
+  if (wGlobal && (m[2] !== undefined || !W_GLOBAL_SHAPES.includes(m[1] as SgShape))) return undefined
+  return { shape: m[1] as SgShape, stagers: m[2] === undefined ? 0 : m[2] === "+ws8" ? 8 : 4, vec: m[3] !== undefined, wGlobal }
+}
+
+/** The shapes whose subgroups own two 16-column blocks and take K-steps of 32 (what W_GLOBAL's loads assume). */
+const W_GLOBAL_SHAPES: SgShape[] = ["128x128/8", "64x64/4"]
 
 /**
  * The configuration this kernel needs is only known to hold on NVIDIA (f16 16×16×16, subgroups of 32); other vendors
@@ -58,13 +77,21 @@ export const tileOf = (M: number, N: number, aligned = true): SgTile => {
 
 const MAX_GROUPS = 65535
 
+const tileParts = (tile: SgTile): NonNullable<ReturnType<typeof parseTile>> => {
+  const parts = parseTile(tile)
+  if (parts === undefined) throw new Error(`matmul_sgmat: no tile '${tile}'`)
+  return parts
+}
+
 /** A tile named by an environment variable (for A/B runs), else the default. */
 const tileFromEnv = (name: string, otherwise: SgTile): SgTile => {
   const env = envVar(name)
-  const [shape, suffix = ""] = (env ?? "").split("+")
-  return env !== undefined && shape in TILES && ["", "ws", "ws8"].includes(suffix) ? (env as SgTile) : otherwise
+  return env !== undefined && parseTile(env) !== undefined ? (env as SgTile) : otherwise
 }
-/** The tile of big aligned shapes; DJINN_SGMAT_BIG_TILE=128x128/4+ws (or another SgTile) picks another. */
+/**
+ * The tile of big aligned shapes; DJINN_SGMAT_BIG_TILE=128x128/4+ws (or another SgTile, e.g. 128x128/8+v or
+ * 256x128/8+v) picks another.
+ */
 const BIG_TILE: SgTile = tileFromEnv("DJINN_SGMAT_BIG_TILE", "128x128/8")
 /**
  * The tile of small aligned shapes; DJINN_SGMAT_SMALL_TILE=64x64/4+ws picks the one with staging subgroups (the best
@@ -91,7 +118,7 @@ const MIN_SPLIT_K = 256
  */
 export const splitsOf = (M: number, N: number, K: number, tile: SgTile): number => {
   if (SPLITK_OFF) return 1
-  const shape = TILES[tile.split("+")[0]]
+  const shape = TILES[tileParts(tile).shape]
   const tiles = Math.ceil(M / shape.rows) * Math.ceil(N / shape.cols)
   // Only the small tiles of small shapes: at 128×128 (Llama-2-7B at 512 tokens, 128 tiles) the f32 partials' round
   // trip cost more than the idle SMs (H100: 87.0 → 93.8 ms of GEMMs for a 512-token prefill with 3 splits).
@@ -107,18 +134,19 @@ export const encode = (gpu: GpuDevice, args: LinearArgs, tile: SgTile = tileOf(a
   checkShape("matmul_sgmat", args, { residual: true, residualBeforeActivation: true })
   if (dtypeOf(args) !== "f16") throw new Error("matmul_sgmat: f16 only")
   if (!Number.isInteger(splits) || splits < 1) throw new Error(`matmul_sgmat: splits must be a positive integer, got ${splits}`)
-  // k per split, a whole number of K-steps (32; 16 for 128x256 tiles divides it too).
+  // k per split, a whole number of K-steps (32; 16 for the 64×64-per-subgroup tiles divides it too).
   const kc = Math.ceil(Math.ceil(args.K / splits) / 32) * 32
   const nSplits = Math.ceil(args.K / kc)
   const defines = nSplits > 1 ? ["SPLITK"] : epilogueDefines(args)
   if (args.wLayout === "nk") defines.push("W_NK")
   if (alignedOf(args)) defines.push("ALIGNED")
-  const eight = tile.endsWith("+ws8")
-  const split = eight || tile.endsWith("+ws")
-  const shape = TILES[tile.split("+")[0]]
+  const parts = tileParts(tile)
+  const shape = TILES[parts.shape]
   defines.push(...shape.defines)
-  if (split) defines.push("SPLIT")
-  if (eight) defines.push("STAGE8")
+  if (parts.stagers > 0) defines.push("SPLIT")
+  if (parts.stagers === 8) defines.push("STAGE8")
+  if (parts.vec) defines.push("VEC_TILES")
+  if (parts.wGlobal && alignedOf(args) && args.K % 32 === 0 && args.N % 16 === 0) defines.push("W_GLOBAL")
   // x runs over row tiles, y over column tiles (see main in the WGSL).
   const gx = Math.ceil(args.M / shape.rows)
   const gy = Math.ceil(args.N / shape.cols)

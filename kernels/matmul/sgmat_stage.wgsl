@@ -1,5 +1,6 @@
 // matmul_sgmat's staging: each thread's share of a K-step's x and W tiles, loaded from global memory as 16-byte
-// pieces (element by element where not ALIGNED) and stored to one stage of the workgroup tiles. Appended to
+// pieces (element by element where not ALIGNED) and stored to one stage of the workgroup tiles (eight f16 stores a
+// piece, or one with VEC_TILES). Appended to
 // matmul_sgmat.wgsl, whose constants (tile shape, STAGERS, A_LOADS, B_LOADS, SA, SB) and bindings it uses.
 
 // Eight halves of one row, zero beyond `limit` (the row's length) — the unaligned path's load.
@@ -55,6 +56,9 @@ fn load_b(col0: u32, k0: u32, t: u32, i: u32) -> vec4<u32> {
 fn put_a(stage: u32, t: u32, i: u32, v: vec4<u32>) {
   let idx = t + i * STAGERS;
   let at = stage * A_STAGE + (idx / A_VECS) * SA + (idx % A_VECS) * 8u;
+  // #if VEC_TILES
+  tile_a[at / 8u] = v;
+  // #else
   let h0 = bitcast<vec2<f16>>(v.x);
   let h1 = bitcast<vec2<f16>>(v.y);
   let h2 = bitcast<vec2<f16>>(v.z);
@@ -67,11 +71,16 @@ fn put_a(stage: u32, t: u32, i: u32, v: vec4<u32>) {
   tile_a[at + 5u] = h2.y;
   tile_a[at + 6u] = h3.x;
   tile_a[at + 7u] = h3.y;
+  // #endif
 }
 
+// #if !W_GLOBAL
 fn put_b(stage: u32, t: u32, i: u32, v: vec4<u32>) {
   let idx = t + i * STAGERS;
   let at = stage * B_STAGE + (idx / B_VECS) * SB + (idx % B_VECS) * 8u;
+  // #if VEC_TILES
+  tile_b[at / 8u] = v;
+  // #else
   let h0 = bitcast<vec2<f16>>(v.x);
   let h1 = bitcast<vec2<f16>>(v.y);
   let h2 = bitcast<vec2<f16>>(v.z);
@@ -84,10 +93,12 @@ fn put_b(stage: u32, t: u32, i: u32, v: vec4<u32>) {
   tile_b[at + 5u] = h2.y;
   tile_b[at + 6u] = h3.x;
   tile_b[at + 7u] = h3.y;
+  // #endif
 }
+// #endif
 
 // One step's share of the x and W tiles for staging thread t: A_LOADS and B_LOADS pieces of 16 bytes (the conditions
-// are constant: each configuration compiles to straight-line code).
+// are constant: each configuration compiles to straight-line code). W_GLOBAL stages x only.
 struct Staged {
   a0: vec4<u32>, a1: vec4<u32>, a2: vec4<u32>, a3: vec4<u32>,
   b0: vec4<u32>, b1: vec4<u32>, b2: vec4<u32>, b3: vec4<u32>,
@@ -98,9 +109,11 @@ fn fetch(row0: u32, col0: u32, k0: u32, t: u32) -> Staged {
   s.a0 = load_a(row0, k0, t, 0u);
   if (A_LOADS > 1u) { s.a1 = load_a(row0, k0, t, 1u); }
   if (A_LOADS > 2u) { s.a2 = load_a(row0, k0, t, 2u); s.a3 = load_a(row0, k0, t, 3u); }
+  // #if !W_GLOBAL
   s.b0 = load_b(col0, k0, t, 0u);
   if (B_LOADS > 1u) { s.b1 = load_b(col0, k0, t, 1u); }
   if (B_LOADS > 2u) { s.b2 = load_b(col0, k0, t, 2u); s.b3 = load_b(col0, k0, t, 3u); }
+  // #endif
   return s;
 }
 
@@ -108,7 +121,9 @@ fn put(stage: u32, t: u32, s: Staged) {
   put_a(stage, t, 0u, s.a0);
   if (A_LOADS > 1u) { put_a(stage, t, 1u, s.a1); }
   if (A_LOADS > 2u) { put_a(stage, t, 2u, s.a2); put_a(stage, t, 3u, s.a3); }
+  // #if !W_GLOBAL
   put_b(stage, t, 0u, s.b0);
   if (B_LOADS > 1u) { put_b(stage, t, 1u, s.b1); }
   if (B_LOADS > 2u) { put_b(stage, t, 2u, s.b2); put_b(stage, t, 3u, s.b3); }
+  // #endif
 }
