@@ -2,13 +2,16 @@ import {
   decodePayload,
   encodeParts,
   FrameDecoder,
+  frameReads,
   PROTOCOL_VERSION,
   DEFAULT_MAX_FRAME_BYTES,
   type BodyOf,
   type MessageBody,
   type MessageTag,
+  type FrameSink,
   type Payload,
   type Profile,
+  type ProtocolError,
   type RequestId,
   warmCodec,
 } from "@djinn/protocol"
@@ -71,8 +74,11 @@ export class Connection {
   private readonly socket: Socket
   private readonly pending = new Map<number, Pending>()
   private nextId = 1
-  /** The data event that brought the first bytes of the frame being assembled (call marks). */
+  private readonly decoder: FrameDecoder<Payload>
+  /** The read that brought the first bytes of the frame being assembled (call marks). */
   private frameStartedAt = 0
+  /** No bytes of an unfinished frame are held (the next read starts a frame). */
+  private fresh = true
   private closedWith: ClientError | undefined
   /** Errors the server sent for no request of ours (request id 0: it could not decode something we sent). */
   readonly orphanErrors: ClientError[] = []
@@ -83,7 +89,7 @@ export class Connection {
     this.socket = socket
     this.address = address
     this.serverName = serverName
-    socket.on("data", (chunk: Buffer) => this.onData(decoder, chunk))
+    this.decoder = decoder
     socket.on("close", () => this.fail(clientError("Closed", `the connection to ${formatAddress(address)} closed`)))
     socket.on("error", (e) => this.fail(clientError("Closed", `the connection to ${formatAddress(address)} failed: ${e.message}`)))
   }
@@ -93,8 +99,13 @@ export class Connection {
     const addr = typeof address === "string" ? parseAddress(address) : address
     if (options.warmCodec === true) warmCodec()
     const where = `${formatAddress(addr)}${addr.source === "explicit" ? "" : ` (from ${addr.source})`}`
+    // Reads land where the decoder says (in place for the bulk of a large reply); nothing arrives before the Hello.
+    const decoder = FrameDecoder.segmented({ maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES })
+    let sink: FrameSink<Payload> | undefined
     const socket = await new Promise<Socket>((resolve, reject) => {
-      const s = netConnect({ host: addr.host, port: addr.port, noDelay: true })
+      // A server speaks only after our Hello, by when the connection takes the reads; one that does not is dropped.
+      const early: FrameSink<Payload> = () => (s.destroy(), false)
+      const s = netConnect({ host: addr.host, port: addr.port, noDelay: true, onread: frameReads(decoder, (frames, n) => (sink ?? early)(frames, n)) })
       const timer = setTimeout(() => {
         s.destroy()
         reject(clientError("Connect", `cannot connect to the djinn server at ${where}: no answer in ${options.connectTimeoutMs ?? 5000} ms`))
@@ -103,8 +114,8 @@ export class Connection {
       s.once("error", (e) => { clearTimeout(timer); reject(clientError("Connect", `cannot connect to the djinn server at ${where}: ${e.message}`)) })
     })
     socket.setNoDelay(true)
-    const decoder = FrameDecoder.segmented({ maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES })
     const conn = new Connection(socket, addr, "", decoder)
+    sink = (frames, n) => conn.onFrames(frames, n)
     const hello = await conn.call({
       _tag: "Hello",
       protocolVersion: PROTOCOL_VERSION,
@@ -122,16 +133,15 @@ export class Connection {
     return this.closedWith !== undefined
   }
 
-  private onData(decoder: FrameDecoder<Payload>, chunk: Buffer): void {
+  private onFrames(frames: Result.Result<ReadonlyArray<Payload>, ProtocolError>, bytes: number): boolean {
     const chunkAt = performance.now()
-    this.traffic.bytesIn += chunk.byteLength
-    const fresh = decoder.buffered === 0
+    this.traffic.bytesIn += bytes
+    const fresh = this.fresh
     let firstChunkAt = fresh ? chunkAt : this.frameStartedAt
-    const frames = decoder.push(chunk)
     if (Result.isFailure(frames)) {
       this.fail(clientError("Protocol", `the server sent a bad frame: ${frames.failure.message}`))
       this.socket.destroy()
-      return
+      return false
     }
     if (fresh || frames.success.length > 0) this.frameStartedAt = chunkAt
     for (const frame of frames.success) {
@@ -168,6 +178,8 @@ export class Connection {
       else if (!p.expect.includes(body._tag)) p.reject(clientError("Protocol", `expected ${p.expect.join(" or ")}, got ${body._tag}`))
       else p.resolve({ body, timings: p.clock.finish(profileOf(body)?.durationMs ?? 0) })
     }
+    this.fresh = this.decoder.buffered === 0
+    return true
   }
 
   private fail(error: ClientError): void {

@@ -19,10 +19,18 @@ export interface FrameDecoderOptions extends FrameOptions {
    * segment in an ArrayBuffer of its own), so decoding them copies nothing more. Off when unset.
    */
   readonly splitSegmentsFrom?: number
+  /** Size of the scratch buffer {@link FrameDecoder.readBuffer} hands out between frames (default 256 KiB). */
+  readonly readBytes?: number
+  /** readBuffer points reads straight into a frame being assembled when this many bytes of it are missing (16 KiB). */
+  readonly directReadsFrom?: number
 }
 
 /** Where FrameDecoder splits large payloads by segment when asked to (sockets deliver 64 KiB chunks). */
 export const SPLIT_SEGMENTS_FROM = 64 * 1024
+const READ_BYTES = 256 * 1024
+// Below this, a read into the scratch buffer is cheaper: it brings the frame's tail and what follows in one syscall.
+const DIRECT_READS_FROM = 16 * 1024
+const NO_FRAMES: ReadonlyArray<never> = []
 
 /**
  * A capnp stream payload (segment table, then segments) assembled segment by segment: capnp-es reads a segment from
@@ -114,6 +122,24 @@ class SegmentAssembly {
     return this.raw ?? new SegmentedPayload(this.head, this.segments!.map((s) => s.buffer as ArrayBuffer), this.length)
   }
 
+  /** The unfilled rest of the buffer the next bytes go to (the raw payload or the current segment), if past the table. */
+  rest(): Uint8Array | undefined {
+    if (this.done) return undefined
+    if (this.raw !== undefined) return this.raw.subarray(this.fill)
+    if (this.segments === undefined) return undefined
+    while (this.segFill === this.segments[this.seg].byteLength) {
+      this.seg++
+      this.segFill = 0
+    }
+    return this.segments[this.seg].subarray(this.segFill)
+  }
+
+  /** `n` bytes were written into {@link rest} in place. */
+  advance(n: number): void {
+    this.fill += n
+    if (this.raw === undefined) this.segFill += n
+  }
+
   /** Takes bytes of `chunk` from `at` (up to the payload's end); returns where it stopped. */
   take(chunk: Uint8Array, at: number): number {
     const n = chunk.byteLength
@@ -178,6 +204,10 @@ class SegmentAssembly {
  * A payload that lies inside one chunk is returned as a view of that chunk; one that spans chunks is assembled into
  * a buffer of exactly its size, or, with `splitSegmentsFrom`, segment by segment when it is that large. After a
  * FrameTooLarge the stream is unrecoverable and every later push fails.
+ *
+ * A socket reader can instead let the decoder choose where each read lands ({@link readBuffer} / {@link commit}): the
+ * bulk of a large frame is then read by the kernel straight into the buffers it is decoded from, with no copy and
+ * no per-chunk allocation.
  */
 export class FrameDecoder<P extends Payload = Uint8Array> {
   readonly maxFrameBytes: number
@@ -188,9 +218,15 @@ export class FrameDecoder<P extends Payload = Uint8Array> {
   private pendingFill = 0
   private assembly: SegmentAssembly | undefined
   private failure: ProtocolError | undefined
+  private readonly readBytes: number
+  private readonly directFrom: number
+  private scratch: Uint8Array | undefined
+  private direct = false // the last readBuffer() was the rest of the frame being assembled
 
-  constructor(options?: FrameOptions) {
+  constructor(options?: FrameDecoderOptions) {
     this.maxFrameBytes = options?.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
+    this.readBytes = Math.max(options?.readBytes ?? READ_BYTES, FRAME_PREFIX_BYTES)
+    this.directFrom = Math.max(options?.directReadsFrom ?? DIRECT_READS_FROM, 1)
   }
 
   /** A decoder that assembles payloads of `options.splitSegmentsFrom` bytes or more (default 64 KiB) by segment. */
@@ -198,6 +234,40 @@ export class FrameDecoder<P extends Payload = Uint8Array> {
     const d = new FrameDecoder<Payload>(options)
     d.splitFrom = options?.splitSegmentsFrom ?? SPLIT_SEGMENTS_FROM
     return d
+  }
+
+  /**
+   * Where the next read should put its bytes: the rest of the frame (or capnp segment) being assembled when at least
+   * `directReadsFrom` bytes of it are missing, else a scratch buffer reused from read to read. Never empty. Each
+   * readBuffer() is followed by one {@link commit} before the next.
+   */
+  readBuffer(): Uint8Array {
+    const rest = this.assembly !== undefined ? this.assembly.rest() : this.pending?.subarray(this.pendingFill)
+    this.direct = rest !== undefined && rest.byteLength >= this.directFrom
+    if (this.direct) return rest!
+    return (this.scratch ??= new Uint8Array(this.readBytes))
+  }
+
+  /**
+   * Takes the `n` bytes a read put at the start of the last {@link readBuffer}. As with push, the payloads returned
+   * may be views of that buffer, here a scratch buffer the next read overwrites: decode them before reading on.
+   */
+  commit(n: number): Result.Result<ReadonlyArray<P>, ProtocolError> {
+    if (!this.direct) return this.push(this.scratch!.subarray(0, n))
+    this.direct = false
+    if (this.assembly !== undefined) {
+      this.assembly.advance(n)
+      if (!this.assembly.done) return Result.succeed(NO_FRAMES)
+      const payload = this.assembly.payload as P
+      this.assembly = undefined
+      return Result.succeed([payload])
+    }
+    this.pendingFill += n
+    if (this.pendingFill < this.pending!.byteLength) return Result.succeed(NO_FRAMES)
+    const payload = this.pending as P
+    this.pending = undefined
+    this.pendingFill = 0
+    return Result.succeed([payload])
   }
 
   /** Bytes held for an unfinished frame. */

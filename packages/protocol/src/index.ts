@@ -25,4 +25,5 @@ export {
   type FrameOptions,
   type Payload,
 } from "./frame.ts"
+export { frameReads, startFrameReads, type FrameSink } from "./socket.ts"
 export { canonicalJson, modelFingerprint, tensorInfoOf, type FingerprintTensor } from "./fingerprint.ts"

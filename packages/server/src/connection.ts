@@ -3,6 +3,9 @@ import {
   encodeParts,
   FrameDecoder,
   PROTOCOL_VERSION,
+  startFrameReads,
+  type Payload,
+  type ProtocolError,
   warmCodec,
   type DomainMessage,
   type MessageBody,
@@ -117,10 +120,13 @@ export class Connections extends Context.Service<Connections, {
         const control = yield* makeLane
         const blindLane = yield* makeLane
 
-        const send = (requestId: number, body: MessageBody, trace?: RequestTrace): void => {
+        /** Encodes and writes messages for a request; several go out in one writev (a forward's values and its Result). */
+        const send = (requestId: number, bodies: MessageBody | ReadonlyArray<MessageBody>, trace?: RequestTrace): void => {
           if (socket.destroyed) return
           const t0 = trace === undefined ? 0 : performance.now()
-          const parts = encodeParts({ requestId: requestId as RequestId, body })
+          const parts = Array.isArray(bodies)
+            ? bodies.flatMap((body: MessageBody) => encodeParts({ requestId: requestId as RequestId, body }))
+            : encodeParts({ requestId: requestId as RequestId, body: bodies as MessageBody })
           const t1 = trace === undefined ? 0 : performance.now()
           socket.cork()
           for (const p of parts) {
@@ -143,7 +149,7 @@ export class Connections extends Context.Service<Connections, {
         }
 
         /** Runs a handler on a lane; its reply (or its error) goes to the client; `bytes` stop counting when it is done. */
-        const enqueue = (lane: Lane, requestId: number, bytes: number, effect: Effect.Effect<MessageBody | undefined, ServerError>, trace?: RequestTrace) => {
+        const enqueue = (lane: Lane, requestId: number, bytes: number, effect: Effect.Effect<MessageBody | ReadonlyArray<MessageBody> | undefined, ServerError>, trace?: RequestTrace) => {
           state.queuedBytes += bytes
           if (state.queuedBytes > PAUSE_BYTES) socket.pause()
           const settle = () => {
@@ -251,14 +257,14 @@ export class Connections extends Context.Service<Connections, {
                 ? inference.generate(req, body.params, clock, (index, token) => send(requestId, { _tag: "TokenEvent", index, token }))
                 : inference.forward(req, clock)
               // Output values (encoder / vision forwards) go ahead of the Result, one RefData each, in output order.
-              return enqueue(session.lane, requestId, bytes, run.pipe(Effect.map((o) => {
+              return enqueue(session.lane, requestId, bytes, run.pipe(Effect.map((o): MessageBody | ReadonlyArray<MessageBody> => {
                 if (trace !== undefined) {
                   trace.replyAt = performance.now()
                   trace.execStartedAt = clock.execStartedAt
                   trace.workEndedAt = clock.workEndedAt
                 }
-                for (const v of o.values ?? []) send(requestId, { _tag: "RefData", ref: v.ref, data: v.data }, trace)
-                return result(o, clock)
+                if (o.values === undefined || o.values.length === 0) return result(o, clock)
+                return [...o.values.map((v): MessageBody => ({ _tag: "RefData", ref: v.ref, data: v.data })), result(o, clock)]
               })), trace)
             }
             case "GpuSubmit": {
@@ -275,16 +281,23 @@ export class Connections extends Context.Service<Connections, {
           }
         }
 
-        // Large payloads are assembled segment by segment, so a tensor is copied once out of the socket's chunks.
+        // Large payloads are assembled segment by segment, read in place: a tensor crosses from the kernel into the
+        // buffer it is decoded from.
         const decoder = FrameDecoder.segmented({ maxFrameBytes: settings.maxFrameBytes })
-        let frameStartedAt = 0 // the data event that brought the first bytes of the frame being assembled
-        const onData = (chunk: Buffer): void => {
+        let frameStartedAt = 0 // the read that brought the first bytes of the frame being assembled
+        let fresh = true // no bytes of an unfinished frame held before this read
+        let framingLost = false
+        const onFrames = (frames: Result.Result<ReadonlyArray<Payload>, ProtocolError>, bytes: number): boolean => {
           const chunkAt = performance.now()
-          state.bytesIn += chunk.byteLength
-          const fresh = decoder.buffered === 0
+          state.bytesIn += bytes
           let firstChunkAt = fresh ? chunkAt : frameStartedAt
-          const frames = decoder.push(chunk)
-          if (Result.isFailure(frames)) return hangUp(0, toServerError(frames.failure))
+          if (Result.isFailure(frames)) {
+            // The framing is lost: answer once and end. Reading goes on (every later read fails here unanswered),
+            // so the peer's close is seen and the connection's resources go with it.
+            if (!framingLost) hangUp(0, toServerError(frames.failure))
+            framingLost = true
+            return true
+          }
           if (fresh || frames.success.length > 0) frameStartedAt = chunkAt
           for (const frame of frames.success) {
             const receivedAt = performance.now()
@@ -305,17 +318,19 @@ export class Connections extends Context.Service<Connections, {
               reply(decoded.success.requestId, toServerError(cause))
             }
           }
+          fresh = decoder.buffered === 0
+          return true
         }
 
         const timer = setTimeout(() => { if (!state.authed) socket.destroy() }, HANDSHAKE_MS)
         socket.setNoDelay(true)
-        socket.on("data", onData)
         socket.on("error", () => {})
         socket.on("close", () => {
           clearTimeout(timer)
           Deferred.doneUnsafe(closed, Effect.void)
         })
         if (socket.destroyed) Deferred.doneUnsafe(closed, Effect.void)
+        else startFrameReads(socket, decoder, onFrames)
         yield* Deferred.await(closed)
       }))
 

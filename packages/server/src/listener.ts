@@ -16,7 +16,8 @@ export class Listener extends Context.Service<Listener, { readonly host: string;
       const fork = yield* FiberSet.makeRuntime<never, void, never>()
       const server = yield* Effect.acquireRelease(
         Effect.callback<Server, ReturnType<typeof serverError>>((resume) => {
-          const server = createServer((socket) => { fork(connections.handle(socket)) })
+          // Paused until the connection starts reading it (in place: see startFrameReads).
+          const server = createServer({ pauseOnConnect: true, noDelay: true }, (socket) => { fork(connections.handle(socket)) })
           server.once("error", (e) => resume(Effect.fail(serverError("Listen", `cannot listen on ${settings.host}:${settings.port}: ${e.message}`))))
           server.listen(settings.port, settings.host, () => resume(Effect.succeed(server)))
         }),

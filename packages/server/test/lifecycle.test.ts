@@ -1,5 +1,8 @@
 import { connect, type Connection } from "@djinn/client"
-import { encode, FrameDecoder, PROTOCOL_VERSION, decodePayload, type DomainMessage, type MessageBody, type RequestId } from "@djinn/protocol"
+import {
+  encode, encodeParts, FrameDecoder, PROTOCOL_VERSION, decodePayload, type DomainMessage, type MessageBody, type ModelHandle, type RequestId,
+  type SessionId,
+} from "@djinn/protocol"
 import { Result } from "effect"
 import { spawn } from "node:child_process"
 import { connect as netConnect, type Socket } from "node:net"
@@ -153,6 +156,34 @@ describe("hostile bytes do not take the server down", () => {
     raw.socket.write(frame(0xffff_fff0, new Uint8Array(8)))
     expect((await raw.next())?.body).toMatchObject({ _tag: "Error", code: "protocol" })
     expect(await raw.next()).toBeUndefined()
+  })
+
+  it("a large request written in awkward pieces is read whole (in place), answered, and the connection reads on", async () => {
+    const raw = await Raw.open(server.port)
+    await raw.hello()
+    const data = new Uint8Array(3 * 1024 * 1024 + 12)
+    for (let i = 0; i < data.length; i++) data[i] = (i * 31) & 0xff
+    const bytes = Buffer.concat(encodeParts({
+      requestId: 5 as RequestId,
+      body: {
+        _tag: "Forward", sessionId: 999_999 as SessionId, modelHandle: 1 as ModelHandle,
+        inputs: [{ name: "input", tensor: { dtype: "u8", shape: [data.length], data } }],
+        hints: { phase: "vision", priority: "interactive", expectedTokens: 0, kvBudgetBytes: 0, finalize: true },
+        want: { tokens: false, lastLogits: true, refs: false },
+      },
+    }))
+    // Cuts in the length prefix, the segment table, next to the tensor's segment boundary, and big pieces.
+    let at = 0
+    for (const n of [1, 2, 3, 5, 17, 40, 1, 65_535, 7, 1_000_000, 3, 262_144]) {
+      raw.socket.write(bytes.subarray(at, at + n))
+      at += n
+      await new Promise((r) => setImmediate(r))
+    }
+    raw.socket.write(bytes.subarray(at))
+    expect(await raw.next()).toMatchObject({ requestId: 5, body: { _tag: "Error", code: "notFound" } })
+    raw.send(6, { _tag: "StatsRequest" })
+    expect(await raw.next()).toMatchObject({ requestId: 6, body: { _tag: "StatsReply" } })
+    raw.socket.destroy()
   })
 
   it("garbage before the handshake, a wrong version, half a frame: each connection ends, the server stays up", async () => {
