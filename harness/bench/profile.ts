@@ -7,8 +7,16 @@
 // For causal LMs, --decode N also times a generate of N new tokens after the same prompt and reports the per-token
 // steady cost (wall(N) − wall(1)) / (N − 1).
 //
+// --backend null runs on Dawn's null backend (no GPU work; it offers f16, subgroups and subgroup matrices, so the models
+// take the H100's paths): record_ms is then the host's CPU alone, without a software GPU competing for the cores.
+// --replay-ab alternates reps with forward replay on and off (WebGpuDevice.setReplay; DJINN_REPLAY=0 turns it off for
+// a whole run): the medians of the replayed reps are the row's, those of the others go under `replay_off`.
+// --cpu-prof F writes a V8 CPU profile of the timed reps only (warm-up and pipeline compilation left out), one file per
+// workload (F with the workload's name before the extension), for chrome://inspect or a script.
+//
 //   node harness/bench/profile.ts --config configs/overhead_hf_smoke.yaml [--only a,b] [--reps 5] [--decode 64] [--out f.json]
 import { readFileSync, writeFileSync } from "node:fs"
+import { Session } from "node:inspector/promises"
 import { adapterName, openGpu, WebGpuDevice, type DispatchSample } from "@djinn/gpu"
 import { loadModel, pooledMemory } from "@djinn/engine"
 import { registry } from "@djinn/kernels"
@@ -24,10 +32,13 @@ interface Options {
   sweepLike: boolean
   /** With --sweep-like: wait for the queue to drain between reps anyway (untimed). */
   drain: boolean
+  cpuProf?: string
+  backend?: string
+  replayAb: boolean
 }
 
 const parseArgs = (argv: readonly string[]): Options => {
-  const o: Options = { config: "configs/overhead_hf_smoke.yaml", reps: 5, decode: 0, top: 14, sweepLike: false, drain: false }
+  const o: Options = { config: "configs/overhead_hf_smoke.yaml", reps: 5, decode: 0, top: 14, sweepLike: false, drain: false, replayAb: false }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     const value = () => { const v = argv[++i]; if (v === undefined) throw new Error(`${a} needs a value`); return v }
@@ -39,9 +50,29 @@ const parseArgs = (argv: readonly string[]): Options => {
     else if (a === "--top") o.top = Number(value())
     else if (a === "--sweep-like") o.sweepLike = true
     else if (a === "--drain") o.drain = true
-    else throw new Error(`unknown argument ${a} (--config F, --only a,b, --reps N, --decode N, --out F, --top N, --sweep-like)`)
+    else if (a === "--cpu-prof") o.cpuProf = value()
+    else if (a === "--backend") o.backend = value()
+    else if (a === "--replay-ab") o.replayAb = true
+    else throw new Error(`unknown argument ${a} (--config F, --only a,b, --reps N, --decode N, --out F, --top N, --sweep-like, --drain, --cpu-prof F, --backend B, --replay-ab)`)
   }
   return o
+}
+
+/** A V8 CPU profile of what `run` does, written to `file` (sampling every 100 µs). */
+const cpuProfiled = async <A>(file: string | undefined, run: () => Promise<A>): Promise<A> => {
+  if (file === undefined) return await run()
+  const session = new Session()
+  session.connect()
+  await session.post("Profiler.enable")
+  await session.post("Profiler.setSamplingInterval", { interval: 100 })
+  await session.post("Profiler.start")
+  try {
+    return await run()
+  } finally {
+    const { profile } = await session.post("Profiler.stop")
+    writeFileSync(file, JSON.stringify(profile))
+    session.disconnect()
+  }
 }
 
 const median = (xs: readonly number[]): number => { const s = [...xs].sort((a, b) => a - b); return s.length === 0 ? NaN : s[Math.floor(s.length / 2)] }
@@ -67,7 +98,7 @@ const main = async () => {
   const loaded = Effect.runSync(parseConfig(readFileSync(o.config, "utf8"), o.config))
   // DJINN_PROFILE_TIMESTAMPS=0: no timestamp queries (as the sweep opens the GPU); gpu_ms is then NaN.
   const timestamps = process.env.DJINN_PROFILE_TIMESTAMPS !== "0"
-  const gpu = await openGpu(registry, { profiling: timestamps })
+  const gpu = await openGpu(registry, { profiling: timestamps, backend: o.backend })
   if (!(gpu instanceof WebGpuDevice)) throw new Error("profiling needs a WebGpuDevice")
   const results: Record<string, unknown>[] = []
   // Time spent in readbacks (from the call, which submits what is recorded, to the resolved promise).
@@ -101,14 +132,23 @@ const main = async () => {
         const { gpuMs } = o.sweepLike ? { gpuMs: NaN } : await gpu.finish()
         return { wall, record, gpuMs, readMs, readCount, cpu }
       }
+      // Two warm-ups: a forward replays from its third time (seen, captured, replayed).
       await once(input)
-      const runs = []
-      for (let i = 0; i < o.reps; i++) {
-        if (!o.sweepLike) { runs.push(await once(input)); continue }
-        const x = workInput(w, loaded.config.experiment.seed, i + 1, modelConfigOf(source))
-        runs.push(await once(x, x.kind === "classify" ? pixels(x) : undefined))
-        if (o.drain) await gpu.finish()
-      }
+      await once(input)
+      const runs: Awaited<ReturnType<typeof once>>[] = []
+      const off: typeof runs = []
+      const profFile = o.cpuProf?.replace(/(\.cpuprofile)?$/, `.${w.name}.cpuprofile`)
+      await cpuProfiled(profFile, async () => {
+        for (let i = 0; i < (o.replayAb ? 2 * o.reps : o.reps); i++) {
+          if (o.replayAb) gpu.setReplay(i % 2 === 0)
+          const into = o.replayAb && i % 2 === 1 ? off : runs
+          if (!o.sweepLike) { into.push(await once(input)); continue }
+          const x = workInput(w, loaded.config.experiment.seed, i + 1, modelConfigOf(source))
+          into.push(await once(x, x.kind === "classify" ? pixels(x) : undefined))
+          if (o.drain) await gpu.finish()
+        }
+      })
+      if (o.replayAb) gpu.setReplay(true)
       gpu.setDispatchProfiling(timestamps)
       await runInput(gpu, mem, model, input, images)
       const samples = timestamps ? await gpu.takeDispatchProfile() : []
@@ -123,8 +163,15 @@ const main = async () => {
           flushes: runs[0]?.cpu.flushes, commands: runs[0]?.cpu.commands, bind_groups_created: runs.map((r) => r.cpu.bindGroupsCreated),
           uniforms_ms: median(runs.map((r) => r.cpu.uniformsMs)), encode_ms: median(runs.map((r) => r.cpu.encodeMs)),
           finish_ms: median(runs.map((r) => r.cpu.finishMs)), submit_ms: median(runs.map((r) => r.cpu.submitMs)),
+          // Forwards replayed from a recording (GpuDevice.replay; DJINN_REPLAY=0 turns it off) and captures made.
+          replays: runs.reduce((a, r) => a + r.cpu.replays, 0), captures: runs.reduce((a, r) => a + r.cpu.captures, 0),
         },
         wall_samples: runs.map((r) => +r.wall.toFixed(3)),
+        replay_off: off.length === 0 ? undefined : {
+          wall_ms: median(off.map((r) => r.wall)), record_ms: median(off.map((r) => r.record)), gpu_ms: median(off.map((r) => r.gpuMs)),
+          read_ms: median(off.map((r) => r.readMs)), encode_ms: median(off.map((r) => r.cpu.encodeMs)), replays: off.reduce((a, r) => a + r.cpu.replays, 0),
+          wall_samples: off.map((r) => +r.wall.toFixed(3)),
+        },
         dispatches: samples.length, kernel_sum_ms: samples.reduce((a, s) => a + s.ns, 0) / 1e6,
         kernels: kernels.slice(0, o.top),
       }

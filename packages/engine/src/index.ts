@@ -1,5 +1,6 @@
 export * from "./errors.ts"
 export * from "./memory.ts"
+export { ForwardReplays, structuralKey } from "./replay.ts"
 export * from "./safetensors.ts"
 export * from "./weights.ts"
 export * from "./loader.ts"

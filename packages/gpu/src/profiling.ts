@@ -22,9 +22,12 @@ export interface CpuStats {
   encodeMs: number
   finishMs: number
   submitMs: number
+  /** Recordings made (`capture`) and issued again (`replay`). */
+  captures: number
+  replays: number
 }
 
-export const noCpuStats = (): CpuStats => ({ flushes: 0, bindGroupsCreated: 0, commands: 0, uniformsMs: 0, encodeMs: 0, finishMs: 0, submitMs: 0 })
+export const noCpuStats = (): CpuStats => ({ flushes: 0, bindGroupsCreated: 0, commands: 0, uniformsMs: 0, encodeMs: 0, finishMs: 0, submitMs: 0, captures: 0, replays: 0 })
 
 /** Dispatches timed between two `take` calls (two queries each). */
 const MAX_PROFILED = 4096

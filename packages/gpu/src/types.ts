@@ -53,6 +53,17 @@ export interface SubmitTiming {
   readonly gpuMs: number
 }
 
+/**
+ * A stretch of device calls (dispatches, copies, writes, submits) kept by `GpuDevice.capture` to be issued again by
+ * `GpuDevice.replay`: pipelines, bind groups and uniforms resolved once, so a replay costs the encoder calls only.
+ */
+export interface Recording {
+  /** Dispatches a replay issues. */
+  readonly dispatches: number
+  /** Frees what it holds on the GPU (its uniforms); a replay of it afterwards returns false. */
+  release(): void
+}
+
 export interface GpuDevice {
   readonly adapter: AdapterDescription
   createBuffer(size: number, label?: string): BufferId
@@ -70,6 +81,22 @@ export interface GpuDevice {
   read(buffer: BufferId, offset: number, size: number): Promise<Uint8Array>
   /** Resolves when all submitted work has finished; with profiling on, the GPU time since the last call. */
   finish(): Promise<SubmitTiming>
+  /**
+   * Whether `capture` and `replay` work now (absent: this device has no replay; DJINN_REPLAY=0 turns it off on a
+   * WebGpuDevice).
+   */
+  readonly replayOn?: boolean
+  /**
+   * Runs `record` as usual and keeps the calls it made as a Recording; undefined where replay is off or `record` did
+   * what a replay could not repeat (created or destroyed a buffer, read, waited). Work recorded before is submitted
+   * first, and what `record` leaves unsubmitted is submitted at the end.
+   */
+  capture?(record: () => void): Recording | undefined
+  /**
+   * Issues a recording's calls again (writes with the bytes captured) and submits them. False, with nothing issued,
+   * where it cannot: replay is off, a buffer it binds was destroyed, it was released or is another device's.
+   */
+  replay?(recording: Recording): boolean
   /** Raises the first asynchronous GPU error (validation, out-of-memory) seen since the last check. */
   checkErrors(): Promise<void>
   destroy(): void

@@ -1,7 +1,9 @@
 import { envVar } from "./env.ts"
 import { gpuError, GpuError } from "./errors.ts"
 import { type CpuStats, DispatchProfiler, type DispatchSample, noCpuStats, SubmitTimer } from "./profiling.ts"
+import { BindGroupCache } from "./bind-groups.ts"
 import { BufferPool } from "./buffer-pool.ts"
+import { buildRecording, CaptureLog, encodeSteps, WebGpuRecording } from "./replay.ts"
 import { StagedUploads } from "./uploads.ts"
 import { fastVariantKey, preprocess, variantKey } from "./wgsl.ts"
 import type {
@@ -12,6 +14,7 @@ import type {
   GpuDevice,
   KernelRegistry,
   PipelineId,
+  Recording,
   SubmitTiming,
   Variant,
 } from "./types.ts"
@@ -26,27 +29,6 @@ interface PipelineEntry {
   readonly uniforms: boolean
   /** The variant key (kernel and variant), for profiles. */
   readonly label: string
-}
-
-/** A cached bind group and what it binds, flat: pipeline, uniform offset and size, then buffer, offset, size per binding. */
-interface BindGroupEntry {
-  readonly key: readonly number[]
-  readonly group: GPUBindGroup
-}
-
-/** Bind groups cached before the cache is emptied (it is per device and bindings change with every new request shape). */
-const MAX_BIND_GROUPS = 8192
-
-const mix = (h: number, v: number): number => Math.imul(h ^ v, 0x01000193)
-
-/** Whether a cached bind group's key is this dispatch's. */
-const sameBindings = (key: readonly number[], pipelineId: number, uniformOffset: number, uniformSize: number, bindings: readonly Binding[]): boolean => {
-  if (key.length !== 3 + 3 * bindings.length || key[0] !== pipelineId || key[1] !== uniformOffset || key[2] !== uniformSize) return false
-  for (let i = 0, k = 3; i < bindings.length; i++, k += 3) {
-    const b = bindings[i]
-    if (key[k] !== b.buffer || key[k + 1] !== (b.offset ?? 0) || key[k + 2] !== (b.size ?? -1)) return false
-  }
-  return true
 }
 
 type Command =
@@ -69,9 +51,7 @@ export class WebGpuDevice implements GpuDevice {
   private uniformBytes = new Uint8Array(64 * 1024)
   private uniformUsed = 0
   private uniformBuffer: GPUBuffer
-  /** Bind groups by a hash of their key; a bucket holds the (rare) keys that share a hash. */
-  private bindGroups = new Map<number, BindGroupEntry[]>()
-  private bindGroupCount = 0
+  private readonly bindGroups = new BindGroupCache()
   /**
    * Readback buffers (eight kept): a read takes the smallest that fits (BERT reads a 196 KB and a 1.5 KB output at
    * once: taking whichever came back last replaced a buffer on every other read).
@@ -86,6 +66,10 @@ export class WebGpuDevice implements GpuDevice {
   private cpu: CpuStats = noCpuStats()
   /** Per-dispatch timing (off unless `setDispatchProfiling(true)`): each dispatch in its own timestamped pass. */
   private profiler: DispatchProfiler | undefined = undefined
+  /** Capture and replay (DJINN_REPLAY=0 turns them off, for comparison; `setReplay` in-process). */
+  private replayEnabled: boolean
+  /** The calls of the capture in progress. */
+  private capturing: CaptureLog | undefined = undefined
 
   readonly device: GPUDevice
   readonly adapter: AdapterDescription
@@ -101,6 +85,7 @@ export class WebGpuDevice implements GpuDevice {
     this.kernels = kernels
     this.uniformBuffer = this.newUniformBuffer(this.uniformBytes.byteLength)
     this.uploads = envVar("DJINN_STAGED_UPLOAD") !== "0" ? new StagedUploads(device) : undefined
+    this.replayEnabled = envVar("DJINN_REPLAY") !== "0"
     this.readbacks = new BufferPool(8, (size) => device.createBuffer({ size: Math.max(size, 256), usage: READBACK, label: "readback" }))
     device.addEventListener("uncapturederror", (event) => {
       const error = (event as GPUUncapturedErrorEvent).error
@@ -129,6 +114,7 @@ export class WebGpuDevice implements GpuDevice {
   }
 
   createBuffer(size: number, label?: string): BufferId {
+    this.capturing?.spoil("createBuffer")
     const padded = Math.max(16, Math.ceil(size / 16) * 16)
     if (padded > this.adapter.limits.maxBufferSize) {
       throw gpuError("OutOfMemory", `buffer of ${size} bytes exceeds maxBufferSize ${this.adapter.limits.maxBufferSize}`)
@@ -140,6 +126,7 @@ export class WebGpuDevice implements GpuDevice {
 
   writeBuffer(buffer: BufferId, offset: number, data: Uint8Array): void {
     const target = this.buffer(buffer)
+    this.capturing?.write(buffer, offset, data)
     if (this.uploads !== undefined && StagedUploads.takes(offset, data.byteLength)) {
       this.uploads.write(target, offset, data)
       return
@@ -157,9 +144,10 @@ export class WebGpuDevice implements GpuDevice {
   destroyBuffer(buffer: BufferId): void {
     const target = this.buffers.get(buffer)
     if (target === undefined) return
+    this.capturing?.spoil("destroyBuffer")
     this.flush()
     this.buffers.delete(buffer)
-    this.clearBindGroups()
+    this.bindGroups.clear()
     target.destroy()
   }
 
@@ -193,6 +181,7 @@ export class WebGpuDevice implements GpuDevice {
   }
 
   dispatch(call: Dispatch): void {
+    this.capturing?.dispatch(call)
     let uniformOffset = -1
     if (call.uniforms !== undefined) {
       uniformOffset = this.uniformUsed
@@ -209,22 +198,13 @@ export class WebGpuDevice implements GpuDevice {
   }
 
   copy(src: BufferId, srcOffset: number, dst: BufferId, dstOffset: number, size: number): void {
+    this.capturing?.copy(src, srcOffset, dst, dstOffset, size)
     this.commands.push({ kind: "copy", src, srcOffset, dst, dstOffset, size })
   }
 
   private bindGroup(entry: PipelineEntry, pipelineId: PipelineId, bindings: readonly Binding[], uniformOffset: number, uniformSize: number): GPUBindGroup {
-    // Numbers only on the hit path (no key string per dispatch): a hash to find the bucket, the flat key to confirm.
-    let hash = mix(mix(mix(0x811c9dc5, pipelineId), uniformOffset), uniformSize)
-    for (let i = 0; i < bindings.length; i++) {
-      const b = bindings[i]
-      hash = mix(mix(mix(hash, b.buffer), b.offset ?? 0), b.size ?? -1)
-    }
-    const bucket = this.bindGroups.get(hash)
-    if (bucket !== undefined) {
-      for (let i = 0; i < bucket.length; i++) {
-        if (sameBindings(bucket[i].key, pipelineId, uniformOffset, uniformSize, bindings)) return bucket[i].group
-      }
-    }
+    const cached = this.bindGroups.find(pipelineId, bindings, uniformOffset, uniformSize)
+    if (cached !== undefined) return cached
     const entries: GPUBindGroupEntry[] = []
     let slot = 0
     if (entry.uniforms) entries.push({ binding: slot++, resource: { buffer: this.uniformBuffer, offset: uniformOffset, size: uniformSize } })
@@ -235,19 +215,8 @@ export class WebGpuDevice implements GpuDevice {
     }
     const group = this.device.createBindGroup({ layout: entry.layout, entries })
     this.cpu.bindGroupsCreated++
-    if (this.bindGroupCount > MAX_BIND_GROUPS) this.clearBindGroups()
-    const key = [pipelineId, uniformOffset, uniformSize]
-    for (const b of bindings) key.push(b.buffer, b.offset ?? 0, b.size ?? -1)
-    const list = this.bindGroups.get(hash)
-    if (list === undefined) this.bindGroups.set(hash, [{ key, group }])
-    else list.push({ key, group })
-    this.bindGroupCount++
+    this.bindGroups.add(pipelineId, bindings, uniformOffset, uniformSize, group)
     return group
-  }
-
-  private clearBindGroups(): void {
-    this.bindGroups.clear()
-    this.bindGroupCount = 0
   }
 
   /** Encodes and submits what is recorded. */
@@ -256,7 +225,7 @@ export class WebGpuDevice implements GpuDevice {
     if (this.uniformUsed > this.uniformBuffer.size) {
       this.uniformBuffer.destroy()
       this.uniformBuffer = this.newUniformBuffer(Math.max(this.uniformUsed, this.uniformBuffer.size * 2))
-      this.clearBindGroups()
+      this.bindGroups.clear()
     }
     const t0 = performance.now()
     if (this.uniformUsed > 0) this.device.queue.writeBuffer(this.uniformBuffer, 0, this.uniformBytes.buffer, 0, this.uniformUsed)
@@ -318,7 +287,67 @@ export class WebGpuDevice implements GpuDevice {
   }
 
   submit(): void {
+    this.capturing?.submit()
     this.flush()
+  }
+
+  get replayOn(): boolean {
+    return this.replayEnabled && this.profiler === undefined
+  }
+
+  /** Turns capture and replay on or off (A/B runs in one process); off, `capture` only runs and `replay` refuses. */
+  setReplay(on: boolean): void {
+    this.replayEnabled = on
+  }
+
+  capture(record: () => void): Recording | undefined {
+    // Nested in another capture, the outer one keeps these calls.
+    if (!this.replayOn || this.capturing !== undefined) {
+      record()
+      return undefined
+    }
+    this.flush()
+    const log = new CaptureLog()
+    this.capturing = log
+    try {
+      record()
+    } finally {
+      this.capturing = undefined
+    }
+    this.flush()
+    if (log.spoiled !== undefined) return undefined
+    const recording = buildRecording({ device: this.device, bufferOf: (id) => this.buffer(id), pipelineOf: (id) => this.pipelines[id] }, log)
+    if (recording !== undefined) this.cpu.captures++
+    return recording
+  }
+
+  replay(recording: Recording): boolean {
+    if (!this.replayOn || this.capturing !== undefined) return false
+    if (!(recording instanceof WebGpuRecording) || recording.owner !== this.device || !recording.live(this.buffers)) return false
+    this.flush()
+    const c = this.cpu
+    for (const op of recording.ops) {
+      if (op.kind === "write") {
+        this.writeBuffer(op.buffer, op.offset, op.data)
+        continue
+      }
+      const t1 = performance.now()
+      const encoder = this.device.createCommandEncoder()
+      const stamp = this.submitTimer?.begin()
+      if (encodeSteps(encoder, op.steps, stamp) && stamp !== undefined) this.submitTimer!.end(encoder)
+      const t2 = performance.now()
+      const commandBuffer = encoder.finish()
+      const t3 = performance.now()
+      this.device.queue.submit([commandBuffer])
+      const t4 = performance.now()
+      c.flushes++
+      c.commands += op.steps.length
+      c.encodeMs += t2 - t1
+      c.finishMs += t3 - t2
+      c.submitMs += t4 - t3
+    }
+    c.replays++
+    return true
   }
 
   /** The CPU time of flushes since the last call, and a reset. */
@@ -330,6 +359,7 @@ export class WebGpuDevice implements GpuDevice {
 
   /** Turns per-dispatch timing on or off (needs timestamp queries). Each dispatch then runs in its own compute pass. */
   setDispatchProfiling(on: boolean): boolean {
+    this.capturing?.spoil("setDispatchProfiling")
     this.flush()
     if (!on || !this.adapter.timestamps) {
       this.profiler?.destroy()
@@ -347,6 +377,7 @@ export class WebGpuDevice implements GpuDevice {
   }
 
   async read(buffer: BufferId, offset: number, size: number): Promise<Uint8Array> {
+    this.capturing?.spoil("read")
     const source = this.buffer(buffer)
     const padded = Math.ceil(size / 4) * 4
     const staging = this.readbacks.take(padded)
@@ -368,6 +399,7 @@ export class WebGpuDevice implements GpuDevice {
   }
 
   async finish(): Promise<SubmitTiming> {
+    this.capturing?.spoil("finish")
     this.flush()
     await this.device.queue.onSubmittedWorkDone()
     return { gpuMs: ((await this.submitTimer?.collect()) ?? 0) / 1e6 }

@@ -3,6 +3,7 @@ import { add, attention, copy2d, embedding, layernorm, matmul, tanh } from "@dji
 import { Schema } from "effect"
 import { engineError } from "../errors.ts"
 import { allocTensor, binding, readTensor, type Memory, type Tensor } from "../memory.ts"
+import { ForwardReplays } from "../replay.ts"
 import type { WeightSource } from "../weights.ts"
 import { ParamLoader, releaseAll, type TensorSpec } from "./params.ts"
 
@@ -91,6 +92,7 @@ export class Bert {
   private readonly poolB: Tensor | undefined
   private readonly eps: number
   private readonly gelu: "gelu_erf" | "gelu_tanh"
+  private readonly replays = new ForwardReplays()
 
   constructor(gpu: GpuDevice, mem: Memory, config: BertConfig, weights: WeightSource, dtype: DType) {
     const act = config.hidden_act ?? "gelu"
@@ -142,8 +144,16 @@ export class Bert {
     }
   }
 
-  /** Records the forward of a [B, S] batch (no submit, no readback). */
+  /**
+   * Records the forward of a [B, S] batch (no readback), or replays the device's recording of an earlier forward with
+   * the same arguments (`ForwardReplays`: the same shapes and tensors; the inputs' values are the caller's writes).
+   */
   encode(args: BertArgs): void {
+    this.replays.run(this.gpu, args, () => this.record(args))
+  }
+
+  /** The forward's device calls; a function of the model and of the arguments' structure only (see ForwardReplays). */
+  private record(args: BertArgs): void {
     const { gpu, dtype, eps } = this
     const { B, S, scratch: s } = args
     const D = this.hidden

@@ -2,6 +2,7 @@ import { envVar, type Binding, type DType, type GpuDevice } from "@djinn/gpu"
 import { avgpool, cast, conv2d, im2col, matmul, maxpool } from "@djinn/kernels"
 import { engineError } from "../errors.ts"
 import { allocTensor, binding, encodeValues, readTensor, type Memory, type Tensor } from "../memory.ts"
+import { ForwardReplays } from "../replay.ts"
 import type { WeightSource } from "../weights.ts"
 import { ParamLoader, releaseAll } from "./params.ts"
 import { convBns, resnetPlan, resnetTensors, type ConvBn, type ResNetConfig, type ResNetPlan } from "./resnet-plan.ts"
@@ -75,6 +76,7 @@ export class ResNet {
   private readonly blocks: Block[]
   private readonly fcW: Tensor
   private readonly fcB: Tensor
+  private readonly replays = new ForwardReplays()
 
   constructor(gpu: GpuDevice, mem: Memory, config: ResNetConfig, weights: WeightSource, dtype: DType, options: ResNetOptions = {}) {
     this.gpu = gpu
@@ -166,10 +168,16 @@ export class ResNet {
   }
 
   /**
-   * Records the forward of input [N, C, H, W] into logits [N, classes] (no submit, no readback). The input is in the
-   * model's dtype, or f32 for an f16 NHWC model (its stem's gather casts).
+   * Records the forward of input [N, C, H, W] into logits [N, classes] (no readback), or replays the device's
+   * recording of an earlier forward with the same arguments (`ForwardReplays`). The input is in the model's dtype, or
+   * f32 for an f16 NHWC model (its stem's gather casts).
    */
   encode(args: { input: Tensor; logits: Tensor; scratch: ResNetScratch }): void {
+    this.replays.run(this.gpu, args, () => this.record(args))
+  }
+
+  /** The forward's device calls; a function of the model and of the arguments' structure only (see ForwardReplays). */
+  private record(args: { input: Tensor; logits: Tensor; scratch: ResNetScratch }): void {
     const s = args.scratch
     const inputDtype = args.input.dtype
     if (inputDtype !== this.dtype && !(inputDtype === "f32" && this.layout === "nhwc")) {
