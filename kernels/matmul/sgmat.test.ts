@@ -119,10 +119,13 @@ describe("matmul_sgmat", async () => {
     expect(relError(await y.read(), reference({ x, w, b, M, N, K, wLayout: "nk" }))).toBeLessThan(tolerance("f16"))
   })
 
-  it("picks 128×128 tiles only when there are enough of them", () => {
-    expect(sgmat.tileOf(1024, 4096)).toBe("128x128/8")
-    expect(sgmat.tileOf(128, 768)).toBe("64x64/4")
-    expect(sgmat.tileOf(25088, 64)).toBe("64x64/4")
+  it("picks big tiles only when there are enough of them", () => {
+    // 256×128 where they make a wave (4 × 32 at 1024 tokens), 128×128 where those would leave SMs idle (2 × 32 at 512).
+    expect(sgmat.tileOf(1024, 4096)).toBe("256x128/8+v")
+    expect(sgmat.tileOf(512, 12288)).toBe("256x128/8+v")
+    expect(sgmat.tileOf(512, 4096)).toBe("128x128/8+v")
+    expect(sgmat.tileOf(128, 768)).toBe("64x64/4+v")
+    expect(sgmat.tileOf(25088, 64)).toBe("64x64/4+v")
     expect(sgmat.splitsOf(128, 768, 3072, "64x64/4+ws")).toBe(11)
     expect(sgmat.splitsOf(128, 2304, 768, "64x64/4+ws")).toBe(3)
     expect(sgmat.splitsOf(1024, 4096, 4096, "128x128/4+ws")).toBe(1)

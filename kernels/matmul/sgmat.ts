@@ -61,18 +61,24 @@ export const usable = (adapter: AdapterDescription): boolean =>
 
 /** Fewer 128×128 tiles than this leaves SMs idle (an H100 has 132, one such workgroup each): take 64×64 tiles then. */
 const MIN_BIG_TILES = 128
+/** 256×128 tiles only when there are about as many as SMs (one workgroup each: 45 KiB of workgroup memory). */
+const MIN_HUGE_TILES = 128
 
 /**
  * Measured on the H100 with Dawn's robustness off (the default, see `GpuConfig.robustness`; docs/perf-notes.md,
- * "Robustness"): "128x128/8" is the best on every aligned "nk" prefill shape (155 TFLOP/s on 1024×4096×4096, against
- * 122–139 for the other tiles) and within 10% on "kn". With robustness on, "128x128/4+ws" was the best (80 TFLOP/s).
- * Unaligned shapes load element by element: every subgroup stages there too ("128x128/8").
+ * "Robustness" and "Tensor-core GEMM, session 4"): workgroup tiles of vec4<u32> ("+v") beat f16 ones on every shape;
+ * "256x128/8+v" (64×64 per subgroup) is the best where it still makes a full wave of workgroups (Llama-2-7B 1k prefill:
+ * its GEMMs 91.6 → 87.2 ms of GPU against "128x128/8+v"), but with fewer (o_proj and down at 512 tokens: 64 of them)
+ * the SMs idle and it loses by 1.7×: "128x128/8+v" then. Unaligned shapes load element by element: every subgroup
+ * stages there too ("128x128/8").
  */
 export const tileOf = (M: number, N: number, aligned = true): SgTile => {
   // N ≤ 64 (ResNet's stem and first stage) would leave half of every 128-wide tile idle.
   const big = N > 64 && Math.ceil(M / 128) * Math.ceil(N / 128) >= MIN_BIG_TILES
-  if (aligned) return big ? BIG_TILE : SMALL_TILE
-  return big ? "128x128/8" : "64x64/4"
+  if (!aligned) return big ? "128x128/8" : "64x64/4"
+  if (!big) return SMALL_TILE
+  if (BIG_TILE !== undefined) return BIG_TILE
+  return Math.ceil(M / 256) * Math.ceil(N / 128) >= MIN_HUGE_TILES ? "256x128/8+v" : "128x128/8+v"
 }
 
 const MAX_GROUPS = 65535
@@ -84,20 +90,21 @@ const tileParts = (tile: SgTile): NonNullable<ReturnType<typeof parseTile>> => {
 }
 
 /** A tile named by an environment variable (for A/B runs), else the default. */
-const tileFromEnv = (name: string, otherwise: SgTile): SgTile => {
+const tileFromEnv = (name: string): SgTile | undefined => {
   const env = envVar(name)
-  return env !== undefined && parseTile(env) !== undefined ? (env as SgTile) : otherwise
+  return env !== undefined && parseTile(env) !== undefined ? (env as SgTile) : undefined
 }
 /**
- * The tile of big aligned shapes; DJINN_SGMAT_BIG_TILE=128x128/4+ws (or another SgTile, e.g. 128x128/8+v or
- * 256x128/8+v) picks another.
+ * The tile of every big aligned shape when DJINN_SGMAT_BIG_TILE names one (e.g. 128x128/8, the default before
+ * session 4, or 128x128/4+ws); unset, tileOf picks by shape.
  */
-const BIG_TILE: SgTile = tileFromEnv("DJINN_SGMAT_BIG_TILE", "128x128/8")
+const BIG_TILE: SgTile | undefined = tileFromEnv("DJINN_SGMAT_BIG_TILE")
 /**
- * The tile of small aligned shapes; DJINN_SGMAT_SMALL_TILE=64x64/4+ws picks the one with staging subgroups (the best
- * with robustness on; without, "64x64/4" took BERT's GEMMs 1.81 → 1.77 ms and ResNet's 2.10 → 2.01 ms on the H100).
+ * The tile of small aligned shapes; DJINN_SGMAT_SMALL_TILE names another (64x64/4, the default before session 4;
+ * 64x64/4+ws, the best with robustness on). On the H100 "+v" took ResNet-50's 3×3 GEMMs 15–20% faster (6272×128×1152:
+ * 25.1 → 20.1 µs) and BERT's 5–10%.
  */
-const SMALL_TILE: SgTile = tileFromEnv("DJINN_SGMAT_SMALL_TILE", "64x64/4")
+const SMALL_TILE: SgTile = tileFromEnv("DJINN_SGMAT_SMALL_TILE") ?? "64x64/4+v"
 
 /** 16-byte loads and stores need rows (K; N too for y, the residual and "kn" W) and every offset in whole 8-half pieces. */
 export const alignedOf = (args: LinearArgs): boolean =>
