@@ -8,6 +8,7 @@ import type { GpuCall } from "../domain/gpu.ts"
 import * as G from "../gen/djinn.ts"
 import { PTR } from "../gen/pointers.ts"
 import { elements, writeBytes, writeDataList, writeText, writeU32s, writeU64s } from "./fields.ts"
+import { encodeHotParts, isHot } from "./hot-encode.ts"
 import { allowExternals, EXTERNAL_BYTES, newMessage, serialize, serializeParts } from "./wire.ts"
 
 const code = <T extends string>(all: ReadonlyArray<T>) => Object.fromEntries(all.map((v, i) => [v, i])) as Record<T, number>
@@ -310,4 +311,7 @@ export const encodePayload = (m: DomainMessage): Uint8Array => serialize(build(m
  * The framed message as [prefix + segment table, …segments] views: write them in order, the tensors are not copied
  * at all (Data of 64 KiB or more is sent from the caller's bytes, which must stay unchanged until written).
  */
-export const encodeParts = (m: DomainMessage): Array<Uint8Array> => serializeParts(build(m))
+export const encodeParts = (m: DomainMessage): Array<Uint8Array> =>
+  isHot(m.body._tag) ? encodeHotParts(m as Parameters<typeof encodeHotParts>[0]) : serializeParts(build(m))
+/** encodeParts through the capnp-es builders for every kind (tests hold the hot writer to its bytes). */
+export const encodePartsGeneral = (m: DomainMessage): Array<Uint8Array> => serializeParts(build(m))
