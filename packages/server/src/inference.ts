@@ -94,6 +94,13 @@ export class Inference extends Context.Service<Inference, {
       const sessions = yield* Sessions
       const skeletonizer = yield* Skeletonizer
       const profiler = yield* Profiler
+      // cacheAllocations once per model: a session that finalizes every request places a fresh context each time.
+      const allocationCounts = new WeakMap<CausalLM, number>()
+      const allocationsOf = (lm: CausalLM): number => {
+        let n = allocationCounts.get(lm)
+        if (n === undefined) allocationCounts.set(lm, (n = cacheAllocations(lm)))
+        return n
+      }
 
       /** The session's context for a model, created in its arena when there is none (the placement of its KV cache). */
       const contextFor = (session: Session, model: ModelEntry, lm: CausalLM, plan: Plan, extra: number): SessionContext => {
@@ -105,7 +112,7 @@ export class Inference extends Context.Service<Inference, {
           return existing
         }
         const perToken = lm.kvBytesPerToken()
-        const slack = cacheAllocations(lm) * 256
+        const slack = allocationsOf(lm) * 256
         const fits = Math.floor((session.arena.free - slack) / perToken)
         const least = Math.max(extra, plan.kvTokens)
         const wanted = plan.kvPolicy === "exact" ? least : Math.max(least, Math.min(lm.maxPositions, fits))
