@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest"
 import type { DType } from "@djinn/gpu"
 import { dtypesOf, guardedOutput, randomFloats, relError, roundF16, testDevice, tolerance, upload } from "../testing/harness.ts"
-import { checkShape, type Activation, type WLayout } from "../matmul/linear.ts"
+import { checkShape, gluRows, type Activation, type GluLayout, type WLayout } from "../matmul/linear.ts"
 import { encode as rmsnormEncode, reference as rmsnormReference } from "../rmsnorm/rmsnorm.ts"
 import { encode, knSplit, MAX_M, reference, referenceSwiglu } from "./gemv.ts"
 
@@ -97,28 +97,32 @@ describe("gemv", async () => {
     }
   }
 
-  // SwiGLU ("nk", W = [gate; up]): N of 1 and past the last workgroup's output rows, scalar / vec4 / packed loads,
-  // bias over 2N, the residual on top, and row-thread counts that leave 1 to 16 outputs a workgroup (8 threads a row
-  // with the workgroup-memory reduction).
-  type SwigluCase = [M: number, N: number, K: number, bias: boolean, residual: boolean, rowThreads: number]
+  // SwiGLU ("nk", W = [gate; up] or blocks of 16 of each): N of 1 and past the last workgroup's output rows, scalar /
+  // vec4 / packed loads, bias over W's rows, the residual on top, and row-thread counts that leave 1 to 16 outputs a
+  // workgroup (8 threads a row with the workgroup-memory reduction); "blocks" with N short of a whole block.
+  type SwigluCase = [M: number, N: number, K: number, bias: boolean, residual: boolean, rowThreads: number, layout: GluLayout]
   const swigluCases: SwigluCase[] = [
-    [1, 1, 5, false, false, 32],
-    [1, 257, 1031, true, false, 32],
-    [3, 67, 516, false, true, 32],
-    [8, 130, 64, true, true, 8],
-    [2, 1032, 256, false, false, 128],
+    [1, 1, 5, false, false, 32, "halves"],
+    [1, 257, 1031, true, false, 32, "halves"],
+    [3, 67, 516, false, true, 32, "halves"],
+    [8, 130, 64, true, true, 8, "halves"],
+    [2, 1032, 256, false, false, 128, "halves"],
+    [1, 1, 5, false, false, 32, "blocks"],
+    [1, 257, 1031, true, false, 32, "blocks"],
+    [8, 130, 64, true, true, 8, "blocks"],
+    [2, 1024, 256, false, false, 128, "blocks"],
   ]
   for (const dtype of dtypesOf(gpu)) {
-    for (const [M, N, K, bias, residual, rowThreads] of swigluCases) {
-      it(`swiglu ${dtype} ${M}×${N}×${K}${bias ? " +b" : ""}${residual ? " +residual" : ""} rowThreads=${rowThreads}`, async () => {
-        const { x, w, b } = inputs(M, 2 * N, K, 0, dtype, M * 3 + N + K)
+    for (const [M, N, K, bias, residual, rowThreads, layout] of swigluCases) {
+      it(`swiglu ${layout} ${dtype} ${M}×${N}×${K}${bias ? " +b" : ""}${residual ? " +residual" : ""} rowThreads=${rowThreads}`, async () => {
+        const { x, w, b } = inputs(M, gluRows(N, layout), K, 0, dtype, M * 3 + N + K)
         const r = dtype === "f16" ? roundF16(randomFloats(M * N, N + 9, -2, 2)) : randomFloats(M * N, N + 9, -2, 2)
         const y = guardedOutput(gpu, M * N, dtype)
         encode(gpu, {
           x: upload(gpu, x, dtype), w: upload(gpu, w, dtype), b: bias ? upload(gpu, b, dtype) : undefined, y: y.binding,
-          residual: residual ? upload(gpu, r, dtype) : undefined, M, N, K, wLayout: "nk", dtype, swiglu: true,
+          residual: residual ? upload(gpu, r, dtype) : undefined, M, N, K, wLayout: "nk", dtype, swiglu: layout,
         }, { rowThreads, subgroups: rowThreads !== 8 })
-        const want = referenceSwiglu({ x, w, b: bias ? b : undefined, M, N, K, wLayout: "nk", residual: residual ? r : undefined })
+        const want = referenceSwiglu({ x, w, b: bias ? b : undefined, M, N, K, wLayout: "nk", residual: residual ? r : undefined }, layout)
         expect(relError(await y.read(), want)).toBeLessThan(tolerance(dtype))
       })
     }
@@ -127,22 +131,23 @@ describe("gemv", async () => {
   // RMSNORM ("nk"): the CPU reference is rmsnorm (rounded to the dtype, as the separate kernel stores it)
   // then the plain or swiglu gemv. Odd K (scalar loads), vec4, packed f16, M from 1 to MAX_M (each row its own rstd),
   // x offsets, with bias and residual (the norm weight bound after both), swiglu, the workgroup-memory reduction.
-  type NormCase = [M: number, N: number, K: number, swiglu: boolean, bias: boolean, residual: boolean, xOffset: number, subgroups: boolean]
+  type NormCase = [M: number, N: number, K: number, swiglu: GluLayout | undefined, bias: boolean, residual: boolean, xOffset: number, subgroups: boolean]
   const normCases: NormCase[] = [
-    [1, 257, 1031, false, false, false, 0, true],
-    [1, 1032, 4096, false, false, false, 0, true],
-    [3, 67, 516, true, false, true, 0, true],
-    [8, 130, 264, true, true, false, 8, true],
-    [2, 67, 512, false, true, true, 16, true],
-    [5, 33, 1031, false, false, false, 3, false],
-    [2, 65, 256, true, false, false, 0, false],
+    [1, 257, 1031, undefined, false, false, 0, true],
+    [1, 1032, 4096, undefined, false, false, 0, true],
+    [3, 67, 516, "halves", false, true, 0, true],
+    [8, 130, 264, "halves", true, false, 8, true],
+    [2, 67, 512, undefined, true, true, 16, true],
+    [5, 33, 1031, undefined, false, false, 3, false],
+    [2, 65, 256, "halves", false, false, 0, false],
+    [3, 86, 512, "blocks", false, false, 0, true],
   ]
   for (const dtype of dtypesOf(gpu)) {
     for (const [M, N, K, swiglu, bias, residual, xOffset, sg] of normCases) {
       const subgroups = sg && gpu.adapter.subgroups
-      it(`rmsnorm ${dtype} ${M}×${N}×${K}${swiglu ? " swiglu" : ""}${bias ? " +b" : ""}${residual ? " +residual" : ""}${xOffset ? ` xOffset=${xOffset}` : ""}${subgroups ? " subgroups" : ""}`, async () => {
+      it(`rmsnorm ${dtype} ${M}×${N}×${K}${swiglu !== undefined ? ` swiglu ${swiglu}` : ""}${bias ? " +b" : ""}${residual ? " +residual" : ""}${xOffset ? ` xOffset=${xOffset}` : ""}${subgroups ? " subgroups" : ""}`, async () => {
         const round = (a: Float32Array) => (dtype === "f16" ? roundF16(a) : a)
-        const Nw = swiglu ? 2 * N : N
+        const Nw = swiglu !== undefined ? gluRows(N, swiglu) : N
         const x = round(randomFloats(xOffset + M * K, M * 11 + K, -3, 3))
         const g = round(randomFloats(K, K + 1, 0.5, 1.5))
         const w = round(randomFloats(Nw * K, N + 2, -0.5, 0.5))
@@ -157,7 +162,7 @@ describe("gemv", async () => {
         }, { subgroups })
         const h = round(rmsnormReference(x.subarray(xOffset), g, M, K, eps))
         const ref = { x: h, w, b: bias ? b : undefined, M, N, K, wLayout: "nk" as const, residual: residual ? r : undefined }
-        const want = swiglu ? referenceSwiglu(ref) : reference(ref)
+        const want = swiglu !== undefined ? referenceSwiglu(ref, swiglu) : reference(ref)
         expect(relError(await y.read(), want)).toBeLessThan(tolerance(dtype))
       })
     }
@@ -189,7 +194,7 @@ describe("gemv", async () => {
   })
 
   it("swiglu rejects kn weights, an activation and one row a workgroup", () => {
-    const args = { x: { buffer: 0 }, w: { buffer: 0 }, y: { buffer: 0 }, M: 1, N: 4, K: 4, swiglu: true } as const
+    const args = { x: { buffer: 0 }, w: { buffer: 0 }, y: { buffer: 0 }, M: 1, N: 4, K: 4, swiglu: "halves" } as const
     expect(() => encode(gpu, { ...args, wLayout: "kn" })).toThrow(/swiglu/)
     expect(() => encode(gpu, { ...args, wLayout: "nk", activation: "gelu_tanh" })).toThrow(/swiglu/)
     expect(() => encode(gpu, { ...args, wLayout: "nk" }, { rowThreads: 256 })).toThrow(/swiglu/)

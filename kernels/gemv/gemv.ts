@@ -1,17 +1,11 @@
 import { grid, packUniforms, type Binding, type BufferId, type GpuDevice, type KernelSpec } from "@djinn/gpu"
 import { wgsl } from "../source.ts"
 import { deviceWorkspace } from "../workspace.ts"
-import { checkShape, dtypeOf, encodeReduce, epilogueDefines, epilogueWgsl, reference, type LinearArgs, type ReferenceArgs } from "../matmul/linear.ts"
+import { checkShape, dtypeOf, encodeReduce, epilogueDefines, epilogueWgsl, type LinearArgs } from "../matmul/linear.ts"
 
-export { reference, type LinearArgs } from "../matmul/linear.ts"
+export { reference, referenceSwiglu, type LinearArgs } from "../matmul/linear.ts"
 
 export interface GemvArgs extends LinearArgs {
-  /**
-   * "nk" only: W is [2N, K], N gate rows then N up rows (a fused gate_up projection; b, if any, 2N too), and
-   * y[m,n] = silu(x_m·gate_n + b[n]) · (x_m·up_n + b[N+n]) (+ residual) — Llama's MLP activation in the epilogue.
-   * Excludes `activation`.
-   */
-  readonly swiglu?: boolean
   /**
    * "nk" only: RMSNorm fused. Each row of x is normalized as `rmsnorm` would (x[m,k] / sqrt(mean_k(x[m,k]²) + eps) ·
    * weight[k], f32): the kernel sums the squares of the x it reads for the product and applies rstd to the sum, so the
@@ -72,17 +66,12 @@ const withEpilogue = (bindings: Binding[], args: LinearArgs): Binding[] => {
 
 /** Matrix-vector product for M ≤ MAX_M rows of x: y[M,N] = act(x[M,K] · W + b) (+ residual), W in either layout. */
 export const encode = (gpu: GpuDevice, args: GemvArgs, options: GemvOptions = {}): void => {
-  checkShape("gemv", args, { residual: true })
+  checkShape("gemv", args, { residual: true, swiglu: ["halves", "blocks"], swigluResidual: true })
   const o = { ...defaults, ...options }
   const { M, N, K } = args
   if (M > MAX_M) throw new Error(`gemv: M = ${M} exceeds MAX_M = ${MAX_M} (use matmul / linear)`)
-  const swiglu = args.swiglu === true
-  if (swiglu) {
-    if (args.wLayout !== "nk") throw new Error("gemv: swiglu needs W as [2N, K] (\"nk\")")
-    if ((args.activation ?? "none") !== "none") throw new Error("gemv: swiglu excludes an activation")
-    if (o.rowThreads > 128) throw new Error("gemv: swiglu needs rowThreads ≤ 128 (two rows a workgroup)")
-    if (2 * N * K >= 2 ** 32) throw new Error("gemv: indices exceed u32")
-  }
+  const swiglu = args.swiglu !== undefined
+  if (swiglu && o.rowThreads > 128) throw new Error("gemv: swiglu needs rowThreads ≤ 128 (two rows a workgroup)")
   const dtype = dtypeOf(args)
   const xOff = args.xOffset ?? 0
   const yOff = args.yOffset ?? 0
@@ -97,7 +86,6 @@ export const encode = (gpu: GpuDevice, args: GemvArgs, options: GemvOptions = {}
     if (packed) defines.push("PACKED")
     if (vec4) defines.push("VEC4")
     if (gpu.adapter.subgroups && o.subgroups) defines.push("SUBGROUPS")
-    if (swiglu) defines.push("SWIGLU")
     if (norm !== undefined) defines.push("RMSNORM")
     // Output rows per workgroup: with swiglu half its row slots read gate rows and half up rows.
     const rows = WG / o.rowThreads / (swiglu ? 2 : 1)
@@ -141,18 +129,4 @@ export const encode = (gpu: GpuDevice, args: GemvArgs, options: GemvOptions = {}
     workgroups: [columnGroups, chunks, 1],
   })
   encodeReduce(gpu, { ...args, part, splits: chunks, yOffset: yOff, residualOffset: rOff, dtype })
-}
-
-/** CPU reference (float64) of a swiglu gemv: silu(gate) · up over the [M, 2N] linear reference, plus the residual. */
-export const referenceSwiglu = (r: ReferenceArgs): Float64Array => {
-  const { M, N } = r
-  const a = reference({ ...r, N: 2 * N, activation: "none", residual: undefined })
-  const y = new Float64Array(M * N)
-  for (let m = 0; m < M; m++) {
-    for (let n = 0; n < N; n++) {
-      const g = a[m * 2 * N + n]
-      y[m * N + n] = (g / (1 + Math.exp(-g))) * a[m * 2 * N + N + n] + (r.residual === undefined ? 0 : r.residual[(r.residualOffset ?? 0) + m * N + n])
-    }
-  }
-  return y
 }

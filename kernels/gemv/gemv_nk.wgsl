@@ -7,8 +7,9 @@ enable subgroups;
 // in workgroup memory, or with subgroupAdd in SUBGROUPS variants where the subgroup fits in a row.
 // Every x row rides along with each W load, so W is read once for all MR rows. Arithmetic is f32.
 // Variants: VEC4 | PACKED (f16 only), SUBGROUPS, BIAS, activation defines of epilogue.wgsl, RESIDUAL (y = act(…) +
-// residual, the transformer's skip connection fused), SWIGLU (W is [gate; up], 2N rows, and y[m,n] =
-// silu(gate_n·x_m) · (up_n·x_m): half of a workgroup's rows reduce gate rows, the other half the matching up rows),
+// residual, the transformer's skip connection fused), SWIGLU (W holds gate and up rows: [gate; up], or with
+// GLU_BLOCKS blocks of 16 gate rows each followed by the same 16 outputs' up rows; y[m,n] = silu(gate_n·x_m) ·
+// (up_n·x_m): half of a workgroup's rows reduce gate rows, the other half the matching up rows),
 // RMSNORM (Llama's RMSNorm fused: y = rstd_m · Σ_k W[n,k]·x[m,k]·g[k] — the row's threads sum the squares of the x
 // elements they read anyway beside the dot product, and the reduced sum gives rstd_m at the end, so the norm costs no
 // extra pass or barrier; g, the norm weight of K elements, is bound last and eps rides in the uniforms. Unlike the
@@ -149,12 +150,31 @@ fn finish(m: u32, n: u32, a: f32) {
 }
 
 // #if SWIGLU
+// The W row (and bias element) of output n's gate: W is [gate; up] (N rows each), or with GLU_BLOCKS blocks of 16 gate
+// rows, each followed by the same outputs' 16 up rows (what the GEMMs' swiglu epilogues read).
+fn gate_row(n: u32) -> u32 {
+  // #if GLU_BLOCKS
+  return (n / 16u) * 32u + n % 16u;
+  // #else
+  return n;
+  // #endif
+}
+
+// The distance from a gate row to its up row.
+fn up_delta() -> u32 {
+  // #if GLU_BLOCKS
+  return 16u;
+  // #else
+  return p.N;
+  // #endif
+}
+
 fn store_glu(m: u32, n: u32, gate: f32, up: f32) {
   var g = gate;
   var u = up;
   // #if BIAS
-  g += f32(b[n]);
-  u += f32(b[p.N + n]);
+  g += f32(b[gate_row(n)]);
+  u += f32(b[gate_row(n) + up_delta()]);
   // #endif
   finish(m, n, silu(g) * u);
 }
@@ -186,10 +206,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let r = li / T;
   // Rows past N compute a duplicate of the last row (keeping control flow uniform) and store nothing.
   // #if SWIGLU
-  // Slots r < half take gate rows n, the others up rows N + n (W is [gate; up]).
+  // Slots r < half take gate rows of outputs n, the others the matching up rows.
   let half = WG / T / 2u;
   let n = (wid.x + wid.y * p.gx) * half + r % half;
-  let wrow = (min(n, p.N - 1u) + select(0u, p.N, r >= half)) * p.kv;
+  let wrow = (gate_row(min(n, p.N - 1u)) + select(0u, up_delta(), r >= half)) * p.kv;
   // #else
   let n = (wid.x + wid.y * p.gx) * (WG / T) + r;
   let wrow = min(n, p.N - 1u) * p.kv;

@@ -8,6 +8,15 @@ import { wgsl } from "../source.ts"
 
 export type WLayout = "kn" | "nk"
 export type Activation = "none" | "gelu_tanh" | "gelu_erf" | "relu"
+/**
+ * How a fused gate_up weight ("nk") orders its gate and up rows (`LinearArgs.swiglu`): "halves" is N gate rows then N
+ * up rows (HF's two projections stacked); "blocks" is, for each 16 outputs, their 16 gate rows then their 16 up rows,
+ * N rounded up to a multiple of 16 with zero rows (`gluRows`). In "blocks" a GEMM's adjacent 16-column blocks are the
+ * gate and up of the same 16 outputs, so its epilogue can combine them.
+ */
+export type GluLayout = "halves" | "blocks"
+/** Outputs per block of the "blocks" layout. */
+export const GLU_BLOCK = 16
 
 export interface LinearArgs {
   readonly x: Binding
@@ -38,17 +47,54 @@ export interface LinearArgs {
    * before the block's last ReLU). matmul and sgmat take it; gemv does not (`linear` sends such calls to matmul).
    */
   readonly residualBeforeActivation?: boolean
+  /**
+   * "nk" only: Llama's gated MLP in the epilogue. W holds a gate and an up row for each of the N outputs (`gluRows(N)`
+   * rows, ordered as the layout says; b likewise), and y[m,n] = silu(x_m·gate_n + b_gate) · (x_m·up_n + b_up)
+   * (+ residual). Excludes `activation`. gemv takes both layouts; the GEMMs take "blocks" without a residual.
+   */
+  readonly swiglu?: GluLayout
+}
+
+/** Rows of a fused gate_up weight for N outputs. */
+export const gluRows = (N: number, layout: GluLayout): number =>
+  layout === "halves" ? 2 * N : 2 * Math.ceil(N / GLU_BLOCK) * GLU_BLOCK
+
+/** The W row (and bias element) of output n's gate, or with `up` its up, in a fused gate_up weight. */
+export const gluRow = (n: number, up: boolean, N: number, layout: GluLayout): number =>
+  layout === "halves" ? n + (up ? N : 0) : 2 * GLU_BLOCK * Math.floor(n / GLU_BLOCK) + (n % GLU_BLOCK) + (up ? GLU_BLOCK : 0)
+
+/**
+ * gate and up ([N, K] each, row-major) as one fused weight in `layout` (the rows that pad "blocks" are 0). The
+ * engine's loader and the tests build "blocks" weights with it.
+ */
+export const fuseGlu = (gate: Float32Array, up: Float32Array, N: number, K: number, layout: GluLayout): Float32Array => {
+  const out = new Float32Array(gluRows(N, layout) * K)
+  if (layout === "halves") {
+    out.set(gate.subarray(0, N * K))
+    out.set(up.subarray(0, N * K), N * K)
+    return out
+  }
+  // Block b: gate rows 16b .. (a partial last block: to N) at row 32b, the same up rows at row 32b + 16.
+  for (let n0 = 0; n0 < N; n0 += GLU_BLOCK) {
+    const end = Math.min(n0 + GLU_BLOCK, N) * K
+    out.set(gate.subarray(n0 * K, end), 2 * n0 * K)
+    out.set(up.subarray(n0 * K, end), (2 * n0 + GLU_BLOCK) * K)
+  }
+  return out
 }
 
 /** The activation functions, appended to each linear kernel's WGSL. */
 export const epilogueWgsl = (): string => wgsl("matmul", "epilogue.wgsl")
 
 /**
- * Defines for the bias, activation and residual (the part of a variant that both kernels share). RESIDUAL binds the
- * residual (added after the activation); RESIDUAL_PRE, always beside it, moves the add before the activation.
+ * Defines for the bias, activation, residual and swiglu (the part of a variant that the kernels share). RESIDUAL binds
+ * the residual (added after the activation); RESIDUAL_PRE, always beside it, moves the add before the activation.
+ * SWIGLU combines gate and up rows; GLU_BLOCKS, beside it, reads them in the "blocks" layout.
  */
-export const epilogueDefines = (args: Pick<LinearArgs, "b" | "activation" | "residual" | "residualBeforeActivation">): string[] => {
+export const epilogueDefines = (args: Pick<LinearArgs, "b" | "activation" | "residual" | "residualBeforeActivation" | "swiglu">): string[] => {
   const defines: string[] = []
+  if (args.swiglu !== undefined) defines.push("SWIGLU")
+  if (args.swiglu === "blocks") defines.push("GLU_BLOCKS")
   if (args.b !== undefined) defines.push("BIAS")
   if (args.residual !== undefined) defines.push("RESIDUAL")
   if (args.residual !== undefined && args.residualBeforeActivation === true) defines.push("RESIDUAL_PRE")
@@ -59,11 +105,25 @@ export const epilogueDefines = (args: Pick<LinearArgs, "b" | "activation" | "res
 }
 
 /** Epilogues beyond bias and activation that a kernel implements (checkShape rejects the others). */
-export interface Epilogues { readonly residual?: boolean; readonly residualBeforeActivation?: boolean }
+export interface Epilogues {
+  readonly residual?: boolean
+  readonly residualBeforeActivation?: boolean
+  /** The gate_up layouts the kernel's swiglu epilogue reads, and whether it adds a residual after it. */
+  readonly swiglu?: readonly GluLayout[]
+  readonly swigluResidual?: boolean
+}
 
 export const checkShape = (op: string, args: LinearArgs, epilogues: Epilogues = {}): void => {
   for (const [name, v] of [["M", args.M], ["N", args.N], ["K", args.K]] as const) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`${op}: ${name} must be a positive integer, got ${v}`)
+  }
+  if (args.swiglu !== undefined) {
+    const layouts = epilogues.swiglu ?? []
+    if (!layouts.includes(args.swiglu)) throw new Error(`${op}: no swiglu epilogue for the '${args.swiglu}' layout`)
+    if (args.wLayout !== "nk") throw new Error(`${op}: swiglu needs W as gate and up rows ("nk")`)
+    if ((args.activation ?? "none") !== "none") throw new Error(`${op}: swiglu excludes an activation`)
+    if (args.residual !== undefined && epilogues.swigluResidual !== true) throw new Error(`${op}: no residual with swiglu`)
+    if (gluRows(args.N, args.swiglu) * args.K >= 2 ** 32) throw new Error(`${op}: indices exceed u32`)
   }
   if (args.residual !== undefined && epilogues.residual !== true) throw new Error(`${op}: no residual epilogue (add the residual apart)`)
   if (args.residual !== undefined && args.residualBeforeActivation === true && epilogues.residualBeforeActivation !== true) {
@@ -170,6 +230,25 @@ export const referenceAt = (r: ReferenceArgs, m: number, n: number): number => {
   if (r.residual === undefined) return activate(s, r.activation)
   const res = r.residual[(r.residualOffset ?? 0) + m * r.N + n]
   return r.residualBeforeActivation === true ? activate(s + res, r.activation) : activate(s, r.activation) + res
+}
+
+/**
+ * CPU reference of a swiglu linear (`LinearArgs.swiglu`): y[m,n] = silu(x_m·gate_n + b) · (x_m·up_n + b) (+ residual),
+ * W and b as fused in `layout` (`fuseGlu`), float64.
+ */
+export const referenceSwiglu = (r: ReferenceArgs, layout: GluLayout = "halves"): Float64Array => {
+  const { M, N } = r
+  const rows = gluRows(N, layout)
+  const a = reference({ ...r, N: rows, activation: "none", residual: undefined })
+  const y = new Float64Array(M * N)
+  for (let m = 0; m < M; m++) {
+    for (let n = 0; n < N; n++) {
+      const g = a[m * rows + gluRow(n, false, N, layout)]
+      const u = a[m * rows + gluRow(n, true, N, layout)]
+      y[m * N + n] = (g / (1 + Math.exp(-g))) * u + (r.residual === undefined ? 0 : r.residual[(r.residualOffset ?? 0) + m * N + n])
+    }
+  }
+  return y
 }
 
 /** CPU reference: y[M,N] in float64. */

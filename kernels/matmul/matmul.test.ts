@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest"
 import type { DType } from "@djinn/gpu"
 import { dtypesOf, guardedOutput, randomFloats, relError, roundF16, testDevice, tolerance, upload } from "../testing/harness.ts"
 import * as gemv from "../gemv/gemv.ts"
-import { encode, erf, linear, reference, type Activation, type WLayout } from "./matmul.ts"
+import { encode, erf, fuseGlu, gluRow, gluRows, linear, reference, referenceSwiglu, type Activation, type WLayout } from "./matmul.ts"
 
 type Case = [M: number, N: number, K: number, layout: WLayout, bias: boolean, activation: Activation, xOffset: number]
 
@@ -76,6 +76,49 @@ describe("matmul", async () => {
       })
     }
   }
+
+  // SwiGLU in the epilogue (W's gate and up rows in blocks of 16): N short of a whole block (Llama-mini's 86), of a
+  // tile (64 and 128 columns of W), both tiles (600×1000 takes 128×128), bias over W's rows, M past the tile.
+  type SwigluCase = [M: number, N: number, K: number, bias: boolean, dtypes: readonly DType[]]
+  const swigluCases: SwigluCase[] = [
+    [12, 86, 32, false, ["f32", "f16"]],
+    [67, 40, 45, true, ["f32"]],
+    [9, 1, 16, false, ["f32"]],
+    [600, 520, 33, true, ["f32", "f16"]],
+  ]
+  for (const dtype of dtypesOf(gpu)) {
+    for (const [M, N, K, bias] of swigluCases.filter((c) => c[4].includes(dtype))) {
+      it(`swiglu blocks ${dtype} ${M}×${N}×${K}${bias ? " +b" : ""}`, async () => {
+        const rows = gluRows(N, "blocks")
+        const { x, w, b } = inputs(M, rows, K, 0, dtype, M + N * 3 + K)
+        const y = guardedOutput(gpu, M * N, dtype)
+        encode(gpu, { x: upload(gpu, x, dtype), w: upload(gpu, w, dtype), b: bias ? upload(gpu, b, dtype) : undefined, y: y.binding, M, N, K, wLayout: "nk", dtype, swiglu: "blocks" })
+        const want = referenceSwiglu({ x, w, b: bias ? b : undefined, M, N, K, wLayout: "nk" }, "blocks")
+        expect(relError(await y.read(), want)).toBeLessThan(tolerance(dtype))
+      })
+    }
+  }
+
+  it("swiglu: the blocks layout, its fusion of gate and up, and what the GEMM rejects", () => {
+    // N = 20: one whole block, one of 4 outputs padded to 16 (rows 52 .. 63 and 36 .. 47 zero).
+    const [N, K] = [20, 3]
+    const gate = Float32Array.from({ length: N * K }, (_, i) => i + 1)
+    const up = Float32Array.from({ length: N * K }, (_, i) => -(i + 1))
+    const fused = fuseGlu(gate, up, N, K, "blocks")
+    expect(gluRows(N, "blocks")).toBe(64)
+    expect(fused.length).toBe(64 * K)
+    for (let n = 0; n < N; n++) {
+      expect(Array.from(fused.subarray(gluRow(n, false, N, "blocks") * K, gluRow(n, false, N, "blocks") * K + K))).toEqual(Array.from(gate.subarray(n * K, n * K + K)))
+      expect(Array.from(fused.subarray(gluRow(n, true, N, "blocks") * K, gluRow(n, true, N, "blocks") * K + K))).toEqual(Array.from(up.subarray(n * K, n * K + K)))
+    }
+    expect([gluRow(0, false, N, "blocks"), gluRow(15, true, N, "blocks"), gluRow(16, false, N, "blocks"), gluRow(19, true, N, "blocks")]).toEqual([0, 31, 32, 51])
+    expect(fused.subarray(36 * K, 48 * K).every((v) => v === 0) && fused.subarray(52 * K).every((v) => v === 0)).toBe(true)
+    expect(Array.from(fuseGlu(gate, up, N, K, "halves"))).toEqual([...gate, ...up])
+    const args = { x: { buffer: 0 }, w: { buffer: 0 }, y: { buffer: 0 }, M: 9, N: 4, K: 4, wLayout: "nk" } as const
+    expect(() => encode(gpu, { ...args, swiglu: "halves" })).toThrow(/no swiglu epilogue/)
+    expect(() => encode(gpu, { ...args, swiglu: "blocks", residual: { buffer: 0 } })).toThrow(/no residual with swiglu/)
+    expect(() => encode(gpu, { ...args, swiglu: "blocks", activation: "relu" })).toThrow(/swiglu excludes/)
+  })
 
   it("linear sends a residual before the activation to matmul even at M ≤ 8 (gemv has no such epilogue)", async () => {
     const [M, N, K] = [3, 40, 36]

@@ -6,8 +6,11 @@
 // accumulates TM×TN outputs in registers. A thread owns rows ty + 16i and columns tx + 16j (strided, not blocked),
 // so that workgroup-memory reads are broadcasts or consecutive words and the final stores are coalesced.
 // Storage is the variant's dtype (f32 or f16); arithmetic is f32. Any M, N, K: out-of-range loads read 0.
+// SWIGLU (with W_NK and GLU_BLOCKS): W's rows (the GEMM's N columns) come as blocks of 16 gate rows, each followed by
+// the same outputs' 16 up rows, and y is [M, y_n] with y[m, n] = silu(gate) · up: a thread's columns j and j + 1
+// (16 apart, j even; tiles start on multiples of 32) are the gate and up of one output, col0 / 2 + 16 (j / 2) + tx.
 // Variants: W_NK, BIAS, RESIDUAL (+ RESIDUAL_PRE), TILE_8X8 (128×128 tiles for large shapes), activation defines of
-// epilogue.wgsl.
+// epilogue.wgsl, SWIGLU.
 alias E = f32; // @dtype
 
 struct Params {
@@ -19,7 +22,8 @@ struct Params {
   y_off: u32,
   // RESIDUAL: element offset of the residual's first row.
   r_off: u32,
-  _p1: u32,
+  // SWIGLU: y's columns (the outputs; N counts W's gate and up rows).
+  y_n: u32,
   _p2: u32,
 }
 
@@ -112,6 +116,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     workgroupBarrier();
   }
 
+  // #if SWIGLU
+  for (var i = 0u; i < TM; i++) {
+    let gm = row0 + lid.y + 16u * i;
+    if (gm >= M) { break; }
+    for (var j = 0u; j < TN; j += 2u) {
+      let on = col0 / 2u + 8u * j + lid.x;
+      if (on >= p.y_n) { break; }
+      var g = acc[i * TN + j];
+      var u = acc[i * TN + j + 1u];
+      // #if BIAS
+      let gn = col0 + lid.x + 16u * j;
+      g += f32(b[gn]);
+      u += f32(b[gn + 16u]);
+      // #endif
+      y[p.y_off + gm * p.y_n + on] = E(silu(g) * u);
+    }
+  }
+  // #else
   for (var i = 0u; i < TM; i++) {
     let gm = row0 + lid.y + 16u * i;
     if (gm >= M) { break; }
@@ -135,4 +157,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       y[p.y_off + gm * N + gn] = E(v);
     }
   }
+  // #endif
 }

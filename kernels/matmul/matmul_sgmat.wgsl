@@ -21,8 +21,12 @@
 // W_GLOBAL (tiles with FN = 2 and BK = 32; K a multiple of 32, N of 16; not with SPLIT) stages only x: each subgroup
 // loads its W fragments straight from the storage buffer (L1/L2-served; a W fragment is shared by the SG_M subgroups
 // of a column), one K-step ahead so that the loads' latency hides behind the current step's multiplies.
+// SWIGLU (with W_NK and GLU_BLOCKS; not with SPLITK or RESIDUAL): W's rows (the GEMM's N columns) come as blocks of 16
+// gate rows, each followed by the same outputs' 16 up rows, so a subgroup's accumulators (i, j) and (i, j + 1), j
+// even, are the gate and up of 16 outputs (tiles and subgroup columns start on multiples of 32); emit_glu passes both
+// through the scratch, one after the other, and writes y[m, n] = silu(gate) · up, y of p.y_n columns.
 // Variants: W_NK, BIAS, RESIDUAL (y = act(…) + res; with RESIDUAL_PRE y = act(… + res)), ALIGNED, SPLIT, VEC_TILES,
-// W_GLOBAL, the tile shape (TILE_128_8, TILE_128_4, TILE_128_256, TILE_256_128, TILE_64 with FM4, FN4), the
+// W_GLOBAL, SWIGLU, the tile shape (TILE_128_8, TILE_128_4, TILE_128_256, TILE_256_128, TILE_64 with FM4, FN4), the
 // activations of epilogue.wgsl.
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
@@ -36,7 +40,7 @@ struct Params {
   y_off: u32,
   kc: u32, // SPLITK: k per split, a multiple of BK
   r_off: u32, // RESIDUAL: element offset of the residual's first row
-  _p2: u32,
+  y_n: u32, // SWIGLU: y's columns (the outputs; N counts W's gate and up rows)
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -402,6 +406,58 @@ fn emit(c: Acc, i: u32, j: u32, row0: u32, col0: u32, sg: u32, lane: u32) {
   workgroupBarrier();
 }
 
+// #if SWIGLU
+// #if SPLITK
+const_assert false; // SWIGLU: the split-K partials would need the reduce pass to pair gate and up
+// #endif
+// #if RESIDUAL
+const_assert false; // SWIGLU: no residual
+// #endif
+// Writes the outputs of accumulators (i, j) (gate) and (i, j + 1) (up) of multiplying subgroup sg: the gate through
+// the scratch into registers, then the up, then lane l writes row l / 2, outputs 8 (l % 2) .. + 8 of the 16. Four
+// barriers, as two emits take.
+fn emit_glu(g: Acc, u: Acc, i: u32, j: u32, row0: u32, col0: u32, sg: u32, lane: u32) {
+  let multiplies = sg < SG_M * SG_N;
+  let mine = sg * 256u;
+  let r = lane / 2u;
+  let c0 = (lane % 2u) * 8u;
+  let gm = row0 + ((sg / SG_N) * FM + i) * 16u + r;
+  // The gate block's first column of the GEMM (a multiple of 32), and this lane's first output.
+  let gn = col0 + ((sg % SG_N) * FN + j) * 16u;
+  let on = gn / 2u + c0;
+  if (multiplies) { subgroupMatrixStore<row_major>(&scratch, mine, g, 16u); }
+  workgroupBarrier();
+  var gate: array<f32, 8>;
+  for (var k = 0u; k < 8u; k++) { gate[k] = scratch[mine + r * 16u + c0 + k]; }
+  workgroupBarrier();
+  if (multiplies) { subgroupMatrixStore<row_major>(&scratch, mine, u, 16u); }
+  workgroupBarrier();
+  if (multiplies && gm < p.M) {
+    var v: array<f32, 8>;
+    for (var k = 0u; k < 8u; k++) {
+      var gv = gate[k];
+      var uv = scratch[mine + r * 16u + c0 + k];
+      // #if BIAS
+      gv += f32(b[min(gn + c0 + k, p.N - 1u)]);
+      uv += f32(b[min(gn + 16u + c0 + k, p.N - 1u)]);
+      // #endif
+      v[k] = silu(gv) * uv;
+    }
+    // #if ALIGNED
+    if (on < p.y_n) {
+      y[(p.y_off + gm * p.y_n + on) / 8u] = vec4<u32>(pack2x16float(vec2<f32>(v[0], v[1])), pack2x16float(vec2<f32>(v[2], v[3])),
+                                                      pack2x16float(vec2<f32>(v[4], v[5])), pack2x16float(vec2<f32>(v[6], v[7])));
+    }
+    // #else
+    for (var k = 0u; k < 8u; k++) {
+      if (on + k < p.y_n) { y[p.y_off + gm * p.y_n + on + k] = f16(v[k]); }
+    }
+    // #endif
+  }
+  workgroupBarrier();
+}
+// #endif
+
 // Workgroups run down M first (x: row tiles, y: column tiles): those in flight together share W's columns, so each
 // piece of W comes from device memory about once even when W is larger than L2.
 @compute @workgroup_size(THREADS)
@@ -477,6 +533,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   // #endif
   // #endif
 
+  // #if SWIGLU
+  emit_glu(acc.c00, acc.c01, 0u, 0u, row0, col0, sg, lane);
+  emit_glu(acc.c10, acc.c11, 1u, 0u, row0, col0, sg, lane);
+  // #if FM4
+  emit_glu(acc.c20, acc.c21, 2u, 0u, row0, col0, sg, lane);
+  emit_glu(acc.c30, acc.c31, 3u, 0u, row0, col0, sg, lane);
+  // #endif
+  // #if FN4
+  emit_glu(acc.c02, acc.c03, 0u, 2u, row0, col0, sg, lane);
+  emit_glu(acc.c12, acc.c13, 1u, 2u, row0, col0, sg, lane);
+  emit_glu(acc.c22, acc.c23, 2u, 2u, row0, col0, sg, lane);
+  emit_glu(acc.c32, acc.c33, 3u, 2u, row0, col0, sg, lane);
+  // #endif
+  // #else
   emit(acc.c00, 0u, 0u, row0, col0, sg, lane);
   emit(acc.c01, 0u, 1u, row0, col0, sg, lane);
   emit(acc.c10, 1u, 0u, row0, col0, sg, lane);
@@ -496,5 +566,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   emit(acc.c23, 2u, 3u, row0, col0, sg, lane);
   emit(acc.c32, 3u, 2u, row0, col0, sg, lane);
   emit(acc.c33, 3u, 3u, row0, col0, sg, lane);
+  // #endif
   // #endif
 }

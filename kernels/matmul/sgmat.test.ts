@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest"
 import { preprocess } from "@djinn/gpu"
 import { compileMessages, guardedOutput, onNullDevice, randomFloats, relError, roundF16, testDevice, tolerance, upload } from "../testing/harness.ts"
-import { activate, linear, reference, sgmat, type Activation, type WLayout } from "./matmul.ts"
+import { activate, gluRows, linear, reference, referenceSwiglu, sgmat, type Activation, type WLayout } from "./matmul.ts"
 
 type Case = [M: number, N: number, K: number, layout: WLayout, bias: boolean, activation: Activation, xOffset: number, tile?: sgmat.SgTile]
 
@@ -72,6 +72,27 @@ const residualCases: ResidualCase[] = [
   [392, 512, 4608, false, "none", 5],
 ]
 
+// SwiGLU in the epilogue (W's gate and up rows in blocks of 16; N outputs, gluRows(N) columns of the GEMM): each tile
+// shape, staging subgroups, "+wg", aligned and not (N = 86 and 131: a partial block, element stores), partial tiles,
+// bias over W's rows, a shape that split-K would take without swiglu, Llama-2-7B's gate_up at 1k tokens shrunk in K.
+type SwigluCase = [M: number, N: number, K: number, bias: boolean, tile?: sgmat.SgTile]
+const swigluCases: SwigluCase[] = [
+  [200, 136, 72, true, "128x128/8+v"],
+  [200, 136, 72, false, "128x128/8"],
+  [300, 264, 520, false, "256x128/8+v"],
+  [300, 264, 520, true, "256x128/8"],
+  [130, 264, 520, false, "128x256/8+v"],
+  [200, 136, 72, true, "128x128/4+ws+v"],
+  [260, 136, 72, false, "256x128/8+ws8+v"],
+  [256, 256, 1024, true, "128x128/8+v+wg"],
+  [130, 264, 512, false, "64x64/4+wg"],
+  [130, 131, 64, true, "64x64/4+v"],
+  [67, 86, 45, false],
+  [67, 86, 45, true, "256x128/8+v"],
+  [128, 768, 3072, false],
+  [1024, 11008, 256, false],
+]
+
 describe("matmul_sgmat", async () => {
   const gpu = await testDevice()
   const skip = !sgmat.usable(gpu.adapter)
@@ -109,6 +130,21 @@ describe("matmul_sgmat", async () => {
     })
   }
 
+  for (const [M, N, K, bias, tile] of swigluCases) {
+    it.skipIf(skip)(`f16 ${M}×${N}×${K} nk${bias ? " +b" : ""} swiglu blocks tile ${tile ?? "auto"} (skipped where the adapter lacks subgroup matrices)`, async () => {
+      const rows = gluRows(N, "blocks")
+      const x = roundF16(randomFloats(M * K, M + N + K))
+      const w = roundF16(randomFloats(rows * K, M + N + K + 1, -0.5, 0.5))
+      const b = roundF16(randomFloats(rows, M + N + K + 2))
+      const y = guardedOutput(gpu, M * N, "f16")
+      const args = { x: upload(gpu, x, "f16"), w: upload(gpu, w, "f16"), b: bias ? upload(gpu, b, "f16") : undefined, y: y.binding, M, N, K, wLayout: "nk", dtype: "f16", swiglu: "blocks" } as const
+      if (tile === undefined) sgmat.encode(gpu, args)
+      else sgmat.encode(gpu, args, tile)
+      const want = referenceSwiglu({ x, w, b: bias ? b : undefined, M, N, K, wLayout: "nk" }, "blocks")
+      expect(relError(await y.read(), want)).toBeLessThan(tolerance("f16"))
+    })
+  }
+
   it.skipIf(!gpu.adapter.f16)("linear (f16, M > 8) matches the reference on either path (tiled here without subgroup matrices)", async () => {
     const [M, N, K] = [33, 72, 48]
     const x = roundF16(randomFloats(M * K, 5))
@@ -133,6 +169,22 @@ describe("matmul_sgmat", async () => {
     expect(sgmat.splitsOf(128, 768, 384, "64x64/4+ws")).toBe(1)
     expect(sgmat.tileOf(1000, 4100, false)).toBe("128x128/8")
     expect(sgmat.alignedOf({ x: { buffer: 0 }, w: { buffer: 0 }, y: { buffer: 0 }, M: 3, N: 16, K: 8, wLayout: "nk", xOffset: 4 })).toBe(false)
+    // Llama-2-7B's gate_up at 1k tokens: the GEMM's 22016 columns, as before the fusion.
+    expect(sgmat.tileOf(1024, gluRows(11008, "blocks"))).toBe("256x128/8+v")
+  })
+
+  it("a Tint check fails on SWIGLU with split-K or a residual (the const_asserts hold)", async () => {
+    const messages = await onNullDevice(async (device) => {
+      const bad: string[][] = [["SPLITK"], ["RESIDUAL"]]
+      const out: number[] = []
+      for (const extra of bad) {
+        const defines = ["W_NK", "SWIGLU", "GLU_BLOCKS", "ALIGNED", "TILE_256_128", "FM4", "FN4", "VEC_TILES", ...extra]
+        out.push((await compileMessages(device, preprocess(sgmat.spec.wgsl, { dtype: "f16", defines }))).length)
+      }
+      return out
+    })
+    if (messages === undefined) return
+    expect(messages.every((n) => n > 0)).toBe(true)
   })
 
   // The split-K reduce pass is a plain kernel: checked on every adapter with shader-f16.
@@ -194,6 +246,25 @@ describe("matmul_sgmat", async () => {
                 const defines = [...layout, ...aligned, ...tile, ...epilogue, ...rest, "W_GLOBAL"]
                 out.push(...await compileMessages(device, preprocess(sgmat.spec.wgsl, { dtype: "f16", defines }), `${defines.join(",")}: `))
               }
+            }
+          }
+        }
+      }
+      // SwiGLU's epilogue ("nk" W in blocks of gate and up rows; never with split-K or a residual).
+      for (const aligned of [[], ["ALIGNED"]]) {
+        for (const tile of [["TILE_128_8", "FM4"], ["TILE_128_4", "FM4", "FN4"], ["TILE_128_256", "FM4", "FN4"], ["TILE_256_128", "FM4", "FN4"], ["TILE_64"]]) {
+          for (const bias of [[], ["BIAS"]]) {
+            for (const split of [[], ["SPLIT"], ["SPLIT", "STAGE8"]]) {
+              for (const vec of [[], ["VEC_TILES"]]) {
+                const defines = ["W_NK", "SWIGLU", "GLU_BLOCKS", ...aligned, ...tile, ...bias, ...split, ...vec]
+                out.push(...await compileMessages(device, preprocess(sgmat.spec.wgsl, { dtype: "f16", defines }), `${defines.join(",")}: `))
+              }
+            }
+          }
+          if (tile[0] === "TILE_128_8" || tile[0] === "TILE_64") {
+            for (const vec of [[], ["VEC_TILES"]]) {
+              const defines = ["W_NK", "SWIGLU", "GLU_BLOCKS", "BIAS", "W_GLOBAL", ...aligned, ...tile, ...vec]
+              out.push(...await compileMessages(device, preprocess(sgmat.spec.wgsl, { dtype: "f16", defines }), `${defines.join(",")}: `))
             }
           }
         }

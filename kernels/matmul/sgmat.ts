@@ -6,7 +6,7 @@
 import { envVar, grid, packUniforms, type AdapterDescription, type Binding, type GpuDevice, type KernelSpec } from "@djinn/gpu"
 import { wgsl } from "../source.ts"
 import { deviceWorkspace } from "../workspace.ts"
-import { checkShape, dtypeOf, encodeReduce, epilogueDefines, epilogueWgsl, type LinearArgs } from "./linear.ts"
+import { checkShape, dtypeOf, encodeReduce, epilogueDefines, epilogueWgsl, gluRows, type LinearArgs } from "./linear.ts"
 
 /**
  * Bindings: x, W, y (the f32 split-K workspace in SPLITK variants), then b (only in BIAS variants), then the residual
@@ -136,10 +136,21 @@ export const splitsOf = (M: number, N: number, K: number, tile: SgTile): number 
 /** The split-K partials. */
 const workspace = deviceWorkspace("sgmat split-K partials")
 
-/** y[M,N] = act(x[M,K] · W + b) (+ residual, or act(x·W + b + residual)) on tensor cores; any M, N, K. f16 only. */
-export const encode = (gpu: GpuDevice, args: LinearArgs, tile: SgTile = tileOf(args.M, args.N, alignedOf(args)), splits = splitsOf(args.M, args.N, args.K, tile)): void => {
-  checkShape("matmul_sgmat", args, { residual: true, residualBeforeActivation: true })
+/** The GEMM's columns: W's rows ("nk"), gate and up with swiglu. */
+const columnsOf = (args: LinearArgs): number => (args.swiglu === undefined ? args.N : gluRows(args.N, args.swiglu))
+
+/**
+ * y[M,N] = act(x[M,K] · W + b) (+ residual, or act(x·W + b + residual)) on tensor cores; any M, N, K. f16 only. With
+ * `swiglu` ("blocks"), y[M,N] = silu(gate) · up from a fused gate_up W of gluRows(N) rows, without split-K.
+ */
+export const encode = (
+  gpu: GpuDevice, args: LinearArgs, tile: SgTile = tileOf(args.M, columnsOf(args), alignedOf(args)),
+  splits = args.swiglu !== undefined ? 1 : splitsOf(args.M, args.N, args.K, tile),
+): void => {
+  checkShape("matmul_sgmat", args, { residual: true, residualBeforeActivation: true, swiglu: ["blocks"] })
   if (dtypeOf(args) !== "f16") throw new Error("matmul_sgmat: f16 only")
+  if (args.swiglu !== undefined && splits !== 1) throw new Error("matmul_sgmat: swiglu without split-K")
+  const N = columnsOf(args)
   if (!Number.isInteger(splits) || splits < 1) throw new Error(`matmul_sgmat: splits must be a positive integer, got ${splits}`)
   // k per split, a whole number of K-steps (32; 16 for the 64×64-per-subgroup tiles divides it too).
   const kc = Math.ceil(Math.ceil(args.K / splits) / 32) * 32
@@ -153,11 +164,11 @@ export const encode = (gpu: GpuDevice, args: LinearArgs, tile: SgTile = tileOf(a
   if (parts.stagers > 0) defines.push("SPLIT")
   if (parts.stagers === 8) defines.push("STAGE8")
   if (parts.vec) defines.push("VEC_TILES")
-  if (parts.wGlobal && alignedOf(args) && args.K % 32 === 0 && args.N % 16 === 0) defines.push("W_GLOBAL")
+  if (parts.wGlobal && alignedOf(args) && args.K % 32 === 0 && N % 16 === 0) defines.push("W_GLOBAL")
   // x runs over row tiles, y over column tiles (see main in the WGSL).
   const gx = Math.ceil(args.M / shape.rows)
-  const gy = Math.ceil(args.N / shape.cols)
-  if (gx > MAX_GROUPS || gy > MAX_GROUPS) throw new Error(`matmul_sgmat: ${args.M}×${args.N} needs more than ${MAX_GROUPS} tiles per dimension`)
+  const gy = Math.ceil(N / shape.cols)
+  if (gx > MAX_GROUPS || gy > MAX_GROUPS) throw new Error(`matmul_sgmat: ${args.M}×${N} needs more than ${MAX_GROUPS} tiles per dimension`)
   const MN = args.M * args.N
   const part = nSplits > 1 ? workspace(gpu, nSplits * MN * 4) : undefined
   const bindings = part !== undefined ? [args.x, args.w, part] : [args.x, args.w, args.y]
@@ -166,7 +177,7 @@ export const encode = (gpu: GpuDevice, args: LinearArgs, tile: SgTile = tileOf(a
   gpu.dispatch({
     pipeline: gpu.pipeline(spec.id, { dtype: "f16", defines }),
     bindings,
-    uniforms: packUniforms([["u32", args.M], ["u32", args.N], ["u32", args.K], ["u32", args.xOffset ?? 0], ["u32", args.yOffset ?? 0], ["u32", kc], ["u32", args.residualOffset ?? 0]]),
+    uniforms: packUniforms([["u32", args.M], ["u32", N], ["u32", args.K], ["u32", args.xOffset ?? 0], ["u32", args.yOffset ?? 0], ["u32", kc], ["u32", args.residualOffset ?? 0], ["u32", args.N]]),
     workgroups: [gx, gy, nSplits],
   })
   if (part === undefined) return

@@ -94,6 +94,31 @@ describe("Llama synthetic configs", () => {
     expect(relError(cpu.logits, a.logits)).toBeLessThan(1e-5)
     expect(cpu.tokens).toEqual(a.tokens)
   })
+
+  it("gate_up in blocks of 16 (silu(gate)·up in the prefill GEMM) matches [gate; up] and silu_mul (DJINN_FUSED_SWIGLU=0)", async () => {
+    // I = 100: six whole blocks and one of 4 padded to 16 (the GPU fill's partial copy and zeroed rows); 12 tokens of
+    // prefill (the GEMM's epilogue), then decode (gemv reading either layout); GPU-filled and CPU-computed weights.
+    const model = (w: WeightSource): ResolvedModel => ({ ...tiny(5), config: { ...tiny(5).config, intermediate_size: 100 }, weights: w })
+    const prompt = [1, 17, 300, 42, 7, 99, 3, 250, 11, 64, 128, 5]
+    const run = async (m: ResolvedModel, fused: boolean) => {
+      const before = process.env.DJINN_FUSED_SWIGLU
+      process.env.DJINN_FUSED_SWIGLU = fused ? "1" : "0"
+      try {
+        const mem = directMemory(gpu)
+        const lm = loadCausalLM(gpu, mem, m, "f32")
+        return { logits: await forwardLogits(gpu, mem, lm, prompt), tokens: (await generate(gpu, mem, lm, prompt, { maxNewTokens: 4 })).tokens }
+      } finally {
+        if (before === undefined) delete process.env.DJINN_FUSED_SWIGLU
+        else process.env.DJINN_FUSED_SWIGLU = before
+      }
+    }
+    const halves = await run(model(syntheticWeights(5)), false)
+    for (const w of [syntheticWeights(5), onCpu(syntheticWeights(5))]) {
+      const blocks = await run(model(w), true)
+      expect(relError(blocks.logits, halves.logits)).toBeLessThan(1e-5)
+      expect(blocks.tokens).toEqual(halves.tokens)
+    }
+  })
 })
 
 describe("Llama tokenizer (SentencePiece, offline)", () => {

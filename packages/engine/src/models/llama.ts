@@ -1,5 +1,5 @@
-import type { DType, GpuDevice } from "@djinn/gpu"
-import { attention, copy2d, embedding, gemv, matmul, rmsnorm, rope, silu_mul } from "@djinn/kernels"
+import { envVar, type Binding, type DType, type GpuDevice } from "@djinn/gpu"
+import { attention, copy2d, embedding, fill, gemv, matmul, rmsnorm, rope, silu_mul } from "@djinn/kernels"
 import { Schema } from "effect"
 import { engineError } from "../errors.ts"
 import { allocTensor, binding, type Memory, type Tensor } from "../memory.ts"
@@ -79,10 +79,45 @@ const checkSupported = (c: LlamaConfig): void => {
 
 interface Layer { inNorm: Tensor; wqkv: Tensor; wo: Tensor; postNorm: Tensor; wgu: Tensor; wdown: Tensor }
 
-/** Activation buffers for up to `capacity` tokens (the stack segment). */
+/** Activation buffers for up to `capacity` tokens (the stack segment); gu (gate_up's output) only for "halves". */
 interface Scratch {
   readonly capacity: number
-  x: Tensor; x2: Tensor; h: Tensor; qkv: Tensor; q: Tensor; att: Tensor; gu: Tensor; mlp: Tensor; last: Tensor
+  x: Tensor; x2: Tensor; h: Tensor; qkv: Tensor; q: Tensor; att: Tensor; gu?: Tensor; mlp: Tensor; last: Tensor
+}
+
+/**
+ * The order of gate_up's rows. "blocks" (the default) lets the prefill GEMM's epilogue compute silu(gate)·up (no
+ * silu_mul pass, no [T, 2·I] intermediate); decode's gemv reads either. DJINN_FUSED_SWIGLU=0 keeps HF's [gate; up]
+ * and the separate silu_mul (A/B runs).
+ */
+const gluLayoutOf = (): matmul.GluLayout => (envVar("DJINN_FUSED_SWIGLU") === "0" ? "halves" : "blocks")
+
+/**
+ * Layer l's gate and up projections ([F, D] each) as one weight of gluRows(F) rows in `layout`: concatenated on the
+ * CPU from a checkpoint; from a seeded source filled on the GPU and, for "blocks", moved into place from `staging`
+ * (the same values either way: the synthetic test compares the two).
+ */
+const loadGateUp = (gpu: GpuDevice, p: ParamLoader, l: string, F: number, D: number, layout: matmul.GluLayout, staging: () => Binding): Tensor => {
+  const gate = `${l}mlp.gate_proj.weight`, up = `${l}mlp.up_proj.weight`
+  if (layout === "halves") return p.load(gate, up)
+  const rows = matmul.gluRows(F, layout)
+  const label = `${gate}+${up} (blocks of ${matmul.GLU_BLOCK})`
+  if (!p.synthetic) return p.upload(matmul.fuseGlu(p.values(gate), p.values(up), F, D, layout), [rows, D], label)
+  const t = p.allocate([rows, D], label)
+  const B = matmul.GLU_BLOCK, full = Math.floor(F / B), rest = F % B
+  const dtype = p.dtype
+  for (const [name, at] of [[gate, 0], [up, B]] as const) {
+    const src = staging()
+    p.fillInto(name, [F, D], src)
+    // Block b's 16 rows (16·D elements) go to rows 32b + at; the last, partial block likewise.
+    if (full > 0) copy2d.encode(gpu, { src, dst: binding(t), rows: full, cols: B * D, srcStride: B * D, dstStride: 2 * B * D, dstOffset: at * D, dtype })
+    if (rest > 0) {
+      copy2d.encode(gpu, { src, dst: binding(t), rows: 1, cols: rest * D, srcStride: rest * D, dstStride: rest * D, srcOffset: full * B * D, dstOffset: (2 * full * B + at) * D, dtype })
+      // The rows that pad the last block to 16: zero.
+      fill.encode(gpu, { y: binding(t), n: (B - rest) * D, offset: (2 * full * B + at + rest) * D, seed: 0, center: 0, scale: 0, dtype })
+    }
+  }
+  return t
 }
 
 /**
@@ -91,7 +126,8 @@ interface Scratch {
  * the KV cache) → GQA attention over the cache → o_proj → residual → RMSNorm → gate_up → silu(gate)·up → down_proj →
  * residual) → norm → lm_head.
  * Decode (T ≤ gemv.MAX_M) fuses the residual adds and silu(gate)·up into the gemvs' epilogues, and each RMSNorm into
- * the prologue of the gemv that follows it (qkv, gate_up, lm_head).
+ * the prologue of the gemv that follows it (qkv, gate_up, lm_head). Prefill fuses the residual adds and, with gate_up's
+ * rows in blocks of 16 gate then 16 up (`gluLayout`), silu(gate)·up into the GEMMs' epilogues.
  */
 export class Llama implements CausalLM {
   readonly config: LlamaConfig
@@ -107,6 +143,8 @@ export class Llama implements CausalLM {
   private readonly dims: ReturnType<typeof llamaDims>
   private readonly eps: number
   private readonly theta: number
+  /** How gate_up's rows are ordered (see gluLayoutOf). */
+  readonly gluLayout: matmul.GluLayout
 
   constructor(gpu: GpuDevice, mem: Memory, config: LlamaConfig, weights: WeightSource, dtype: DType) {
     checkSupported(config)
@@ -118,7 +156,17 @@ export class Llama implements CausalLM {
     this.maxPositions = config.max_position_embeddings
     this.eps = config.rms_norm_eps ?? 1e-6
     this.theta = ropeTheta(config)
+    this.gluLayout = gluLayoutOf()
     const p = new ParamLoader(gpu, mem, weights, dtype, llamaTensors(config))
+    const { D, F } = this.dims
+    // One staging buffer for the seeded gate and up weights on their way into "blocks", made on first use.
+    let staging: Binding | undefined
+    const stagingOf = (): Binding => {
+      if (staging !== undefined) return staging
+      const size = Math.ceil((F * D * (dtype === "f16" ? 2 : 4)) / 4) * 4
+      staging = { buffer: gpu.createBuffer(size, "llama gate_up staging"), offset: 0, size }
+      return staging
+    }
     this.embed = p.load("model.embed_tokens.weight")
     this.layers = Array.from({ length: config.num_hidden_layers }, (_, i) => {
       const l = `model.layers.${i}.`
@@ -127,13 +175,14 @@ export class Llama implements CausalLM {
         wqkv: p.load(`${l}self_attn.q_proj.weight`, `${l}self_attn.k_proj.weight`, `${l}self_attn.v_proj.weight`),
         wo: p.load(`${l}self_attn.o_proj.weight`),
         postNorm: p.load(`${l}post_attention_layernorm.weight`),
-        wgu: p.load(`${l}mlp.gate_proj.weight`, `${l}mlp.up_proj.weight`),
+        wgu: loadGateUp(gpu, p, l, F, D, this.gluLayout, stagingOf),
         wdown: p.load(`${l}mlp.down_proj.weight`),
       }
     })
     this.norm = p.load("model.norm.weight")
     this.lmHead = config.tie_word_embeddings === true ? this.embed : p.load("lm_head.weight")
     this.weightBytes = p.bytes
+    if (staging !== undefined) gpu.destroyBuffer(staging.buffer)
   }
 
   newCache(mem: Memory, capacity: number): KvCache {
@@ -157,7 +206,8 @@ export class Llama implements CausalLM {
     return {
       capacity,
       x: t([capacity, D], "x"), x2: t([capacity, D], "x2"), h: t([capacity, D], "h"), qkv: t([capacity, qD + 2 * kvD], "qkv"),
-      q: t([capacity, qD], "q"), att: t([capacity, qD], "att"), gu: t([capacity, 2 * F], "gate_up"),
+      q: t([capacity, qD], "q"), att: t([capacity, qD], "att"),
+      gu: this.gluLayout === "halves" ? t([capacity, 2 * F], "gate_up") : undefined,
       mlp: t([capacity, F], "mlp"), last: t([1, D], "last"),
     }
   }
@@ -205,15 +255,20 @@ export class Llama implements CausalLM {
       })
       linearResidual(s.att, L.wo, s.x, s.x2, D, qD)
       if (decode) {
-        // The post-attention RMSNorm in the gate_up gemv's prologue, silu(gate)·up in its epilogue: W is [gate; up] as loaded.
+        // The post-attention RMSNorm in the gate_up gemv's prologue, silu(gate)·up in its epilogue (W as loaded).
         gemv.encode(gpu, {
-          x: binding(s.x2), w: binding(L.wgu), y: binding(s.mlp), M: T, N: F, K: D, wLayout: "nk", dtype, swiglu: true,
+          x: binding(s.x2), w: binding(L.wgu), y: binding(s.mlp), M: T, N: F, K: D, wLayout: "nk", dtype, swiglu: this.gluLayout,
           rmsnorm: { weight: binding(L.postNorm), eps },
         })
       } else {
         rmsnorm.encode(gpu, { x: binding(s.x2), weight: binding(L.postNorm), y: binding(s.h), rows: T, cols: D, eps, dtype })
-        linear(s.h, L.wgu, s.gu, 2 * F, D)
-        silu_mul.encode(gpu, { gate: binding(s.gu), up: binding(s.gu), y: binding(s.mlp), n: T * F, cols: F, stride: 2 * F, upOffset: F, dtype })
+        if (s.gu === undefined) {
+          // "blocks": silu(gate)·up in the GEMM's epilogue.
+          matmul.linear(gpu, { x: binding(s.h), w: binding(L.wgu), y: binding(s.mlp), M: T, N: F, K: D, wLayout: "nk", dtype, swiglu: this.gluLayout })
+        } else {
+          linear(s.h, L.wgu, s.gu, 2 * F, D)
+          silu_mul.encode(gpu, { gate: binding(s.gu), up: binding(s.gu), y: binding(s.mlp), n: T * F, cols: F, stride: 2 * F, upOffset: F, dtype })
+        }
       }
       linearResidual(s.mlp, L.wdown, s.x2, s.x, D, F)
     }
