@@ -1,8 +1,8 @@
 import fc from "fast-check"
 import { Result, Schema } from "effect"
 import { describe, expect, it } from "vitest"
-import { WIRE_CHECKED_KINDS } from "../src/codec/validate.ts"
-import { BODY_SCHEMAS, validate, type MessageTag, type RequestId } from "../src/index.ts"
+import { validateBody, WIRE_CHECKED_KINDS } from "../src/codec/validate.ts"
+import { BODY_SCHEMAS, validate, type MessageBody, type MessageTag, type RequestId } from "../src/index.ts"
 import { bodies } from "./arbitraries.ts"
 
 describe("domain validation", () => {
@@ -13,6 +13,37 @@ describe("domain validation", () => {
       const is = Schema.is(BODY_SCHEMAS[tag] as Schema.Top)
       fc.assert(fc.property(bodies[tag as MessageTag] as fc.Arbitrary<unknown>, (b) => is(b)), { numRuns: 200 })
     }
+  })
+
+  it("the hot kinds' fast path agrees with the schemas, on valid values and on near misses", () => {
+    // Shapes and byte counts near the rules' edges: dims at and past the bound, fractional and negative dims, ranks
+    // past the limit, byte counts one off.
+    const dim = fc.oneof(fc.integer({ min: 0, max: 5 }), fc.constantFrom(-1, 1.5, 2 ** 31, 2 ** 31 + 1, 2 ** 40))
+    const shape = fc.array(dim, { maxLength: 10 })
+    const dtype = fc.constantFrom("f32", "f16", "u8", "i32", "bf16")
+    const size = (dt: string, sh: ReadonlyArray<number>) => sh.reduce((a, b) => a * b, 1) * (dt === "f32" || dt === "i32" ? 4 : dt === "u8" ? 1 : 2)
+    const bytes = fc.tuple(dtype, shape, fc.integer({ min: -1, max: 1 })).map(([dt, sh, off]) => {
+      const n = size(dt, sh)
+      return { dt, sh, n: Number.isSafeInteger(n) && n + off >= 0 && n + off < 4096 ? n + off : 3 }
+    })
+    const refData = fc.tuple(bytes, fc.integer({ min: -1, max: 1 })).map(([{ dt, sh, n }, off]): MessageBody => ({
+      _tag: "RefData", ref: { id: 1, dtype: dt, shape: sh, byteSize: Math.max(0, size(dt, sh) + off) }, data: new Uint8Array(n),
+    }) as never)
+    const result = fc.tuple(fc.array(bytes, { maxLength: 2 }), fc.option(bytes), fc.constantFrom(0, 1.5, NaN, Infinity)).map(([refs, logits, ms]): MessageBody => ({
+      _tag: "Result", tokens: [1, 2], refs: refs.map(({ dt, sh, n }) => ({ id: 2, dtype: dt, shape: sh, byteSize: n })),
+      ...(logits !== null ? { lastLogits: { dtype: logits.dt, shape: logits.sh, data: new Uint8Array(logits.n) } } : {}),
+      profile: { queueMs: 0, planMs: ms, placementMs: 0, executionMs: 1, skeletonizationMs: 0, cleanupMs: 0, durationMs: 2 },
+    }) as never)
+    const forward = fc.array(bytes, { maxLength: 3 }).map((ts): MessageBody => ({
+      _tag: "Forward", sessionId: 1, modelHandle: 2, inputs: ts.map(({ dt, sh, n }, i) => ({ name: `x${i}`, tensor: { dtype: dt, shape: sh, data: new Uint8Array(n) } })),
+      hints: { phase: "auto", priority: "interactive", expectedTokens: 0, kvBudgetBytes: 0, finalize: true }, want: { tokens: false, lastLogits: false, refs: true },
+    }) as never)
+    fc.assert(
+      fc.property(fc.oneof(refData, result, forward, bodies.RefData as fc.Arbitrary<MessageBody>, bodies.Result as fc.Arbitrary<MessageBody>), (body) => {
+        expect(validateBody(body) === undefined).toBe(Schema.is(BODY_SCHEMAS[body._tag] as Schema.Top)(body))
+      }),
+      { numRuns: 1000 },
+    )
   })
 
   it("validate refuses hand-built values that break the domain rules", () => {

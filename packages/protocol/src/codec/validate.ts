@@ -47,7 +47,7 @@ export const WIRE_CHECKED_KINDS: ReadonlySet<MessageTag> = new Set<MessageTag>([
   "Error",
 ])
 
-// A hand-written fast path for the semantic hot kinds (Generate, Forward, Result): it checks the refinements their
+// A hand-written fast path for the semantic hot kinds (Generate, Forward, Result, RefData): it checks the refinements their
 // schemas add to what the reader enforces (shape bounds, tensor / ref byte sizes, finite floats) and answers true
 // only when the schema would; anything it is unsure of goes to the schema. Schema.is walks every token of a
 // request, which costs tenths of a millisecond per message on a cold CPU.
@@ -86,6 +86,8 @@ const fastValid = (body: MessageBody): boolean => {
       return finite(p.queueMs) && finite(p.planMs) && finite(p.placementMs) && finite(p.executionMs) &&
         finite(p.skeletonizationMs) && finite(p.cleanupMs) && finite(p.durationMs)
     }
+    case "RefData":
+      return refOk(body.ref) && body.data.byteLength === body.ref.byteSize
     default:
       return false
   }
