@@ -19,7 +19,7 @@ export interface FrameDecoderOptions extends FrameOptions {
    * segment in an ArrayBuffer of its own), so decoding them copies nothing more. Off when unset.
    */
   readonly splitSegmentsFrom?: number
-  /** Size of the scratch buffer {@link FrameDecoder.readBuffer} hands out between frames (default 256 KiB). */
+  /** Size of the scratch buffer {@link FrameDecoder.readBuffer} hands out between frames (default 64 KiB). */
   readonly readBytes?: number
   /** readBuffer points reads straight into a frame being assembled when this many bytes of it are missing (16 KiB). */
   readonly directReadsFrom?: number
@@ -27,7 +27,7 @@ export interface FrameDecoderOptions extends FrameOptions {
 
 /** Where FrameDecoder splits large payloads by segment when asked to (sockets deliver 64 KiB chunks). */
 export const SPLIT_SEGMENTS_FROM = 64 * 1024
-const READ_BYTES = 256 * 1024
+const READ_BYTES = 64 * 1024 // per connection, held while it lives: the size of one of Node's own socket reads
 // Below this, a read into the scratch buffer is cheaper: it brings the frame's tail and what follows in one syscall.
 const DIRECT_READS_FROM = 16 * 1024
 const NO_FRAMES: ReadonlyArray<never> = []
