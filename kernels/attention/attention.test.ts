@@ -2,25 +2,10 @@ import { describe, expect, it } from "vitest"
 import { bytesOf, compileMessages, dtypesOf, guardedOutput, onNullDevice, randomFloats, relError, roundF16, testDevice, tolerance, upload } from "../testing/harness.ts"
 import { preprocess, type GpuDevice } from "@djinn/gpu"
 import { usable as tensorCores } from "../matmul/sgmat.ts"
-import { encode, flashPlan, flashSgmat2passSpec, flashSgmatShared, flashSgmatSpec, plan, reference, route, type AttentionShape, type Route } from "./attention.ts"
+import { encode, flashPlan, flashSgmatSpec, plan, reference, route, type AttentionShape, type Route } from "./attention.ts"
 
 type Layout = Omit<AttentionShape, "scale">
-interface Case {
-  name: string
-  shape: Layout
-  fused?: boolean
-  mask?: (b: number, s: number) => number
-  splits?: number
-  nanPadding?: boolean
-  kernel?: Route
-  /** flash_sgmat's emulation of the tensor cores (flash_sgmat_ops.wgsl, EMULATE). */
-  emulate?: boolean
-  /**
-   * Scores that rise by this much (log2 units) every 32 keys for two rows in three, fall for the third: q dim 0 = ±1,
-   * k dim 0 grows with the key, so the one-pass kernel must move its reference max (and rescale) block after block.
-   */
-  rising?: number
-}
+interface Case { name: string; shape: Layout; fused?: boolean; mask?: (b: number, s: number) => number; splits?: number; nanPadding?: boolean; kernel?: Route }
 
 // Elements a tensor view spans: offset + last batch + last row + one row of heads.
 const extent = (offset: number | undefined, batch: number, B: number, stride: number, rows: number, width: number) =>
@@ -90,56 +75,25 @@ const cases: Case[] = [
   },
   { name: "flash: 64-row tiles (many heads), GQA 256/64, queryPos0=30, hd=8", shape: dense(1, 100, 130, 256, 64, 8, true, 30) },
   { name: "flash: 64-row tiles, hd=128, non-causal", shape: dense(1, 64, 40, 400, 400, 128, false) },
-]
-
-/**
- * Tensor-core kernels' cases (f16): each runs on flash_sgmat (one pass) and flash_sgmat_2pass where the adapter has
- * subgroup matrices (the H100), and on flash_sgmat's emulation elsewhere where the adapter has its workgroup memory
- * (lavapipe: 32 KiB, so head_dim 64 only) and `emulated` (the large cases are too slow emulated).
- */
-const sgmatCases: Array<Case & { emulated?: boolean }> = [
-  { name: "Llama-like causal prefill T=S=77 (tile and block remainders), hd=128", shape: dense(1, 77, 77, 2, 2, 128, true) },
-  { name: "causal prefill T=S=77 (tile and block remainders), hd=64", shape: dense(1, 77, 77, 2, 2, 64, true), emulated: true },
-  { name: "GQA 8/2 prompt appended to a cache, T=40, S=100, queryPos0=60, hd=64", shape: dense(1, 40, 100, 8, 2, 64, true, 60), emulated: true },
-  { name: "GQA 4/1 causal T=S=45 (group rows across tiles), hd=128", shape: dense(1, 45, 45, 4, 1, 128, true) },
-  { name: "non-causal, fewer keys than queries T=64, S=40, hd=128", shape: dense(1, 64, 40, 4, 4, 128, false) },
-  { name: "non-causal, S=97 (a 1-key last block), T=33, hd=64", shape: dense(1, 33, 97, 2, 2, 64, false), emulated: true },
-  { name: "BERT-base-like fused qkv, hd=64, non-causal", shape: { ...gpt2Fused(70, 3, 64), causal: false }, fused: true, emulated: true },
+  // Tensor cores (flash_sgmat.wgsl): f16 only, where the adapter has subgroup matrices (the H100), forced here.
+  { name: "flash_sgmat: Llama-like causal prefill T=S=77 (tile and block remainders), hd=128", shape: dense(1, 77, 77, 2, 2, 128, true), kernel: "flash_sgmat" },
+  { name: "flash_sgmat: GQA 8/2 prompt appended to a cache, T=40, S=100, queryPos0=60, hd=64", shape: dense(1, 40, 100, 8, 2, 64, true, 60), kernel: "flash_sgmat" },
+  { name: "flash_sgmat: non-causal, fewer keys than queries T=64, S=40, hd=128", shape: dense(1, 64, 40, 4, 4, 128, false), kernel: "flash_sgmat" },
+  { name: "flash_sgmat: BERT-base-like fused qkv, hd=64, non-causal", shape: { ...gpt2Fused(70, 3, 64), causal: false }, fused: true, kernel: "flash_sgmat" },
   {
-    name: "B=2, KV capacity past S holding NaN, offsets and batch strides, causal, hd=128",
+    name: "flash_sgmat: B=2, KV capacity past S holding NaN, offsets and batch strides, causal, hd=128",
     shape: { ...dense(2, 33, 33, 2, 1, 128, true), kvBatchStride: 48 * 128, qOffset: 8, outOffset: 16, outStride: 2 * 128 + 8 },
+    kernel: "flash_sgmat",
   },
-  {
-    name: "B=2, KV capacity past S holding NaN, offsets and batch strides, causal, hd=64",
-    shape: { ...dense(2, 33, 33, 2, 1, 64, true), kvBatchStride: 48 * 64, qOffset: 8, outOffset: 16, outStride: 2 * 64 + 8 },
-    emulated: true,
-  },
-  { name: "causal T=S=200 (7 blocks: both tile pairs, loads two ahead), hd=64", shape: dense(1, 200, 200, 2, 2, 64, true), emulated: true },
-  { name: "rising scores (the max moves every block: rescales), causal T=S=150, hd=64", shape: dense(1, 150, 150, 2, 2, 64, true), rising: 11, emulated: true },
-  { name: "rising scores, some blocks rescale, non-causal T=70, S=160, GQA 4/2, hd=64", shape: dense(1, 70, 160, 4, 2, 64, false), rising: 5, emulated: true },
-  { name: "rising scores, causal T=S=150, hd=128", shape: dense(1, 150, 150, 2, 2, 128, true), rising: 11 },
-  { name: "Llama-2-7B-like 512-token prefill, 32 heads, hd=128", shape: dense(1, 512, 512, 32, 32, 128, true) },
-  { name: "512-token prefill, 32 heads, GQA 32/8, hd=64", shape: dense(1, 512, 512, 32, 8, 64, true) },
-  { name: "512-token prefill, 32 heads, hd=128, non-causal", shape: dense(1, 512, 512, 32, 32, 128, false) },
+  { name: "flash_sgmat: Llama-2-7B-like 512-token prefill, 32 heads, hd=128", shape: dense(1, 512, 512, 32, 32, 128, true), kernel: "flash_sgmat" },
 ]
 
 describe("attention", async () => {
   const gpu = await testDevice()
-  const cores = tensorCores(gpu.adapter)
-  const shared = gpu.adapter.limits.maxComputeWorkgroupStorageSize ?? Infinity
-  const sgmat: Case[] = sgmatCases.flatMap((c) => [
-    { ...c, name: `flash_sgmat${cores ? "" : " (emulated)"}: ${c.name}`, kernel: "flash_sgmat" as const, emulate: !cores },
-    ...(cores ? [{ ...c, name: `flash_sgmat_2pass: ${c.name}`, kernel: "flash_sgmat_2pass" as const }] : []),
-  ])
-  const runs = (c: Case & { emulated?: boolean }, dtype: string): boolean => {
-    if (c.kernel !== "flash_sgmat" && c.kernel !== "flash_sgmat_2pass") return true
-    if (dtype !== "f16") return false
-    if (!c.emulate) return cores
-    return c.emulated === true && shared >= flashSgmatShared(c.shape.headDim)
-  }
   for (const dtype of dtypesOf(gpu)) {
-    for (const c of [...cases, ...sgmat]) {
-      it.skipIf(!runs(c, dtype))(`${dtype} ${c.name}`, async () => {
+    for (const c of cases) {
+      const skip = c.kernel === "flash_sgmat" && (dtype !== "f16" || !tensorCores(gpu.adapter))
+      it.skipIf(skip)(`${dtype} ${c.name}${c.kernel === "flash_sgmat" ? " (skipped without subgroup matrices)" : ""}`, async () => {
         const s = { ...c.shape, scale: 1 / Math.sqrt(c.shape.headDim) }
         const qBatch = s.qBatchStride ?? s.T * s.qStride
         const kBatch = s.kvBatchStride ?? s.S * s.kStride
@@ -160,21 +114,13 @@ describe("attention", async () => {
           // KV capacity past S may hold anything too (an unwritten cache).
           if (s.kvBatchStride !== undefined && c.kernel === "flash_sgmat") for (let b = 0; b + 1 < s.B; b++) v.fill(NaN, (s.vOffset ?? 0) + b * vBatch + s.S * s.vStride, (s.vOffset ?? 0) + (b + 1) * vBatch)
           if (c.nanPadding) for (let b = 0; b < s.B; b++) for (let j = 0; j < s.S; j++) if (c.mask!(b, j) === 0) v.fill(NaN, (s.vOffset ?? 0) + b * vBatch + j * s.vStride, (s.vOffset ?? 0) + b * vBatch + j * s.vStride + kvWidth)
-          if (c.rising !== undefined) {
-            const slope = c.rising / (32 * s.scale * Math.LOG2E)
-            for (let b = 0; b < s.B; b++) {
-              for (let t = 0; t < s.T; t++) for (let h = 0; h < s.H; h++) q[(s.qOffset ?? 0) + b * qBatch + t * s.qStride + h * s.headDim] = (t + h) % 3 === 0 ? -1 : 1
-              for (let j = 0; j < s.S; j++) for (let h = 0; h < s.Hkv; h++) k[(s.kOffset ?? 0) + b * kBatch + j * s.kStride + h * s.headDim] = slope * j
-            }
-            q = round(q); k = round(k)
-          }
           qb = upload(gpu, q, dtype); kb = upload(gpu, k, dtype); vb = upload(gpu, v, dtype)
         }
         const before = round(randomFloats(extent(s.outOffset, oBatch, s.B, s.outStride, s.T, s.H * s.headDim), 4))
         const out = guardedOutput(gpu, before.length, dtype)
         gpu.writeBuffer(out.binding.buffer, out.binding.offset!, bytesOf(before, dtype))
         const mask = c.mask && Int32Array.from({ length: s.B * s.S }, (_, i) => c.mask!(Math.floor(i / s.S), i % s.S))
-        encode(gpu, { ...s, q: qb, k: kb, v: vb, out: out.binding, dtype, splits: c.splits, kernel: c.kernel, emulate: c.emulate, ...(mask ? { mask: upload(gpu, mask, "i32") } : {}) })
+        encode(gpu, { ...s, q: qb, k: kb, v: vb, out: out.binding, dtype, splits: c.splits, kernel: c.kernel, ...(mask ? { mask: upload(gpu, mask, "i32") } : {}) })
         const got = await out.read()
         const ref = reference(q, k, v, before, { ...s, mask })
         expect(relError(got, ref)).toBeLessThan(tolerance(dtype))
@@ -183,7 +129,7 @@ describe("attention", async () => {
           const row = got.slice((s.outOffset ?? 0) + oBatch, (s.outOffset ?? 0) + oBatch + s.H * s.headDim)
           expect(row.every((x) => x === 0)).toBe(true)
         }
-      }, c.emulate === true ? 600_000 : undefined) // emulated: lavapipe compiles the emulation for seconds, runs it slowly
+      })
     }
   }
   it("splits decode-shaped calls over keys, not prefill", () => {
@@ -198,7 +144,6 @@ describe("attention", async () => {
     const llama = { ...dense(1, 1024, 1024, 32, 32, 128, true), scale: 1, dtype: "f16" as const }
     expect(route(llama, 49152, nvidia)).toBe("flash_sgmat")
     expect(route({ ...llama, T: 512, S: 512 }, 49152, nvidia)).toBe("flash_sgmat")
-    expect(route({ ...llama, headDim: 64, qStride: 2048, kStride: 2048, vStride: 2048, outStride: 2048 }, 32768, nvidia)).toBe("flash_sgmat")
     expect(route({ ...llama, dtype: "f32" }, 49152, nvidia)).toBe("flash")
     expect(route(llama, 49152)).toBe("flash") // no adapter said
     expect(route(llama, 40000, nvidia)).toBe("flash") // not enough workgroup memory
@@ -209,25 +154,17 @@ describe("attention", async () => {
     expect(route({ ...gpt2Fused(128, 12, 64), causal: false, scale: 1, dtype: "f16" as const }, 49152, nvidia)).toBe("flash")
   })
   // No CI adapter runs subgroup matrices, but Dawn's null backend grants the feature: Tint validates the kernel there.
-  it("the tensor-core kernels' WGSL passes Tint's validation (Dawn null backend)", async () => {
+  it("the tensor-core kernel's WGSL passes Tint's validation (Dawn null backend)", async () => {
     const messages = await onNullDevice(async (device, adapter) => {
-      const out: string[] = []
-      const variants = [
-        { label: "flash_sgmat ", wgsl: flashSgmatSpec.wgsl, defines: [] as string[], kernel: "flash_sgmat" as const },
-        { label: "flash_sgmat EMULATE ", wgsl: flashSgmatSpec.wgsl, defines: ["EMULATE"], kernel: "flash_sgmat" as const },
-        { label: "flash_sgmat_2pass ", wgsl: flashSgmat2passSpec.wgsl, defines: [] as string[], kernel: "flash_sgmat_2pass" as const },
-      ]
-      for (const variant of variants) {
-        const code = preprocess(variant.wgsl, { dtype: "f16", defines: variant.defines })
-        out.push(...await compileMessages(device, code, variant.label))
-        // Pipelines (the HD override) where the null adapter offers the kernel's workgroup memory (it offers 16 KB).
-        const module = device.createShaderModule({ code })
-        for (const hd of [64, 128].filter((hd) => adapter.limits.maxComputeWorkgroupStorageSize >= flashSgmatShared(hd, variant.kernel))) {
-          device.pushErrorScope("validation")
-          device.createComputePipeline({ layout: "auto", compute: { module, entryPoint: "main", constants: { HD: hd } } })
-          const e = await device.popErrorScope()
-          if (e !== null) out.push(`${variant.label}HD=${hd}: ${e.message}`)
-        }
+      const code = preprocess(flashSgmatSpec.wgsl, { dtype: "f16" })
+      const out = await compileMessages(device, code)
+      // Pipelines (the HD override) where the null adapter offers the kernel's 48 KB of workgroup memory (it offers 16).
+      const module = device.createShaderModule({ code })
+      for (const hd of adapter.limits.maxComputeWorkgroupStorageSize >= 48128 ? [64, 128] : []) {
+        device.pushErrorScope("validation")
+        device.createComputePipeline({ layout: "auto", compute: { module, entryPoint: "main", constants: { HD: hd } } })
+        const e = await device.popErrorScope()
+        if (e !== null) out.push(`HD=${hd}: ${e.message}`)
       }
       return out
     })

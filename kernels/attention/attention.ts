@@ -9,19 +9,9 @@ export const spec: KernelSpec = { id: "attention", wgsl: wgsl("attention"), stor
 export const combineSpec: KernelSpec = { id: "attention_combine", wgsl: wgsl("attention", "combine.wgsl"), storage: ["read", "read_write"], uniforms: true }
 /** Query-tiled flash attention for prefill-shaped calls; bindings as `spec`. */
 export const flashSpec: KernelSpec = { id: "attention_flash", wgsl: wgsl("attention", "flash.wgsl") + "\n" + wgsl("attention", "flash_stage.wgsl"), storage: ["read", "read", "read", "read_write", "read"], uniforms: true }
-/**
- * Flash attention on tensor cores, one pass (f16, head_dim 64 or 128, 8-aligned layouts, no mask, no key splits);
- * bindings q, k, v, out. Its fragment operations come from flash_sgmat_ops.wgsl (EMULATE: without tensor cores).
- */
-export const flashSgmatSpec: KernelSpec = {
-  id: "attention_flash_sgmat",
-  wgsl: wgsl("attention", "flash_sgmat.wgsl") + "\n" + wgsl("attention", "flash_sgmat_ops.wgsl"),
-  storage: ["read", "read", "read", "read_write"],
-  uniforms: true,
-}
-/** The two-pass version before it (same calls, same bindings and uniforms), kept for A/B runs. */
-export const flashSgmat2passSpec: KernelSpec = { id: "attention_flash_sgmat_2pass", wgsl: wgsl("attention", "flash_sgmat_2pass.wgsl"), storage: ["read", "read", "read", "read_write"], uniforms: true }
-export const specs: readonly KernelSpec[] = [spec, combineSpec, flashSpec, flashSgmatSpec, flashSgmat2passSpec]
+/** Flash attention on tensor cores (f16, head_dim 64 or 128, 8-aligned layouts, no mask, no key splits); bindings q, k, v, out. */
+export const flashSgmatSpec: KernelSpec = { id: "attention_flash_sgmat", wgsl: wgsl("attention", "flash_sgmat.wgsl"), storage: ["read", "read", "read", "read_write"], uniforms: true }
+export const specs: readonly KernelSpec[] = [spec, combineSpec, flashSpec, flashSgmatSpec]
 
 /** Shapes and layout (everything but the buffers). Strides and offsets are in elements. */
 export interface AttentionShape {
@@ -70,8 +60,6 @@ export interface AttentionArgs extends AttentionShape {
   readonly splits?: number
   /** Force a kernel (tests; default: `route`'s choice). */
   readonly kernel?: Route
-  /** With kernel "flash_sgmat": its emulation of the tensor cores (tests on adapters without subgroup matrices). */
-  readonly emulate?: boolean
   readonly dtype?: DType
 }
 
@@ -112,21 +100,18 @@ const FLASH_SHARED: Readonly<Record<32 | 64, number>> = { 32: 18944, 64: 28672 }
 const FLASH_BIG = 3 * 132
 const FLASH_FILL = 2 * 132
 
-export type Route = "flash_sgmat" | "flash_sgmat_2pass" | "flash" | "stream"
+export type Route = "flash_sgmat" | "flash" | "stream"
 
 /** Every stride and offset of a call's layout (absent ones undefined), for alignment checks. */
 const stridesAndOffsets = (a: AttentionShape): Array<number | undefined> =>
   [a.qStride, a.kStride, a.vStride, a.outStride, a.qOffset, a.kOffset, a.vOffset, a.outOffset, a.qBatchStride, a.kvBatchStride, a.outBatchStride]
 
-/** Workgroup memory of the tensor-core kernels by head_dim (flash_sgmat.wgsl; flash_sgmat_2pass.wgsl takes 48128). */
-export const flashSgmatShared = (headDim: number, kernel: "flash_sgmat" | "flash_sgmat_2pass" = "flash_sgmat"): number =>
-  kernel === "flash_sgmat_2pass" ? 48128 : headDim <= 64 ? 32736 : 49120
+/** Workgroup memory of the tensor-core kernel (flash_sgmat.wgsl, head_dim 128). */
+const FLASH_SGMAT_SHARED = 48128
 /** Tiles of 64 rows from which the tensor-core kernel runs (it never splits keys: fewer tiles leave SMs idle). */
 const FLASH_SGMAT_MIN_TILES = 132
-/** DJINN_FLASH_SGMAT=0 keeps prefill on flash.wgsl, =2pass (or v1) on the two-pass tensor-core kernel (A/B runs). */
-const FLASH_SGMAT_ENV = envVar("DJINN_FLASH_SGMAT")
-const FLASH_SGMAT_OFF = FLASH_SGMAT_ENV === "0"
-const FLASH_SGMAT_ROUTE: "flash_sgmat" | "flash_sgmat_2pass" = FLASH_SGMAT_ENV === "2pass" || FLASH_SGMAT_ENV === "v1" ? "flash_sgmat_2pass" : "flash_sgmat"
+/** DJINN_FLASH_SGMAT=0 keeps prefill on flash.wgsl (A/B runs). */
+const FLASH_SGMAT_OFF = envVar("DJINN_FLASH_SGMAT") === "0"
 
 /** Whether a call fits the tensor-core kernel: f16, head_dim 64 or 128, every stride and offset a multiple of 8, no mask. */
 export const fitsFlashSgmat = (a: AttentionShape & { mask?: unknown; dtype?: DType }): boolean => {
@@ -136,15 +121,14 @@ export const fitsFlashSgmat = (a: AttentionShape & { mask?: unknown; dtype?: DTy
 }
 
 /**
- * Which kernel a call runs: "flash_sgmat" (flash_sgmat.wgsl, tensor cores; DJINN_FLASH_SGMAT=2pass: the two-pass
- * version) for large f16 prefills where the adapter has subgroup matrices, else "flash" (flash.wgsl, query-tiled) for
- * prefill shapes, else "stream" (attention.wgsl).
+ * Which kernel a call runs: "flash_sgmat" (flash_sgmat.wgsl, tensor cores) for large f16 prefills where the adapter
+ * has subgroup matrices, else "flash" (flash.wgsl, query-tiled) for prefill shapes, else "stream" (attention.wgsl).
  */
 export const route = (a: AttentionShape & { mask?: unknown; dtype?: DType }, maxWorkgroupStorage = Infinity, adapter?: AdapterDescription): Route => {
   if (a.T < FLASH_MIN_T || a.headDim > FLASH_MAX_HEAD_DIM || maxWorkgroupStorage < FLASH_SHARED[32]) return "stream"
   const tiles = a.B * a.Hkv * Math.ceil((a.T * (a.H / a.Hkv)) / 64)
-  const sgmat = adapter !== undefined && tensorCores(adapter) && !FLASH_SGMAT_OFF && maxWorkgroupStorage >= flashSgmatShared(a.headDim, FLASH_SGMAT_ROUTE)
-  return sgmat && fitsFlashSgmat(a) && tiles >= FLASH_SGMAT_MIN_TILES ? FLASH_SGMAT_ROUTE : "flash"
+  const sgmat = adapter !== undefined && tensorCores(adapter) && !FLASH_SGMAT_OFF && maxWorkgroupStorage >= FLASH_SGMAT_SHARED
+  return sgmat && fitsFlashSgmat(a) && tiles >= FLASH_SGMAT_MIN_TILES ? "flash_sgmat" : "flash"
 }
 
 export interface FlashPlan {
@@ -212,13 +196,11 @@ export const encode = (gpu: GpuDevice, args: AttentionArgs): void => {
   // Forced splits are the split kernels' (tests): the tensor-core kernel never splits.
   const kernel = args.kernel ?? route({ ...args, dtype }, maxShared, args.splits === undefined ? gpu.adapter : undefined)
   const { outBatch, layout } = layoutFields(args)
-  if (kernel === "flash_sgmat" || kernel === "flash_sgmat_2pass") {
-    if (!fitsFlashSgmat({ ...args, dtype }) || args.splits !== undefined) throw new Error(`attention: ${kernel} takes f16, head_dim 64 or 128, 8-aligned layouts, no mask and no splits`)
+  if (kernel === "flash_sgmat") {
+    if (!fitsFlashSgmat({ ...args, dtype }) || args.splits !== undefined) throw new Error("attention: flash_sgmat takes f16, head_dim 64 or 128, 8-aligned layouts, no mask and no splits")
     const tiles = Math.ceil((T * (H / Hkv)) / 64)
-    const id = kernel === "flash_sgmat" ? flashSgmatSpec.id : flashSgmat2passSpec.id
-    const defines = kernel === "flash_sgmat" && args.emulate === true ? ["EMULATE"] : undefined
     gpu.dispatch({
-      pipeline: gpu.pipeline(id, { dtype, defines, constants: { HD: headDim } }),
+      pipeline: gpu.pipeline(flashSgmatSpec.id, { dtype, constants: { HD: headDim } }),
       bindings: [args.q, args.k, args.v, args.out],
       uniforms: packUniforms([
         ["u32", B], ["u32", T], ["u32", S], ["u32", Hkv], ["u32", H], ["u32", H / Hkv], ...layout,
