@@ -3,9 +3,10 @@ import { bytesOf, compileMessages, dtypesOf, guardedOutput, onNullDevice, random
 import { preprocess, type GpuDevice } from "@djinn/gpu"
 import { usable as tensorCores } from "../matmul/sgmat.ts"
 import { encode, flashPlan, flashSgmatSpec, plan, reference, route, type AttentionShape, type Route } from "./attention.ts"
+import { parseSgmatVariant, SGMAT_PROBES, SGMAT_SHAPES, sgmatDefines, sgmatName, type SgmatShape, type SgmatVariant } from "./sgmat_variants.ts"
 
 type Layout = Omit<AttentionShape, "scale">
-interface Case { name: string; shape: Layout; fused?: boolean; mask?: (b: number, s: number) => number; splits?: number; nanPadding?: boolean; kernel?: Route }
+interface Case { name: string; shape: Layout; fused?: boolean; mask?: (b: number, s: number) => number; splits?: number; nanPadding?: boolean; kernel?: Route; sgmat?: SgmatVariant }
 
 // Elements a tensor view spans: offset + last batch + last row + one row of heads.
 const extent = (offset: number | undefined, batch: number, B: number, stride: number, rows: number, width: number) =>
@@ -87,6 +88,11 @@ const cases: Case[] = [
   },
   { name: "flash_sgmat: Llama-2-7B-like 512-token prefill, 32 heads, hd=128", shape: dense(1, 512, 512, 32, 32, 128, true), kernel: "flash_sgmat" },
 ]
+// The tensor-core kernel's other launch shapes (sgmat_variants.ts), on the same cases.
+const sgmatCases = cases.filter((c) => c.kernel === "flash_sgmat")
+for (const shape of Object.keys(SGMAT_SHAPES) as SgmatShape[]) {
+  if (shape !== "q64") for (const c of sgmatCases) cases.push({ ...c, name: `${c.name} [${shape}]`, sgmat: { shape, probes: [] } })
+}
 
 describe("attention", async () => {
   const gpu = await testDevice()
@@ -120,7 +126,7 @@ describe("attention", async () => {
         const out = guardedOutput(gpu, before.length, dtype)
         gpu.writeBuffer(out.binding.buffer, out.binding.offset!, bytesOf(before, dtype))
         const mask = c.mask && Int32Array.from({ length: s.B * s.S }, (_, i) => c.mask!(Math.floor(i / s.S), i % s.S))
-        encode(gpu, { ...s, q: qb, k: kb, v: vb, out: out.binding, dtype, splits: c.splits, kernel: c.kernel, ...(mask ? { mask: upload(gpu, mask, "i32") } : {}) })
+        encode(gpu, { ...s, q: qb, k: kb, v: vb, out: out.binding, dtype, splits: c.splits, kernel: c.kernel, sgmat: c.sgmat, ...(mask ? { mask: upload(gpu, mask, "i32") } : {}) })
         const got = await out.read()
         const ref = reference(q, k, v, before, { ...s, mask })
         expect(relError(got, ref)).toBeLessThan(tolerance(dtype))
@@ -154,22 +160,41 @@ describe("attention", async () => {
     expect(route({ ...gpt2Fused(128, 12, 64), causal: false, scale: 1, dtype: "f16" as const }, 49152, nvidia)).toBe("flash")
   })
   // No CI adapter runs subgroup matrices, but Dawn's null backend grants the feature: Tint validates the kernel there.
-  it("the tensor-core kernel's WGSL passes Tint's validation (Dawn null backend)", async () => {
+  it("the tensor-core kernel's WGSL passes Tint's validation in every shape and probe (Dawn null backend)", async () => {
+    const variants: SgmatVariant[] = [
+      ...(Object.keys(SGMAT_SHAPES) as SgmatShape[]).map((shape) => ({ shape, probes: [] })),
+      ...SGMAT_PROBES.map((x) => ({ shape: "q64" as const, probes: [x] })),
+      { shape: "q64", probes: ["nostage", "nomatrix"] },
+    ]
     const messages = await onNullDevice(async (device, adapter) => {
-      const code = preprocess(flashSgmatSpec.wgsl, { dtype: "f16" })
-      const out = await compileMessages(device, code)
-      // Pipelines (the HD override) where the null adapter offers the kernel's 48 KB of workgroup memory (it offers 16).
-      const module = device.createShaderModule({ code })
-      for (const hd of adapter.limits.maxComputeWorkgroupStorageSize >= 48128 ? [64, 128] : []) {
-        device.pushErrorScope("validation")
-        device.createComputePipeline({ layout: "auto", compute: { module, entryPoint: "main", constants: { HD: hd } } })
-        const e = await device.popErrorScope()
-        if (e !== null) out.push(`HD=${hd}: ${e.message}`)
+      const out: string[] = []
+      for (const v of variants) {
+        const code = preprocess(flashSgmatSpec.wgsl, { dtype: "f16", defines: sgmatDefines(v) })
+        out.push(...(await compileMessages(device, code, `${sgmatName(v)}: `)))
+        // Pipelines (the HD override) where the null adapter offers the workgroup memory and threads (it offers 16 KB, 256).
+        const module = device.createShaderModule({ code })
+        const fits = adapter.limits.maxComputeWorkgroupStorageSize >= SGMAT_SHAPES[v.shape].shared &&
+          adapter.limits.maxComputeInvocationsPerWorkgroup >= 32 * SGMAT_SHAPES[v.shape].subgroups
+        for (const hd of fits ? [64, 128] : []) {
+          device.pushErrorScope("validation")
+          device.createComputePipeline({ layout: "auto", compute: { module, entryPoint: "main", constants: { HD: hd } } })
+          const e = await device.popErrorScope()
+          if (e !== null) out.push(`${sgmatName(v)} HD=${hd}: ${e.message}`)
+        }
       }
       return out
     })
     if (messages === undefined) return
     expect(messages).toEqual([])
+  })
+  it("names the tensor-core kernel's shapes and probes, and rejects unknown or unsupported ones", () => {
+    expect(parseSgmatVariant(undefined, undefined)).toEqual({ shape: "q64", probes: [] })
+    expect(sgmatDefines(parseSgmatVariant("", "nostage, nomma"))).toEqual(["PROBE_NOSTAGE", "PROBE_NOMMA", "PROBE_MATRIX"])
+    expect(sgmatDefines(parseSgmatVariant("q128sg16", ""))).toEqual(["Q128", "PAIRED"])
+    expect(() => parseSgmatVariant("q256", undefined)).toThrow(/no shape/)
+    expect(() => parseSgmatVariant(undefined, "nothing")).toThrow(/no probe/)
+    expect(() => parseSgmatVariant("q128", "nostage")).toThrow(/q64 only/)
+    expect(() => parseSgmatVariant(undefined, "nomma,nofrag")).toThrow(/at most one/)
   })
   it("routes prefill shapes to the query-tiled kernel, decode to the streaming one", () => {
     const llama = { ...dense(1, 1024, 1024, 32, 32, 128, true), scale: 1 }

@@ -2,6 +2,7 @@ import { envVar, grid, packUniforms, u32s, type AdapterDescription, type Binding
 import { usable as tensorCores } from "../matmul/sgmat.ts"
 import { wgsl } from "../source.ts"
 import { deviceWorkspace } from "../workspace.ts"
+import { checkVariant, SGMAT_FROM_ENV, SGMAT_SHAPES, sgmatDefines, type SgmatVariant } from "./sgmat_variants.ts"
 
 /** Bindings: q, k, v, out (partials in the SPLIT variant), then mask only in the MASK variant. q, k, v may be one buffer. */
 export const spec: KernelSpec = { id: "attention", wgsl: wgsl("attention"), storage: ["read", "read", "read", "read_write", "read"], uniforms: true }
@@ -10,7 +11,7 @@ export const combineSpec: KernelSpec = { id: "attention_combine", wgsl: wgsl("at
 /** Query-tiled flash attention for prefill-shaped calls; bindings as `spec`. */
 export const flashSpec: KernelSpec = { id: "attention_flash", wgsl: wgsl("attention", "flash.wgsl") + "\n" + wgsl("attention", "flash_stage.wgsl"), storage: ["read", "read", "read", "read_write", "read"], uniforms: true }
 /** Flash attention on tensor cores (f16, head_dim 64 or 128, 8-aligned layouts, no mask, no key splits); bindings q, k, v, out. */
-export const flashSgmatSpec: KernelSpec = { id: "attention_flash_sgmat", wgsl: wgsl("attention", "flash_sgmat.wgsl"), storage: ["read", "read", "read", "read_write"], uniforms: true }
+export const flashSgmatSpec: KernelSpec = { id: "attention_flash_sgmat", wgsl: wgsl("attention", "flash_sgmat.wgsl") + "\n" + wgsl("attention", "flash_sgmat_probe.wgsl"), storage: ["read", "read", "read", "read_write"], uniforms: true }
 export const specs: readonly KernelSpec[] = [spec, combineSpec, flashSpec, flashSgmatSpec]
 
 /** Shapes and layout (everything but the buffers). Strides and offsets are in elements. */
@@ -60,6 +61,8 @@ export interface AttentionArgs extends AttentionShape {
   readonly splits?: number
   /** Force a kernel (tests; default: `route`'s choice). */
   readonly kernel?: Route
+  /** Launch shape or timing probe of the tensor-core kernel (tests, benches; default: sgmat_variants.ts's from the environment). */
+  readonly sgmat?: SgmatVariant
   readonly dtype?: DType
 }
 
@@ -198,9 +201,12 @@ export const encode = (gpu: GpuDevice, args: AttentionArgs): void => {
   const { outBatch, layout } = layoutFields(args)
   if (kernel === "flash_sgmat") {
     if (!fitsFlashSgmat({ ...args, dtype }) || args.splits !== undefined) throw new Error("attention: flash_sgmat takes f16, head_dim 64 or 128, 8-aligned layouts, no mask and no splits")
-    const tiles = Math.ceil((T * (H / Hkv)) / 64)
+    const variant = args.sgmat ?? SGMAT_FROM_ENV
+    checkVariant(variant)
+    const tiles = Math.ceil((T * (H / Hkv)) / SGMAT_SHAPES[variant.shape].rows)
+    const defines = sgmatDefines(variant)
     gpu.dispatch({
-      pipeline: gpu.pipeline(flashSgmatSpec.id, { dtype, constants: { HD: headDim } }),
+      pipeline: gpu.pipeline(flashSgmatSpec.id, { dtype, defines, constants: { HD: headDim } }),
       bindings: [args.q, args.k, args.v, args.out],
       uniforms: packUniforms([
         ["u32", B], ["u32", T], ["u32", S], ["u32", Hkv], ["u32", H], ["u32", H / Hkv], ...layout,

@@ -3,8 +3,8 @@
 // or key splits (attention.ts routes only such calls here).
 //
 // Rows: a kv head's queries form R = T·group rows, row ρ = (query t = ρ / group, query head h = hk·group + ρ % group),
-// as in flash.wgsl. A workgroup owns 64 rows of one (batch, kv head): four subgroups of 16 rows each. Its q rows are
-// staged once into workgroup memory and loaded as HD/16 left fragments per subgroup, held in registers.
+// as in flash.wgsl. A workgroup owns BQ = 64 rows of one (batch, kv head): four subgroups of 16 rows each. Its q rows
+// are staged once into workgroup memory and loaded as HD/16 left fragments per subgroup, held in registers.
 //
 // Each key block's k (and v) is loaded into registers a block ahead and stored to workgroup memory at its turn.
 // Two passes over the key blocks of 32 keys the tile sees (with causal, none past its last row's query), so that the
@@ -17,8 +17,16 @@
 // That is 1.5× the matrix work of one-pass flash attention, all of it on the tensor cores.
 // Masked keys (causal, or past S) get p = 0, and their v rows are staged as zeros, so whatever the cache holds past
 // the keys a tile sees never reaches the output. Rows past R are computed on zeros and never written.
-// Assumes subgroups of 32 (NVIDIA), like matmul_sgmat.wgsl. Workgroup memory: 17408 (q) + 8704 (k) + 8704 (v) +
-// 8192 (scores) + 5120 (p) = 48128 bytes at HD = 128.
+// Assumes subgroups of 32 (NVIDIA), like matmul_sgmat.wgsl. Workgroup memory: 17408 (q) + 17408 (k, v) + 8192
+// (scores) + 5120 (p) = 48128 bytes at HD = 128.
+//
+// Launch shapes (defines; attention.ts's sgmat_variants.ts names them), same algorithm:
+//   Q128: 128 rows a workgroup (8 row blocks of 16), so each staged k/v block serves twice the rows. q is staged
+//     through the k/v tiles, 64 dims a round, before the first block: 44032 bytes.
+//   PAIRED: two subgroups a row block: in S each takes 16 of the 32 keys, in P·V half the head dims, and the lanes of
+//     both share the softmax (8 keys a lane; the pair's (m, l) meet through the scores area once after pass 1). Half
+//     the accumulators per lane, twice the subgroups: more warps a streaming multiprocessor.
+// Timing probes (PROBE_*: wrong results by design; flash_sgmat_probe.wgsl has the matrix ones) remove one part each.
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
 
@@ -44,8 +52,8 @@ struct Params {
   causal: u32,
   query_pos0: u32,
   scale: f32, // scale · log2(e)
-  tiles: u32, // row tiles per (batch, kv head): ceil(T·group / 64)
-  _p0: u32,
+  tiles: u32, // row tiles per (batch, kv head): ceil(T·group / BQ)
+  _p0: u32, // 0 (the probes' never-taken branches test it against 1)
   _p1: u32,
 }
 
@@ -56,42 +64,55 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> out: array<vec4<u32>>;
 
 override HD: u32 = 128u; // head_dim: 64 or 128
-const BQ: u32 = 64u; // rows per workgroup
+// #if Q128
+const BQ: u32 = 128u; // rows per workgroup
+// #else
+const BQ: u32 = 64u;
+// #endif
+// #if PAIRED
+const PARTS: u32 = 2u; // subgroups per 16 rows
+// #else
+const PARTS: u32 = 1u;
+// #endif
+const RB: u32 = BQ / 16u; // row blocks
+const THREADS: u32 = RB * PARTS * 32u;
 const BK: u32 = 32u; // keys per block
-const THREADS: u32 = 128u;
+const KPL: u32 = BK / (2u * PARTS); // keys a lane takes in the softmax
 const SQ: u32 = 136u; // staged row stride in halves: 128 + 8 (the fragment loads' rows land in distinct banks)
+const VT: u32 = BK * SQ; // the v tile's start in kv
 const SP: u32 = 40u; // p row stride: 32 + 8
 const LOW: f32 = -3.0e38;
 
+// #if !Q128
 var<workgroup> qs: array<f16, BQ * SQ>;
-var<workgroup> ks: array<f16, BK * SQ>;
-var<workgroup> vs: array<f16, BK * SQ>;
-var<workgroup> sc: array<f32, 4u * 16u * BK>; // each subgroup's 16 × 32 scores (later a 16 × 16 output block)
-var<workgroup> ps: array<f16, 4u * 16u * SP>; // each subgroup's 16 × 32 weights
+// #endif
+var<workgroup> kv: array<f16, 2u * BK * SQ>; // the k tile, then the v tile
+var<workgroup> sc: array<f32, RB * 16u * BK>; // each row block's 16 × 32 scores (later 16 × 16 output blocks)
+var<workgroup> ps: array<f16, RB * 16u * SP>; // each row block's 16 × 32 weights
 
 alias Left = subgroup_matrix_left<f16, 16, 16>;
 alias Right = subgroup_matrix_right<f16, 16, 16>;
 alias Acc = subgroup_matrix_result<f32, 16, 16>;
 
-// Stores 8 halves (one 16-byte piece) at a workgroup array index.
-fn put8(dst: u32, which: u32, x: vec4<u32>) {
+// Stores 8 halves (one 16-byte piece) at a kv index.
+fn put8(dst: u32, x: vec4<u32>) {
   let a = bitcast<vec2<f16>>(x.x);
   let b = bitcast<vec2<f16>>(x.y);
   let c = bitcast<vec2<f16>>(x.z);
   let d = bitcast<vec2<f16>>(x.w);
-  if (which == 0u) {
-    qs[dst] = a.x; qs[dst + 1u] = a.y; qs[dst + 2u] = b.x; qs[dst + 3u] = b.y;
-    qs[dst + 4u] = c.x; qs[dst + 5u] = c.y; qs[dst + 6u] = d.x; qs[dst + 7u] = d.y;
-  } else if (which == 1u) {
-    ks[dst] = a.x; ks[dst + 1u] = a.y; ks[dst + 2u] = b.x; ks[dst + 3u] = b.y;
-    ks[dst + 4u] = c.x; ks[dst + 5u] = c.y; ks[dst + 6u] = d.x; ks[dst + 7u] = d.y;
-  } else {
-    vs[dst] = a.x; vs[dst + 1u] = a.y; vs[dst + 2u] = b.x; vs[dst + 3u] = b.y;
-    vs[dst + 4u] = c.x; vs[dst + 5u] = c.y; vs[dst + 6u] = d.x; vs[dst + 7u] = d.y;
-  }
+  kv[dst] = a.x; kv[dst + 1u] = a.y; kv[dst + 2u] = b.x; kv[dst + 3u] = b.y;
+  kv[dst + 4u] = c.x; kv[dst + 5u] = c.y; kv[dst + 6u] = d.x; kv[dst + 7u] = d.y;
 }
 
-// A thread's share of a key block: up to 4 16-byte pieces of k and of v (HD = 128: 4 each; HD = 64: 2).
+// q's 16-byte piece at dim d of row rho (zeros past R).
+fn qpiece(b: u32, hk: u32, rho: u32, R: u32, d: u32) -> vec4<u32> {
+  if (rho >= R) { return vec4<u32>(); }
+  let tq = rho / p.group;
+  let h = hk * p.group + rho % p.group;
+  return q[(p.q_offset + b * p.q_batch + tq * p.q_stride + h * HD + d) / 8u];
+}
+
+// A thread's share of a key block: up to 4 16-byte pieces of k and of v (HD = 128 on 128 threads: 4 each).
 struct KV { k0: vec4<u32>, k1: vec4<u32>, k2: vec4<u32>, k3: vec4<u32>, v0: vec4<u32>, v1: vec4<u32>, v2: vec4<u32>, v3: vec4<u32> }
 
 // Piece n of thread t's share of keys j0 .. j0 + 31 (k, or v with which = 1); zeros at or past `live`.
@@ -109,6 +130,7 @@ fn piece(b: u32, hk: u32, j0: u32, live: u32, t: u32, n: u32, which: u32) -> vec
 // latency hides behind the current block's matrix work.
 fn load_kv(b: u32, hk: u32, j0: u32, live: u32, t: u32, with_v: bool) -> KV {
   var r: KV;
+  // #if !PROBE_NOSTAGE
   r.k0 = piece(b, hk, j0, live, t, 0u, 0u);
   r.k1 = piece(b, hk, j0, live, t, 1u, 0u);
   r.k2 = piece(b, hk, j0, live, t, 2u, 0u);
@@ -119,11 +141,13 @@ fn load_kv(b: u32, hk: u32, j0: u32, live: u32, t: u32, with_v: bool) -> KV {
     r.v2 = piece(b, hk, j0, live, t, 2u, 1u);
     r.v3 = piece(b, hk, j0, live, t, 3u, 1u);
   }
+  // #endif
   return r;
 }
 
 // Stores thread t's share (from load_kv) into the k and v tiles.
 fn store_kv(r: KV, t: u32, with_v: bool) {
+  // #if !PROBE_NOSTAGE
   let pieces = HD / 8u;
   for (var n = 0u; n < 4u; n++) {
     let i = t + n * THREADS;
@@ -134,23 +158,59 @@ fn store_kv(r: KV, t: u32, with_v: bool) {
     if (n == 1u) { xk = r.k1; xv = r.v1; }
     if (n == 2u) { xk = r.k2; xv = r.v2; }
     if (n == 3u) { xk = r.k3; xv = r.v3; }
-    put8(at, 1u, xk);
-    if (with_v) { put8(at, 2u, xv); }
+    put8(at, xk);
+    if (with_v) { put8(VT + at, xv); }
   }
+  // #endif
 }
 
-// Fragment kk (dims 16·kk ..) of a subgroup's 16 q rows, and of key columns c·16 .. of the staged k block (as Kᵀ).
-fn qfrag(sg: u32, kk: u32) -> Left {
-  return subgroupMatrixLoad<Left, row_major>(&qs, sg * 16u * SQ + kk * 16u, SQ);
+// A barrier inside the key-block loops (PROBE_NOBARRIER drops them).
+fn sync() {
+  // #if !PROBE_NOBARRIER
+  workgroupBarrier();
+  // #endif
+}
+
+// Fragment kk (dims 16·kk ..) of row block rb's 16 q rows, and of key columns c·16 .. of the staged k block (as Kᵀ).
+fn qfrag(rb: u32, kk: u32) -> Left {
+  // #if Q128
+  return subgroupMatrixLoad<Left, row_major>(&kv, rb * 16u * 64u + (kk % 4u) * 16u, 64u);
+  // #else
+  return subgroupMatrixLoad<Left, row_major>(&qs, rb * 16u * SQ + kk * 16u, SQ);
+  // #endif
 }
 fn kfrag(c: u32, kk: u32) -> Right {
-  return subgroupMatrixLoad<Right, col_major>(&ks, c * 16u * SQ + kk * 16u, SQ);
+  return subgroupMatrixLoad<Right, col_major>(&kv, c * 16u * SQ + kk * 16u, SQ);
+}
+fn vfrag(kk: u32, n: u32) -> Right {
+  return subgroupMatrixLoad<Right, row_major>(&kv, VT + kk * 16u * SQ + n * 16u, SQ);
 }
 
+// #if PROBE_NOMMA
+struct Q8 { q0: Left, q1: Left, q2: Left, q3: Left, q4: Left, q5: Left, q6: Left, q7: Left, kept: F16 }
+struct O8 { o0: Acc, o1: Acc, o2: Acc, o3: Acc, o4: Acc, o5: Acc, o6: Acc, o7: Acc, kept: F16, p0: Left, p1: Left }
+// #else
 struct Q8 { q0: Left, q1: Left, q2: Left, q3: Left, q4: Left, q5: Left, q6: Left, q7: Left }
+struct O8 { o0: Acc, o1: Acc, o2: Acc, o3: Acc, o4: Acc, o5: Acc, o6: Acc, o7: Acc }
+// #endif
 
-// S = Q·Kᵀ for the staged block into the subgroup's scores (16 × 32, row-major).
-fn scores(qf: ptr<function, Q8>, sg: u32) {
+// #if !PROBE_MATRIX
+// S = Q·Kᵀ for the staged block into row block rb's scores (16 × 32, row-major); PAIRED: keys 16·part .. + 16.
+fn scores(qf: ptr<function, Q8>, rb: u32, part: u32) {
+  // #if PAIRED
+  var s: Acc;
+  s = subgroupMatrixMultiplyAccumulate((*qf).q0, kfrag(part, 0u), s);
+  s = subgroupMatrixMultiplyAccumulate((*qf).q1, kfrag(part, 1u), s);
+  s = subgroupMatrixMultiplyAccumulate((*qf).q2, kfrag(part, 2u), s);
+  s = subgroupMatrixMultiplyAccumulate((*qf).q3, kfrag(part, 3u), s);
+  if (HD > 64u) {
+    s = subgroupMatrixMultiplyAccumulate((*qf).q4, kfrag(part, 4u), s);
+    s = subgroupMatrixMultiplyAccumulate((*qf).q5, kfrag(part, 5u), s);
+    s = subgroupMatrixMultiplyAccumulate((*qf).q6, kfrag(part, 6u), s);
+    s = subgroupMatrixMultiplyAccumulate((*qf).q7, kfrag(part, 7u), s);
+  }
+  subgroupMatrixStore<row_major>(&sc, rb * 16u * BK + part * 16u, s, BK);
+  // #else
   var s0: Acc;
   var s1: Acc;
   s0 = subgroupMatrixMultiplyAccumulate((*qf).q0, kfrag(0u, 0u), s0);
@@ -171,20 +231,25 @@ fn scores(qf: ptr<function, Q8>, sg: u32) {
     s0 = subgroupMatrixMultiplyAccumulate((*qf).q7, kfrag(0u, 7u), s0);
     s1 = subgroupMatrixMultiplyAccumulate((*qf).q7, kfrag(1u, 7u), s1);
   }
-  subgroupMatrixStore<row_major>(&sc, sg * 16u * BK, s0, BK);
-  subgroupMatrixStore<row_major>(&sc, sg * 16u * BK + 16u, s1, BK);
+  subgroupMatrixStore<row_major>(&sc, rb * 16u * BK, s0, BK);
+  subgroupMatrixStore<row_major>(&sc, rb * 16u * BK + 16u, s1, BK);
+  // #endif
 }
 
-struct O8 { o0: Acc, o1: Acc, o2: Acc, o3: Acc, o4: Acc, o5: Acc, o6: Acc, o7: Acc }
-
-fn vfrag(kk: u32, n: u32) -> Right {
-  return subgroupMatrixLoad<Right, row_major>(&vs, kk * 16u * SQ + n * 16u, SQ);
-}
-
-// O += P·V for the staged block: P from the subgroup's weights (two 16×16 left fragments over the 32 keys).
-fn accumulate(o: ptr<function, O8>, sg: u32) {
-  let p0 = subgroupMatrixLoad<Left, row_major>(&ps, sg * 16u * SP, SP);
-  let p1 = subgroupMatrixLoad<Left, row_major>(&ps, sg * 16u * SP + 16u, SP);
+// O += P·V for the staged block: P from row block rb's weights (two 16×16 left fragments over the 32 keys).
+// PAIRED: the accumulators o0 .. o3 (o0, o1 at HD = 64) hold dims 16·(n0 + i) .., n0 = part · HD / 32.
+fn accumulate(o: ptr<function, O8>, rb: u32, part: u32) {
+  let p0 = subgroupMatrixLoad<Left, row_major>(&ps, rb * 16u * SP, SP);
+  let p1 = subgroupMatrixLoad<Left, row_major>(&ps, rb * 16u * SP + 16u, SP);
+  // #if PAIRED
+  let n0 = part * (HD / 32u);
+  (*o).o0 = subgroupMatrixMultiplyAccumulate(p1, vfrag(1u, n0), subgroupMatrixMultiplyAccumulate(p0, vfrag(0u, n0), (*o).o0));
+  (*o).o1 = subgroupMatrixMultiplyAccumulate(p1, vfrag(1u, n0 + 1u), subgroupMatrixMultiplyAccumulate(p0, vfrag(0u, n0 + 1u), (*o).o1));
+  if (HD > 64u) {
+    (*o).o2 = subgroupMatrixMultiplyAccumulate(p1, vfrag(1u, n0 + 2u), subgroupMatrixMultiplyAccumulate(p0, vfrag(0u, n0 + 2u), (*o).o2));
+    (*o).o3 = subgroupMatrixMultiplyAccumulate(p1, vfrag(1u, n0 + 3u), subgroupMatrixMultiplyAccumulate(p0, vfrag(0u, n0 + 3u), (*o).o3));
+  }
+  // #else
   (*o).o0 = subgroupMatrixMultiplyAccumulate(p1, vfrag(1u, 0u), subgroupMatrixMultiplyAccumulate(p0, vfrag(0u, 0u), (*o).o0));
   (*o).o1 = subgroupMatrixMultiplyAccumulate(p1, vfrag(1u, 1u), subgroupMatrixMultiplyAccumulate(p0, vfrag(0u, 1u), (*o).o1));
   (*o).o2 = subgroupMatrixMultiplyAccumulate(p1, vfrag(1u, 2u), subgroupMatrixMultiplyAccumulate(p0, vfrag(0u, 2u), (*o).o2));
@@ -195,19 +260,31 @@ fn accumulate(o: ptr<function, O8>, sg: u32) {
     (*o).o6 = subgroupMatrixMultiplyAccumulate(p1, vfrag(1u, 6u), subgroupMatrixMultiplyAccumulate(p0, vfrag(0u, 6u), (*o).o6));
     (*o).o7 = subgroupMatrixMultiplyAccumulate(p1, vfrag(1u, 7u), subgroupMatrixMultiplyAccumulate(p0, vfrag(0u, 7u), (*o).o7));
   }
+  // #endif
 }
+// #endif
 
-// Writes output block n (dims 16·n ..) of a subgroup: through its scores area, then lane l writes row l / 2, dims
-// 8·(l % 2) .. + 8 as one 16-byte piece. `ob` is the lane's row's out index (dim 0); rows past R have live = false.
-fn emit(c: Acc, n: u32, sg: u32, lane: u32, ob: u32, live: bool) {
-  subgroupMatrixStore<row_major>(&sc, sg * 16u * BK, c, 16u);
+// #if PROBE_PASS1ONLY
+var<private> fold: f32; // pass 1's result, added to the output so that pass 1 stays
+// #endif
+
+// Writes output block n (dims 16·n ..) of a subgroup: through its 16 × 16 area of the scores (at `area`, row stride
+// 16), then lane l writes row l / 2, dims 8·(l % 2) .. + 8 as one 16-byte piece. `ob` is the lane's row's out index
+// (dim 0); rows past R have live = false.
+fn emit(c: Acc, n: u32, area: u32, lane: u32, ob: u32, live: bool) {
+  subgroupMatrixStore<row_major>(&sc, area, c, 16u);
   workgroupBarrier();
   let r = lane / 2u;
   let c0 = (lane % 2u) * 8u;
-  let at = sg * 16u * BK + r * 16u + c0;
+  let at = area + r * 16u + c0;
+  // #if PROBE_PASS1ONLY
+  let x0 = sc[at] + fold;
+  // #else
+  let x0 = sc[at];
+  // #endif
   if (live) {
     out[(ob + n * 16u + c0) / 8u] = vec4<u32>(
-      pack2x16float(vec2<f32>(sc[at], sc[at + 1u])), pack2x16float(vec2<f32>(sc[at + 2u], sc[at + 3u])),
+      pack2x16float(vec2<f32>(x0, sc[at + 1u])), pack2x16float(vec2<f32>(sc[at + 2u], sc[at + 3u])),
       pack2x16float(vec2<f32>(sc[at + 4u], sc[at + 5u])), pack2x16float(vec2<f32>(sc[at + 6u], sc[at + 7u])));
   }
   workgroupBarrier();
@@ -225,38 +302,51 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let hk = bh % p.Hkv;
   let R = p.T * p.group;
   let row0 = tile * BQ;
+  let rb = sg % RB; // the subgroup's row block
+  let part = sg / RB; // and its part of it (PAIRED)
 
-  // Stage the tile's q rows (zeros past R).
+  // Stage the tile's q rows (zeros past R) and load the subgroup's q fragments.
+  var qf: Q8;
+  // #if Q128
+  // Through the k/v tiles, 64 dims of the 128 rows a round (row stride 64).
+  for (var i = t; i < BQ * 8u; i += THREADS) { put8((i / 8u) * 64u + (i % 8u) * 8u, qpiece(b, hk, row0 + i / 8u, R, (i % 8u) * 8u)); }
+  workgroupBarrier();
+  qf.q0 = qfrag(rb, 0u); qf.q1 = qfrag(rb, 1u); qf.q2 = qfrag(rb, 2u); qf.q3 = qfrag(rb, 3u);
+  if (HD > 64u) {
+    workgroupBarrier();
+    for (var i = t; i < BQ * 8u; i += THREADS) { put8((i / 8u) * 64u + (i % 8u) * 8u, qpiece(b, hk, row0 + i / 8u, R, 64u + (i % 8u) * 8u)); }
+    workgroupBarrier();
+    qf.q4 = qfrag(rb, 4u); qf.q5 = qfrag(rb, 5u); qf.q6 = qfrag(rb, 6u); qf.q7 = qfrag(rb, 7u);
+  }
+  // #else
   let pieces = HD / 8u;
   for (var i = t; i < BQ * pieces; i += THREADS) {
-    let r = i / pieces;
-    let d = (i % pieces) * 8u;
-    let rho = row0 + r;
-    var x = vec4<u32>();
-    if (rho < R) {
-      let tq = rho / p.group;
-      let h = hk * p.group + rho % p.group;
-      x = q[(p.q_offset + b * p.q_batch + tq * p.q_stride + h * HD + d) / 8u];
-    }
-    put8(r * SQ + d, 0u, x);
+    let x = qpiece(b, hk, row0 + i / pieces, R, (i % pieces) * 8u);
+    let a = bitcast<vec2<f16>>(x.x);
+    let bb = bitcast<vec2<f16>>(x.y);
+    let c = bitcast<vec2<f16>>(x.z);
+    let d = bitcast<vec2<f16>>(x.w);
+    let dst = (i / pieces) * SQ + (i % pieces) * 8u;
+    qs[dst] = a.x; qs[dst + 1u] = a.y; qs[dst + 2u] = bb.x; qs[dst + 3u] = bb.y;
+    qs[dst + 4u] = c.x; qs[dst + 5u] = c.y; qs[dst + 6u] = d.x; qs[dst + 7u] = d.y;
   }
+  workgroupBarrier();
+  qf.q0 = qfrag(rb, 0u); qf.q1 = qfrag(rb, 1u); qf.q2 = qfrag(rb, 2u); qf.q3 = qfrag(rb, 3u);
+  if (HD > 64u) { qf.q4 = qfrag(rb, 4u); qf.q5 = qfrag(rb, 5u); qf.q6 = qfrag(rb, 6u); qf.q7 = qfrag(rb, 7u); }
+  // #endif
   // Keys the tile sees: with causal, none past its last row's query.
   let last = min(row0 + BQ, R) - 1u;
   var live = p.S;
   if (p.causal != 0u) { live = min(p.S, p.query_pos0 + last / p.group + 1u); }
   let blocks = (live + BK - 1u) / BK;
-  workgroupBarrier();
 
-  var qf: Q8;
-  qf.q0 = qfrag(sg, 0u); qf.q1 = qfrag(sg, 1u); qf.q2 = qfrag(sg, 2u); qf.q3 = qfrag(sg, 3u);
-  if (HD > 64u) { qf.q4 = qfrag(sg, 4u); qf.q5 = qfrag(sg, 5u); qf.q6 = qfrag(sg, 6u); qf.q7 = qfrag(sg, 7u); }
-
-  // This lane's row (of the subgroup's 16) and half of the block's keys.
+  // This lane's row (of the row block's 16) and keys of the block.
   let r = lane / 2u;
-  let half = (lane % 2u) * 16u;
-  let rho = row0 + sg * 16u + r;
+  let half = part * (BK / PARTS) + (lane % 2u) * KPL;
+  let rho = row0 + rb * 16u + r;
   let qpos = p.query_pos0 + min(rho, R - 1u) / p.group;
   let row_live = rho < R;
+  let base = rb * 16u * BK + r * BK + half;
 
   // Pass 1: the row's max and sum.
   var m = LOW;
@@ -264,69 +354,113 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var next = load_kv(b, hk, 0u, live, t, false);
   for (var blk = 0u; blk < blocks; blk++) {
     let j0 = blk * BK;
-    workgroupBarrier(); // the previous block's tiles are no longer read
+    sync(); // the previous block's tiles are no longer read
     store_kv(next, t, false);
-    workgroupBarrier();
+    sync();
     if (blk + 1u < blocks) { next = load_kv(b, hk, j0 + BK, live, t, false); }
-    scores(&qf, sg);
-    workgroupBarrier();
-    let base = sg * 16u * BK + r * BK + half;
+    scores(&qf, rb, part);
+    sync();
+    // #if PROBE_NOMMA
+    keep_k(&qf);
+    // #endif
+    // #if !PROBE_NOSOFTMAX
     var mb = m;
-    for (var c = 0u; c < 16u; c++) {
+    for (var c = 0u; c < KPL; c++) {
       let j = j0 + half + c;
       if (j < live && (p.causal == 0u || j <= qpos)) { mb = max(mb, sc[base + c] * p.scale); }
     }
     var sum = 0.0;
-    for (var c = 0u; c < 16u; c++) {
+    for (var c = 0u; c < KPL; c++) {
       let j = j0 + half + c;
       if (j < live && (p.causal == 0u || j <= qpos)) { sum += exp2(sc[base + c] * p.scale - mb); }
     }
     l = l * exp2(m - mb) + sum;
     m = mb;
+    // #endif
   }
-  // Combine the row's two lanes.
+  // Combine the row's two lanes (PAIRED: then the pair's two subgroups).
   let mo = subgroupShuffleXor(m, 1u);
   let lo = subgroupShuffleXor(l, 1u);
-  let mt = max(m, mo);
-  let lt = l * exp2(m - mt) + lo * exp2(mo - mt);
+  var mt = max(m, mo);
+  var lt = l * exp2(m - mt) + lo * exp2(mo - mt);
+  // #if PAIRED
+  workgroupBarrier(); // the last block's scores are read
+  if (lane % 2u == 0u) { sc[rb * 16u * BK + r * BK + part * 2u] = mt; sc[rb * 16u * BK + r * BK + part * 2u + 1u] = lt; }
+  workgroupBarrier();
+  let mp = sc[rb * 16u * BK + r * BK + (1u - part) * 2u];
+  let lp = sc[rb * 16u * BK + r * BK + (1u - part) * 2u + 1u];
+  let mq = max(mt, mp);
+  lt = lt * exp2(mt - mq) + lp * exp2(mp - mq);
+  mt = mq;
+  // #endif
   let inv = select(0.0, 1.0 / lt, lt > 0.0);
 
   // Pass 2: normalised weights, O += P·V.
   var o: O8;
+  // #if PROBE_NOFRAG
+  nofrag_init(&o);
+  // #endif
+  // #if PROBE_PASS1ONLY
+  fold = inv;
+  // #else
   next = load_kv(b, hk, 0u, live, t, true);
   for (var blk = 0u; blk < blocks; blk++) {
     let j0 = blk * BK;
-    workgroupBarrier();
+    sync();
+    // #if PROBE_NOMMA
+    keep_v(&o);
+    // #endif
     store_kv(next, t, true);
-    workgroupBarrier();
+    sync();
     if (blk + 1u < blocks) { next = load_kv(b, hk, j0 + BK, live, t, true); }
-    scores(&qf, sg);
-    workgroupBarrier();
-    let base = sg * 16u * BK + r * BK + half;
-    let pb = sg * 16u * SP + r * SP + half;
-    for (var c = 0u; c < 16u; c++) {
+    scores(&qf, rb, part);
+    sync();
+    // #if PROBE_NOMMA
+    keep_k(&qf);
+    // #endif
+    let pb = rb * 16u * SP + r * SP + half;
+    for (var c = 0u; c < KPL; c++) {
       let j = j0 + half + c;
+      // #if PROBE_NOSOFTMAX
+      let w8 = sc[base + c];
+      // #else
       var w8 = 0.0;
       if (j < live && (p.causal == 0u || j <= qpos)) { w8 = exp2(sc[base + c] * p.scale - mt) * inv; }
+      // #endif
       ps[pb + c] = f16(w8);
     }
-    workgroupBarrier();
-    accumulate(&o, sg);
+    sync();
+    accumulate(&o, rb, part);
   }
+  // #endif
 
   // Out: row rho's (query, head) and its 16-dim blocks.
   let tq = min(rho, R - 1u) / p.group;
   let h = hk * p.group + min(rho, R - 1u) % p.group;
   let ob = p.out_offset + b * p.out_batch + tq * p.out_stride + h * HD;
   workgroupBarrier();
-  emit(o.o0, 0u, sg, lane, ob, row_live);
-  emit(o.o1, 1u, sg, lane, ob, row_live);
-  emit(o.o2, 2u, sg, lane, ob, row_live);
-  emit(o.o3, 3u, sg, lane, ob, row_live);
+  // #if PROBE_NOMMA
+  keep_v(&o);
+  // #endif
+  let area = rb * 16u * BK + part * 256u;
+  // #if PAIRED
+  let n0 = part * (HD / 32u);
+  emit(o.o0, n0, area, lane, ob, row_live);
+  emit(o.o1, n0 + 1u, area, lane, ob, row_live);
   if (HD > 64u) {
-    emit(o.o4, 4u, sg, lane, ob, row_live);
-    emit(o.o5, 5u, sg, lane, ob, row_live);
-    emit(o.o6, 6u, sg, lane, ob, row_live);
-    emit(o.o7, 7u, sg, lane, ob, row_live);
+    emit(o.o2, n0 + 2u, area, lane, ob, row_live);
+    emit(o.o3, n0 + 3u, area, lane, ob, row_live);
   }
+  // #else
+  emit(o.o0, 0u, area, lane, ob, row_live);
+  emit(o.o1, 1u, area, lane, ob, row_live);
+  emit(o.o2, 2u, area, lane, ob, row_live);
+  emit(o.o3, 3u, area, lane, ob, row_live);
+  if (HD > 64u) {
+    emit(o.o4, 4u, area, lane, ob, row_live);
+    emit(o.o5, 5u, area, lane, ob, row_live);
+    emit(o.o6, 6u, area, lane, ob, row_live);
+    emit(o.o7, 7u, area, lane, ob, row_live);
+  }
+  // #endif
 }

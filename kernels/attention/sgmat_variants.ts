@@ -1,0 +1,70 @@
+import { envVar } from "@djinn/gpu"
+
+/**
+ * Launch shapes and timing probes of the tensor-core flash attention (flash_sgmat.wgsl), for A/B runs on the H100:
+ * DJINN_FLASH_SHAPE names a shape, DJINN_FLASH_PROBE a comma-separated list of probes. Unset, the routed kernel is
+ * the 64-row one ("q64") with no probe.
+ */
+export type SgmatShape = "q64" | "sg8" | "q128" | "q128sg16"
+
+export interface SgmatShapeInfo {
+  /** Rows (query, head of the group) per workgroup. */
+  readonly rows: 64 | 128
+  /** Subgroups of 32 per workgroup. */
+  readonly subgroups: number
+  readonly defines: readonly string[]
+  /** Workgroup memory in bytes (either head_dim: the tiles are sized for 128). */
+  readonly shared: number
+}
+
+export const SGMAT_SHAPES: Readonly<Record<SgmatShape, SgmatShapeInfo>> = {
+  // q 17408 + k, v 17408 + scores 8192 + p 5120.
+  q64: { rows: 64, subgroups: 4, defines: [], shared: 48128 },
+  // The same memory; two subgroups a row block split the keys of S and the dims of P·V.
+  sg8: { rows: 64, subgroups: 8, defines: ["PAIRED"], shared: 48128 },
+  // q staged through the k, v tiles: 17408 + scores 16384 + p 10240.
+  q128: { rows: 128, subgroups: 8, defines: ["Q128"], shared: 44032 },
+  q128sg16: { rows: 128, subgroups: 16, defines: ["Q128", "PAIRED"], shared: 44032 },
+}
+
+/** Each probe removes one part of the kernel (results wrong by design; see flash_sgmat.wgsl and flash_sgmat_probe.wgsl). */
+export const SGMAT_PROBES = ["nostage", "nomatrix", "nofrag", "nomma", "nosoftmax", "pass1only", "nobarrier"] as const
+export type SgmatProbe = (typeof SGMAT_PROBES)[number]
+const MATRIX_PROBES: readonly SgmatProbe[] = ["nomatrix", "nofrag", "nomma"]
+
+export interface SgmatVariant {
+  readonly shape: SgmatShape
+  readonly probes: readonly SgmatProbe[]
+}
+
+export const DEFAULT_SGMAT: SgmatVariant = { shape: "q64", probes: [] }
+
+/** A variant from its names (as the environment gives them); throws on an unknown or unsupported one. */
+export const parseSgmatVariant = (shape: string | undefined, probes: string | undefined): SgmatVariant => {
+  const s = shape === undefined || shape === "" ? "q64" : shape
+  if (!(s in SGMAT_SHAPES)) throw new Error(`flash_sgmat: no shape '${s}' (${Object.keys(SGMAT_SHAPES).join(", ")})`)
+  const list = (probes ?? "").split(",").map((x) => x.trim()).filter((x) => x !== "" && x !== "none")
+  for (const x of list) if (!(SGMAT_PROBES as readonly string[]).includes(x)) throw new Error(`flash_sgmat: no probe '${x}' (${SGMAT_PROBES.join(", ")})`)
+  const variant = { shape: s as SgmatShape, probes: list as SgmatProbe[] }
+  checkVariant(variant)
+  return variant
+}
+
+/** Probes time the 64-row kernel only, and at most one of them touches the matrix work. */
+export const checkVariant = (v: SgmatVariant): void => {
+  if (v.probes.length > 0 && v.shape !== "q64") throw new Error(`flash_sgmat: probes apply to shape q64 only, not '${v.shape}'`)
+  if (v.probes.filter((x) => MATRIX_PROBES.includes(x)).length > 1) throw new Error(`flash_sgmat: at most one of ${MATRIX_PROBES.join(", ")}`)
+}
+
+/** The WGSL defines of a variant. */
+export const sgmatDefines = (v: SgmatVariant): string[] => {
+  const probes = v.probes.map((x) => `PROBE_${x.toUpperCase()}`)
+  if (v.probes.some((x) => MATRIX_PROBES.includes(x))) probes.push("PROBE_MATRIX")
+  return [...SGMAT_SHAPES[v.shape].defines, ...probes]
+}
+
+/** A short name for reports: "q64", "q64+nostage", "q128". */
+export const sgmatName = (v: SgmatVariant): string => [v.shape, ...v.probes].join("+")
+
+/** The variant the environment names (DJINN_FLASH_SHAPE, DJINN_FLASH_PROBE), read once. */
+export const SGMAT_FROM_ENV: SgmatVariant = parseSgmatVariant(envVar("DJINN_FLASH_SHAPE"), envVar("DJINN_FLASH_PROBE"))
