@@ -113,7 +113,7 @@ export interface Epilogues {
   readonly swigluResidual?: boolean
 }
 
-export const checkShape = (op: string, args: LinearArgs, epilogues: Epilogues = {}): void => {
+export const checkShape = (op: string, args: Omit<LinearArgs, "y">, epilogues: Epilogues = {}): void => {
   for (const [name, v] of [["M", args.M], ["N", args.N], ["K", args.K]] as const) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`${op}: ${name} must be a positive integer, got ${v}`)
   }
@@ -135,7 +135,26 @@ export const checkShape = (op: string, args: LinearArgs, epilogues: Epilogues = 
   if (args.N * args.K >= 2 ** 32 || args.M * Math.max(args.N, args.K) >= 2 ** 32) throw new Error(`${op}: indices exceed u32`)
 }
 
-export const dtypeOf = (args: LinearArgs): DType => args.dtype ?? "f32"
+export const dtypeOf = (args: Pick<LinearArgs, "dtype">): DType => args.dtype ?? "f32"
+
+/** A product x·W without epilogue whose split-K partials the caller reduces (`matmul.linearPartials`). */
+export type ProductArgs = Pick<LinearArgs, "x" | "w" | "M" | "N" | "K" | "wLayout" | "dtype" | "xOffset">
+
+/**
+ * A GEMM's first pass alone: f32 partial sums [splits, M, N] of x·W in a per-device workspace (valid until the next
+ * split-K GEMM of the same kernel is recorded), for a consumer that fuses the reduce (layernorm's PARTIALS).
+ */
+export interface Partials {
+  readonly part: Binding
+  readonly splits: number
+}
+
+/** k per split (a whole number of K-steps of `step`) and the splits that leaves, for at most `splits` splits of K. */
+export const splitK = (K: number, splits: number, step: number): { kc: number; splits: number } => {
+  if (!Number.isInteger(splits) || splits < 1) throw new Error(`split-K: splits must be a positive integer, got ${splits}`)
+  const kc = Math.ceil(Math.ceil(K / splits) / step) * step
+  return { kc, splits: Math.ceil(K / kc) }
+}
 
 /** Split-K's second pass of the linear kernels (matmul_reduce.wgsl): the splits' sum, the bias, the activation, the residual. */
 export const reduceSpec: KernelSpec = { id: "matmul_reduce", wgsl: wgsl("matmul", "matmul_reduce.wgsl") + "\n" + epilogueWgsl(), storage: ["read", "read_write", "read", "read"], uniforms: true }

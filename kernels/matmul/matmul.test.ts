@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest"
 import type { DType } from "@djinn/gpu"
 import { dtypesOf, guardedOutput, randomFloats, relError, roundF16, testDevice, tolerance, upload } from "../testing/harness.ts"
 import * as gemv from "../gemv/gemv.ts"
-import { encode, erf, fuseGlu, gluRow, gluRows, linear, reference, referenceSwiglu, type Activation, type WLayout } from "./matmul.ts"
+import { encode, encodePartials, erf, fuseGlu, gluRow, gluRows, linear, linearPartials, reference, referenceSwiglu, sgmat, splitsOf, type Activation, type WLayout } from "./matmul.ts"
 
 type Case = [M: number, N: number, K: number, layout: WLayout, bias: boolean, activation: Activation, xOffset: number]
 
@@ -129,6 +129,63 @@ describe("matmul", async () => {
     linear(gpu, args)
     expect(relError(await y.read(), reference({ x, w, b, M, N, K, wLayout: "nk", activation: "relu", residual, residualBeforeActivation: true }))).toBeLessThan(1e-5)
     expect(() => gemv.encode(gpu, args)).toThrow(/no residual before the activation/)
+  })
+
+  // Split-K partials (`encodePartials`: the first pass alone, f32 [splits, M, N] for a fused reduce): 1–16 splits, K
+  // not a multiple of the split or the K-step, both layouts and tiles (600×520 takes 128×128), an x offset. The
+  // workspace beyond the partials (up to its first 1 MiB) is poisoned first and must stay so.
+  type PartialsCase = [M: number, N: number, K: number, layout: WLayout, splits: number, xOffset: number]
+  const partialsCases: Record<DType, PartialsCase[]> = {
+    f32: [[1, 1, 1, "nk", 1, 0], [17, 67, 257, "kn", 3, 3], [67, 17, 31, "nk", 2, 0], [32, 64, 128, "nk", 16, 0], [130, 257, 67, "nk", 5, 1], [600, 520, 33, "kn", 2, 0]],
+    f16: [[17, 67, 257, "nk", 7, 0], [600, 520, 33, "nk", 3, 0]],
+  }
+  for (const dtype of dtypesOf(gpu)) {
+    for (const [M, N, K, wLayout, splits, xOffset] of partialsCases[dtype]) {
+      it(`${dtype} ${M}×${N}×${K} ${wLayout}: split-K partials, ${splits} splits${xOffset ? ` xOffset=${xOffset}` : ""}`, async () => {
+        const { x, w } = inputs(M, N, K, xOffset, dtype, M * 3 + N + K * 5)
+        const args = { x: upload(gpu, x, dtype), w: upload(gpu, w, dtype), M, N, K, wLayout, dtype, xOffset } as const
+        const first = encodePartials(gpu, args, splits)
+        const buffer = first.part.buffer
+        const bytes = first.splits * M * N * 4
+        // The workspace holds at least 1 MiB (or the partials, if more).
+        const total = Math.max(bytes, 1 << 20)
+        gpu.writeBuffer(buffer, 0, new Uint8Array(total).fill(0x7f))
+        const { part, splits: used } = encodePartials(gpu, args, splits)
+        expect(part.buffer).toBe(buffer)
+        expect(used).toBe(Math.ceil(K / (Math.ceil(Math.ceil(K / splits) / 16) * 16)))
+        const raw = await gpu.read(buffer, 0, total)
+        expect(raw.subarray(bytes).every((v) => v === 0x7f)).toBe(true)
+        const got = new Float32Array(raw.buffer, raw.byteOffset, used * M * N)
+        const sum = new Float32Array(M * N)
+        for (let z = 0; z < used; z++) for (let i = 0; i < M * N; i++) sum[i] += got[z * M * N + i]
+        expect(relError(sum, reference({ x, w, M, N, K, wLayout, xOffset }))).toBeLessThan(1e-5)
+      })
+    }
+  }
+
+  it("split-K partials only where the GEMM splits: splitsOf and linearPartials", async () => {
+    // BERT-base at 128 tokens (24 tiles of 64×64): as many splits as fill ~264 workgroups; bert-mini's (one tile).
+    expect(splitsOf(128, 768, 3072)).toBe(11)
+    expect(splitsOf(128, 768, 768)).toBe(11)
+    expect(splitsOf(32, 64, 64)).toBe(2)
+    expect(splitsOf(32, 64, 128)).toBe(4)
+    // K too short, enough tiles, or 128×128 tiles: no split.
+    expect(splitsOf(128, 768, 48)).toBe(1)
+    expect(splitsOf(1024, 768, 3072)).toBe(1)
+    expect(splitsOf(512, 512, 4096)).toBe(1)
+    const [N, K] = [40, 96]
+    const { x, w } = inputs(9, N, K, 0, "f32", 5)
+    const args = { x: upload(gpu, x), w: upload(gpu, w), N, K, wLayout: "nk" } as const
+    // gemv's M, and a K that does not split: nothing (the caller runs linear).
+    expect(linearPartials(gpu, { ...args, M: 8 })).toBeUndefined()
+    expect(linearPartials(gpu, { ...args, M: 9, K: 48 })).toBeUndefined()
+    if (!sgmat.usable(gpu.adapter)) {
+      const p = linearPartials(gpu, { ...args, M: 9 })
+      expect(p?.splits).toBe(3)
+      const got = new Float32Array((await gpu.read(p!.part.buffer, 0, 3 * 9 * N * 4)).buffer)
+      const sum = Float32Array.from({ length: 9 * N }, (_, i) => got[i] + got[9 * N + i] + got[18 * N + i])
+      expect(relError(sum, reference({ x, w, M: 9, N, K, wLayout: "nk" }))).toBeLessThan(1e-5)
+    }
   })
 
   it("relu and the residual's placement in the reference", () => {

@@ -9,8 +9,10 @@
 // SWIGLU (with W_NK and GLU_BLOCKS): W's rows (the GEMM's N columns) come as blocks of 16 gate rows, each followed by
 // the same outputs' 16 up rows, and y is [M, y_n] with y[m, n] = silu(gate) · up: a thread's columns j and j + 1
 // (16 apart, j even; tiles start on multiples of 32) are the gate and up of one output, col0 / 2 + 16 (j / 2) + tx.
+// SPLITK (no epilogue): workgroup z sums k in [z·kc, (z+1)·kc) and writes f32 partial sums [z, M, N] to part; the
+// consumer adds the splits (matmul_reduce.wgsl, or a LayerNorm that fuses that pass: layernorm.wgsl's PARTIALS).
 // Variants: W_NK, BIAS, RESIDUAL (+ RESIDUAL_PRE), TILE_8X8 (128×128 tiles for large shapes), activation defines of
-// epilogue.wgsl, SWIGLU.
+// epilogue.wgsl, SWIGLU, SPLITK.
 alias E = f32; // @dtype
 
 struct Params {
@@ -24,13 +26,18 @@ struct Params {
   r_off: u32,
   // SWIGLU: y's columns (the outputs; N counts W's gate and up rows).
   y_n: u32,
-  _p2: u32,
+  // SPLITK: k per split, a multiple of BK.
+  kc: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<E>;
 @group(0) @binding(2) var<storage, read> w: array<E>;
+// #if SPLITK
+@group(0) @binding(3) var<storage, read_write> part: array<f32>;
+// #else
 @group(0) @binding(3) var<storage, read_write> y: array<E>;
+// #endif
 // #if BIAS
 @group(0) @binding(4) var<storage, read> b: array<E>;
 // #endif
@@ -70,8 +77,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let N = p.N;
   let K = p.K;
   var acc: array<f32, TM * TN>;
+  // This workgroup's k range: all of K, or its split's.
+  // #if SPLITK
+  let k_begin = wid.z * p.kc;
+  let k_end = min(K, k_begin + p.kc);
+  // #else
+  let k_begin = 0u;
+  let k_end = K;
+  // #endif
 
-  for (var k0 = 0u; k0 < K; k0 += BK) {
+  for (var k0 = k_begin; k0 < k_end; k0 += BK) {
     // x tile, BM×BK: consecutive threads read consecutive k of one row.
     for (var i = 0u; i < BM * BK / THREADS; i++) {
       let idx = t + i * THREADS;
@@ -80,7 +95,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       let gm = row0 + m;
       let gk = k0 + k;
       var v = 0.0;
-      if (gm < M && gk < K) { v = f32(x[p.x_off + gm * K + gk]); }
+      if (gm < M && gk < k_end) { v = f32(x[p.x_off + gm * K + gk]); }
       tile_a[k * SA + m] = v;
     }
     // W tile, BK×BN: consecutive threads read consecutive addresses of W in either layout.
@@ -97,9 +112,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       let gk = k0 + k;
       var v = 0.0;
       // #if W_NK
-      if (gn < N && gk < K) { v = f32(w[gn * K + gk]); }
+      if (gn < N && gk < k_end) { v = f32(w[gn * K + gk]); }
       // #else
-      if (gn < N && gk < K) { v = f32(w[gk * N + gn]); }
+      if (gn < N && gk < k_end) { v = f32(w[gk * N + gn]); }
       // #endif
       tile_b[k * SB + n] = v;
     }
@@ -116,6 +131,21 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     workgroupBarrier();
   }
 
+  // #if SPLITK
+  // #if SWIGLU
+  const_assert false; // the partials would need the reduce pass to pair gate and up
+  // #endif
+  let zb = wid.z * M * N;
+  for (var i = 0u; i < TM; i++) {
+    let gm = row0 + lid.y + 16u * i;
+    if (gm >= M) { break; }
+    for (var j = 0u; j < TN; j++) {
+      let gn = col0 + lid.x + 16u * j;
+      if (gn >= N) { break; }
+      part[zb + gm * N + gn] = acc[i * TN + j];
+    }
+  }
+  // #else
   // #if SWIGLU
   for (var i = 0u; i < TM; i++) {
     let gm = row0 + lid.y + 16u * i;
@@ -157,5 +187,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       y[p.y_off + gm * N + gn] = E(v);
     }
   }
+  // #endif
   // #endif
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest"
 import { preprocess } from "@djinn/gpu"
+import * as layernorm from "../layernorm/layernorm.ts"
 import { compileMessages, guardedOutput, onNullDevice, randomFloats, relError, roundF16, testDevice, tolerance, upload } from "../testing/harness.ts"
 import { activate, gluRows, linear, reference, referenceSwiglu, sgmat, type Activation, type WLayout } from "./matmul.ts"
 
@@ -144,6 +145,42 @@ describe("matmul_sgmat", async () => {
       expect(relError(await y.read(), want)).toBeLessThan(tolerance("f16"))
     })
   }
+
+  // Split-K partials into the LayerNorm that fuses their reduce (BERT's o_proj and down projections at 128 tokens,
+  // and a ragged unaligned one): against the CPU reference, and against the unfused path (the GEMM's reduce with the
+  // bias, then LayerNorm(res + t)), which rounds the same sums the same way.
+  type PartialsCase = [M: number, N: number, K: number, layout: WLayout, xOffset: number, splits: number]
+  const partialsCases: PartialsCase[] = [[128, 768, 768, "nk", 0, 3], [128, 768, 3072, "nk", 0, 11], [70, 200, 1100, "kn", 3, 4]]
+  for (const [M, N, K, wLayout, xOffset, splits] of partialsCases) {
+    it.skipIf(skip)(`f16 ${M}×${N}×${K} ${wLayout}${xOffset ? ` xOffset=${xOffset}` : ""}: split-K partials into layernorm PARTIALS (skipped where the adapter lacks subgroup matrices)`, async () => {
+      const x = roundF16(randomFloats(xOffset + M * K, M + K))
+      const w = roundF16(randomFloats(N * K, M + K + 1, -0.5, 0.5))
+      const b = roundF16(randomFloats(N, M + K + 2))
+      const res = roundF16(randomFloats(M * N, M + K + 3, -2, 2))
+      const gamma = roundF16(randomFloats(N, M + K + 4, 0.5, 1.5))
+      const beta = roundF16(randomFloats(N, M + K + 5))
+      const bind = { x: upload(gpu, x, "f16"), w: upload(gpu, w, "f16"), b: upload(gpu, b, "f16"), res: upload(gpu, res, "f16"), gamma: upload(gpu, gamma, "f16"), beta: upload(gpu, beta, "f16") }
+      const norm = { gamma: bind.gamma, beta: bind.beta, rows: M, cols: N, eps: 1e-12, dtype: "f16" } as const
+      const fused = guardedOutput(gpu, M * N, "f16")
+      const parts = sgmat.encodePartials(gpu, { x: bind.x, w: bind.w, M, N, K, wLayout, dtype: "f16", xOffset })
+      expect(parts?.splits).toBe(splits)
+      layernorm.encode(gpu, { ...norm, x: parts!.part, partials: { splits: parts!.splits, bias: bind.b }, res: bind.res, y: fused.binding })
+      const t = guardedOutput(gpu, M * N, "f16")
+      const unfused = guardedOutput(gpu, M * N, "f16")
+      sgmat.encode(gpu, { x: bind.x, w: bind.w, b: bind.b, y: t.binding, M, N, K, wLayout, dtype: "f16", xOffset })
+      layernorm.encode(gpu, { ...norm, x: bind.res, res: t.binding, y: unfused.binding })
+      const got = await fused.read()
+      const input = roundF16(Float32Array.from(roundF16(Float32Array.from(reference({ x, w, b, M, N, K, wLayout, xOffset }))), (v, i) => v + res[i]))
+      expect(relError(got, layernorm.reference(input, gamma, beta, M, N, 1e-12))).toBeLessThan(tolerance("f16"))
+      expect(relError(got, await unfused.read())).toBeLessThan(1e-3)
+    })
+  }
+
+  it("encodePartials records nothing where the shape would not split", () => {
+    const args = { x: { buffer: 0 }, w: { buffer: 0 }, N: 768, K: 768, wLayout: "nk", dtype: "f16" } as const
+    expect(sgmat.encodePartials(gpu, { ...args, M: 1024 })).toBeUndefined()
+    expect(sgmat.encodePartials(gpu, { ...args, M: 128, K: 384 })).toBeUndefined()
+  })
 
   it.skipIf(!gpu.adapter.f16)("linear (f16, M > 8) matches the reference on either path (tiled here without subgroup matrices)", async () => {
     const [M, N, K] = [33, 72, 48]

@@ -6,7 +6,7 @@
 import { envVar, grid, packUniforms, type AdapterDescription, type Binding, type GpuDevice, type KernelSpec } from "@djinn/gpu"
 import { wgsl } from "../source.ts"
 import { deviceWorkspace } from "../workspace.ts"
-import { checkShape, dtypeOf, encodeReduce, epilogueDefines, epilogueWgsl, gluRows, type LinearArgs } from "./linear.ts"
+import { checkShape, dtypeOf, encodeReduce, epilogueDefines, epilogueWgsl, gluRows, splitK, type LinearArgs, type Partials, type ProductArgs } from "./linear.ts"
 
 /**
  * Bindings: x, W, y (the f32 split-K workspace in SPLITK variants), then b (only in BIAS variants), then the residual
@@ -106,8 +106,11 @@ const BIG_TILE: SgTile | undefined = tileFromEnv("DJINN_SGMAT_BIG_TILE")
  */
 const SMALL_TILE: SgTile = tileFromEnv("DJINN_SGMAT_SMALL_TILE") ?? "64x64/4+v"
 
+/** A call's arguments, y optional (`encodePartials` writes none). */
+type MaybeY = Omit<LinearArgs, "y"> & Partial<Pick<LinearArgs, "y">>
+
 /** 16-byte loads and stores need rows (K; N too for y, the residual and "kn" W) and every offset in whole 8-half pieces. */
-export const alignedOf = (args: LinearArgs): boolean =>
+export const alignedOf = (args: MaybeY): boolean =>
   args.K % 8 === 0 && args.N % 8 === 0 && (args.xOffset ?? 0) % 8 === 0 && (args.yOffset ?? 0) % 8 === 0 && (args.residualOffset ?? 0) % 8 === 0
 
 export { encodeReduce, reduceSpec } from "./linear.ts"
@@ -137,7 +140,7 @@ export const splitsOf = (M: number, N: number, K: number, tile: SgTile): number 
 const workspace = deviceWorkspace("sgmat split-K partials")
 
 /** The GEMM's columns: W's rows ("nk"), gate and up with swiglu. */
-const columnsOf = (args: LinearArgs): number => (args.swiglu === undefined ? args.N : gluRows(args.N, args.swiglu))
+const columnsOf = (args: MaybeY): number => (args.swiglu === undefined ? args.N : gluRows(args.N, args.swiglu))
 
 /**
  * y[M,N] = act(x[M,K] · W + b) (+ residual, or act(x·W + b + residual)) on tensor cores; any M, N, K. f16 only. With
@@ -147,14 +150,34 @@ export const encode = (
   gpu: GpuDevice, args: LinearArgs, tile: SgTile = tileOf(args.M, columnsOf(args), alignedOf(args)),
   splits = args.swiglu !== undefined ? 1 : splitsOf(args.M, args.N, args.K, tile),
 ): void => {
+  const part = record(gpu, args, tile, splits)
+  if (part === undefined) return
+  encodeReduce(gpu, {
+    part: part.part, y: args.y, b: args.b, M: args.M, N: args.N, splits: part.splits, yOffset: args.yOffset, activation: args.activation,
+    residual: args.residual, residualOffset: args.residualOffset, residualBeforeActivation: args.residualBeforeActivation,
+  })
+}
+
+/**
+ * The split-K GEMM's first pass alone (x·W as f32 partials [splits, M, N], no epilogue), for a consumer that fuses the
+ * reduce; undefined, with nothing recorded, where the shape would not split (the caller then runs `encode`).
+ */
+export const encodePartials = (
+  gpu: GpuDevice, args: ProductArgs, tile: SgTile = tileOf(args.M, args.N, alignedOf(args)),
+  splits = splitsOf(args.M, args.N, args.K, tile),
+): Partials | undefined => {
+  if (splitK(args.K, splits, 32).splits === 1) return undefined
+  return record(gpu, args, tile, splits)
+}
+
+/** Records the GEMM; with more than one split, into the workspace's partials, which it returns. */
+const record = (gpu: GpuDevice, args: MaybeY, tile: SgTile, splits: number): Partials | undefined => {
   checkShape("matmul_sgmat", args, { residual: true, residualBeforeActivation: true, swiglu: ["blocks"] })
   if (dtypeOf(args) !== "f16") throw new Error("matmul_sgmat: f16 only")
   if (args.swiglu !== undefined && splits !== 1) throw new Error("matmul_sgmat: swiglu without split-K")
   const N = columnsOf(args)
-  if (!Number.isInteger(splits) || splits < 1) throw new Error(`matmul_sgmat: splits must be a positive integer, got ${splits}`)
   // k per split, a whole number of K-steps (32; 16 for the 64×64-per-subgroup tiles divides it too).
-  const kc = Math.ceil(Math.ceil(args.K / splits) / 32) * 32
-  const nSplits = Math.ceil(args.K / kc)
+  const { kc, splits: nSplits } = splitK(args.K, splits, 32)
   const defines = nSplits > 1 ? ["SPLITK"] : epilogueDefines(args)
   if (args.wLayout === "nk") defines.push("W_NK")
   if (alignedOf(args)) defines.push("ALIGNED")
@@ -171,7 +194,8 @@ export const encode = (
   if (gx > MAX_GROUPS || gy > MAX_GROUPS) throw new Error(`matmul_sgmat: ${args.M}×${N} needs more than ${MAX_GROUPS} tiles per dimension`)
   const MN = args.M * args.N
   const part = nSplits > 1 ? workspace(gpu, nSplits * MN * 4) : undefined
-  const bindings = part !== undefined ? [args.x, args.w, part] : [args.x, args.w, args.y]
+  if (part === undefined && args.y === undefined) throw new Error("matmul_sgmat: no y for an unsplit GEMM")
+  const bindings = part !== undefined ? [args.x, args.w, part] : [args.x, args.w, args.y!]
   if (part === undefined && args.b !== undefined) bindings.push(args.b)
   if (part === undefined && args.residual !== undefined) bindings.push(args.residual)
   gpu.dispatch({
@@ -180,10 +204,5 @@ export const encode = (
     uniforms: packUniforms([["u32", args.M], ["u32", N], ["u32", args.K], ["u32", args.xOffset ?? 0], ["u32", args.yOffset ?? 0], ["u32", kc], ["u32", args.residualOffset ?? 0], ["u32", args.N]]),
     workgroups: [gx, gy, nSplits],
   })
-  if (part === undefined) return
-  encodeReduce(gpu, {
-    part, y: args.y, b: args.b, M: args.M, N: args.N, splits: nSplits, yOffset: args.yOffset, activation: args.activation,
-    residual: args.residual, residualOffset: args.residualOffset, residualBeforeActivation: args.residualBeforeActivation,
-  })
+  return part === undefined ? undefined : { part, splits: nSplits }
 }
-

@@ -1,4 +1,4 @@
-import type { DType, GpuDevice } from "@djinn/gpu"
+import { envVar, type DType, type GpuDevice } from "@djinn/gpu"
 import { add, attention, copy2d, embedding, layernorm, matmul, tanh } from "@djinn/kernels"
 import { Schema } from "effect"
 import { engineError } from "../errors.ts"
@@ -44,6 +44,26 @@ export const bertTensors = (c: BertConfig): TensorSpec[] => {
   out.push(...dense("pooler.dense", D, D))
   return out
 }
+
+/** How the forward is recorded (A/B switches; the defaults come from the environment). */
+export interface BertOptions {
+  /**
+   * The residual LayerNorms after o_proj and the FFN's down projection sum those GEMMs' split-K partials themselves
+   * (layernorm's PARTIALS: one dispatch less each) where the GEMM splits K. Default on; DJINN_BERT_FUSED_LN=0 turns
+   * it off.
+   */
+  readonly fusedNorms?: boolean
+  /**
+   * "stream" runs attention.wgsl (one dispatch, no key splits to combine) instead of the routed kernel (at 128 tokens
+   * flash.wgsl with key splits and attention_combine). Default "auto"; DJINN_BERT_ATTENTION=stream.
+   */
+  readonly attention?: "auto" | "stream"
+}
+
+const optionsFromEnv = (): Required<BertOptions> => ({
+  fusedNorms: envVar("DJINN_BERT_FUSED_LN") !== "0",
+  attention: envVar("DJINN_BERT_ATTENTION") === "stream" ? "stream" : "auto",
+})
 
 interface Norm { g: Tensor; b: Tensor }
 interface Layer { wqkv: Tensor; bqkv: Tensor; wo: Tensor; bo: Tensor; ln1: Norm; wi: Tensor; bi: Tensor; wout: Tensor; bout: Tensor; ln2: Norm }
@@ -93,13 +113,15 @@ export class Bert {
   private readonly eps: number
   private readonly gelu: "gelu_erf" | "gelu_tanh"
   private readonly replays = new ForwardReplays()
+  private readonly options: Required<BertOptions>
 
-  constructor(gpu: GpuDevice, mem: Memory, config: BertConfig, weights: WeightSource, dtype: DType) {
+  constructor(gpu: GpuDevice, mem: Memory, config: BertConfig, weights: WeightSource, dtype: DType, options: BertOptions = {}) {
     const act = config.hidden_act ?? "gelu"
     if (!["gelu", "gelu_new", "gelu_pytorch_tanh"].includes(act)) throw engineError("Unsupported", `bert: hidden_act '${act}'`)
     if ((config.position_embedding_type ?? "absolute") !== "absolute") throw engineError("Unsupported", `bert: position_embedding_type '${config.position_embedding_type}'`)
     if (config.hidden_size % config.num_attention_heads !== 0) throw engineError("Config", `bert: hidden_size ${config.hidden_size} is not a multiple of ${config.num_attention_heads} heads`)
     this.gpu = gpu
+    this.options = { ...optionsFromEnv(), ...options }
     this.config = config
     this.dtype = dtype
     this.gelu = act === "gelu" ? "gelu_erf" : "gelu_tanh"
@@ -164,21 +186,37 @@ export class Bert {
     if (B > s.B || S !== s.S) throw engineError("Input", `bert: a [${B}, ${S}] batch does not fit the scratch for [${s.B}, ${s.S}]`)
     const linear = (x: Tensor, w: Tensor, b: Tensor, y: Tensor, N: number, K: number, M = T, activation?: "gelu_erf" | "gelu_tanh") =>
       matmul.linear(gpu, { x: binding(x), w: binding(w), b: binding(b), y: binding(y), M, N, K, wLayout: "nk", activation, dtype })
-    const ln = (x: Tensor, n: Norm, y: Tensor) => layernorm.encode(gpu, { x: binding(x), gamma: binding(n.g), beta: binding(n.b), y: binding(y), rows: T, cols: D, eps, dtype })
-    const lnAdd = (x: Tensor, res: Tensor, n: Norm, y: Tensor) =>
-      layernorm.encode(gpu, { x: binding(x), res: binding(res), gamma: binding(n.g), beta: binding(n.b), y: binding(y), rows: T, cols: D, eps, dtype })
+    // LayerNorm(x + res): res has resRows rows (fewer broadcast), each sum rounded as the add kernel stores it.
+    const lnAdd = (x: Tensor, res: Tensor, n: Norm, y: Tensor, resRows = T) =>
+      layernorm.encode(gpu, { x: binding(x), res: binding(res), resRows, gamma: binding(n.g), beta: binding(n.b), y: binding(y), rows: T, cols: D, eps, dtype })
+    // Post-LN residual block: y = LayerNorm(res + (x·Wᵀ + b)). Where the GEMM splits K, the LayerNorm sums its f32
+    // partials and adds the bias itself (matmul_reduce's pass fused: the same sums, rounded the same way); else the
+    // GEMM's epilogue adds the bias into t and the LayerNorm adds the residual.
+    const projectNorm = (x: Tensor, w: Tensor, b: Tensor, K: number, res: Tensor, n: Norm, y: Tensor) => {
+      const parts = this.options.fusedNorms ? matmul.linearPartials(gpu, { x: binding(x), w: binding(w), M: T, N: D, K, wLayout: "nk", dtype }) : undefined
+      if (parts === undefined) {
+        linear(x, w, b, s.t, D, K)
+        lnAdd(res, s.t, n, y)
+        return
+      }
+      layernorm.encode(gpu, {
+        x: parts.part, partials: { splits: parts.splits, bias: binding(b) }, res: binding(res), gamma: binding(n.g), beta: binding(n.b),
+        y: binding(y), rows: T, cols: D, eps, dtype,
+      })
+    }
     const sum = (a: Tensor, b: Tensor, out: Tensor, bLen = T * D) => add.encode(gpu, { a: binding(a), b: binding(b), out: binding(out), n: T * D, bLen, dtype })
 
+    // Embeddings: LayerNorm((word + position) + token type), the last add inside the LayerNorm.
     embedding.encode(gpu, { table: binding(this.words), ids: binding(args.ids), out: binding(s.t), T, D, dtype })
     // Positions 0…S−1 repeat for every sequence: the first S rows of the table, broadcast over the batch.
-    sum(s.t, this.positions, s.h, S * D)
+    sum(s.t, this.positions, s.x, S * D)
     if (args.tokenTypes !== undefined) {
       embedding.encode(gpu, { table: binding(this.tokenTypes), ids: binding(args.tokenTypes), out: binding(s.t), T, D, dtype })
-      sum(s.h, s.t, s.x)
+      lnAdd(s.x, s.t, this.embNorm, s.h)
     } else {
-      sum(s.h, this.tokenTypes, s.x, D)
+      // Every token has type 0: the table's first row.
+      lnAdd(s.x, this.tokenTypes, this.embNorm, s.h, 1)
     }
-    ln(s.x, this.embNorm, s.h)
     // The hidden state lives in h between layers. A submit after the first layer and then every third lets the GPU
     // start while the CPU records the rest.
     for (const [i, L] of this.layers.entries()) {
@@ -188,13 +226,12 @@ export class Bert {
         q: binding(s.qkv), k: binding(s.qkv), v: binding(s.qkv), out: binding(s.att), mask: args.mask && binding(args.mask),
         B, T: S, S, H, Hkv: H, headDim: hd, qStride: 3 * D, kStride: 3 * D, vStride: 3 * D, outStride: D,
         qOffset: 0, kOffset: D, vOffset: 2 * D, causal: false, scale: 1 / Math.sqrt(hd), dtype,
+        kernel: this.options.attention === "stream" ? "stream" : undefined,
       })
-      linear(s.att, L.wo, L.bo, s.t, D, D)
-      // Post-LN residuals: LayerNorm(h + t) in one dispatch (the sum rounded as the add kernel stores it).
-      lnAdd(s.h, s.t, L.ln1, s.x)
+      // Post-LN residuals: LayerNorm(h + o_proj(att)), then LayerNorm(x + down(GELU(up(x)))).
+      projectNorm(s.att, L.wo, L.bo, D, s.h, L.ln1, s.x)
       linear(s.x, L.wi, L.bi, s.inter, this.config.intermediate_size, D, T, this.gelu)
-      linear(s.inter, L.wout, L.bout, s.t, D, this.config.intermediate_size)
-      lnAdd(s.x, s.t, L.ln2, L === this.layers.at(-1) ? args.lastHidden : s.h)
+      projectNorm(s.inter, L.wout, L.bout, this.config.intermediate_size, s.x, L.ln2, L === this.layers.at(-1) ? args.lastHidden : s.h)
     }
     if (this.layers.length === 0) copy2d.encode(gpu, { src: binding(s.h), dst: binding(args.lastHidden), rows: T, cols: D, srcStride: D, dstStride: D, dtype })
     if (args.pooled !== undefined) {
