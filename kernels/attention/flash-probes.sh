@@ -4,12 +4,13 @@
 #   2. test-flash_bench.mjs: the attention alone, every variant, 1024 and 512 tokens ([flash-bench] lines);
 #   3. profile.mjs per variant (the default first and last; DJINN_FLASH_PROFILES overrides the list), one line each with
 #      attention_flash_sgmat's ms over the 32 layers at 1k and 512, stopping early so the whole run fits BUDGET_S.
-# Everything goes to $OUT/flash2/ and $OUT/flash2.tgz; summary.txt holds the printed lines.
+# Everything goes into $OUT/flash2.tgz (flash2/: logs, profile JSON, flash-bench.json); $OUT/flash2-summary.txt holds
+# the printed lines. BUDGET_S (default 520) bounds the run from its start.
 set -uo pipefail
 out=${OUT:-.}/flash2
 mkdir -p "$out"
 start=$SECONDS
-budget=${BUDGET_S:-560}
+budget=${BUDGET_S:-520}
 say() { echo "$*" | tee -a "$out/summary.txt"; }
 
 say "tests: $(OUT=$out bash ../scripts/device/run-tests.sh test-attention.mjs 2>&1 | tail -1)"
@@ -39,4 +40,4 @@ for i in "${!names[@]}"; do
     const ms = (w) => { const k = r.find((x) => x.workload === w)?.kernels?.find((x) => x.label.startsWith("attention_flash_sgmat")); return k ? (k.us / 1000).toFixed(3) : "-" }
     console.log(`1k ${ms("llama_prefill_1k")} ms  512 ${ms("llama_decode_1tok")} ms`)' "$out/prof-$i-$f.json" 2>/dev/null || echo failed) (${last} s)"
 done
-tar -C "${OUT:-.}" -czf "${OUT:-.}/flash2.tgz" flash2
+tar -C "${OUT:-.}" -czf "${OUT:-.}/flash2.tgz" flash2 && cp "$out/summary.txt" "${OUT:-.}/flash2-summary.txt" && rm -rf "$out"
