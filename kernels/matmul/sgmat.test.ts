@@ -172,7 +172,11 @@ describe("matmul_sgmat", async () => {
       const got = await fused.read()
       const input = roundF16(Float32Array.from(roundF16(Float32Array.from(reference({ x, w, b, M, N, K, wLayout, xOffset }))), (v, i) => v + res[i]))
       expect(relError(got, layernorm.reference(input, gamma, beta, M, N, 1e-12))).toBeLessThan(tolerance("f16"))
-      expect(relError(got, await unfused.read())).toBeLessThan(1e-3)
+      const want = await unfused.read()
+      // Expected 0 (the same partials, sums and roundings); printed rather than asserted, as the unfused ADD rounds in
+      // registers, which a driver may skip (lavapipe does).
+      console.log(`${M}×${N}×${K}: ${got.filter((v, i) => v !== want[i]).length} of ${M * N} outputs differ from the unfused path`)
+      expect(relError(got, want)).toBeLessThan(1e-3)
     })
   }
 
