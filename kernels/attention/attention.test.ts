@@ -3,7 +3,7 @@ import { bytesOf, compileMessages, dtypesOf, guardedOutput, onNullDevice, random
 import { preprocess, type GpuDevice } from "@djinn/gpu"
 import { usable as tensorCores } from "../matmul/sgmat.ts"
 import { encode, flashPlan, flashSgmatSpec, plan, reference, route, type AttentionShape, type Route } from "./attention.ts"
-import { parseSgmatVariant, SGMAT_PROBES, SGMAT_SHAPES, sgmatDefines, sgmatName, type SgmatShape, type SgmatVariant } from "./sgmat_variants.ts"
+import { parseSgmatVariant, routedSgmat, SGMAT_PROBES, SGMAT_SHAPES, sgmatDefines, sgmatName, type SgmatShape, type SgmatVariant } from "./sgmat_variants.ts"
 
 type Layout = Omit<AttentionShape, "scale">
 interface Case { name: string; shape: Layout; fused?: boolean; mask?: (b: number, s: number) => number; splits?: number; nanPadding?: boolean; kernel?: Route; sgmat?: SgmatVariant }
@@ -195,6 +195,12 @@ describe("attention", async () => {
     expect(() => parseSgmatVariant(undefined, "nothing")).toThrow(/no probe/)
     expect(() => parseSgmatVariant("q128", "nostage")).toThrow(/q64 only/)
     expect(() => parseSgmatVariant(undefined, "nomma,nofrag")).toThrow(/at most one/)
+  })
+  it("routes the tensor-core kernel to 128-row tiles only where they make about two workgroups an SM", () => {
+    // Llama-2-7B: 32 heads at 1k tokens make 8 × 32 = 256 workgroups of 128 rows; at 512, 128 (sg8 then).
+    expect(routedSgmat(1024, 32).shape).toBe("q128")
+    expect(routedSgmat(512, 32).shape).toBe("sg8")
+    expect(routedSgmat(77, 1).shape).toBe("sg8")
   })
   it("routes prefill shapes to the query-tiled kernel, decode to the streaming one", () => {
     const llama = { ...dense(1, 1024, 1024, 32, 32, 128, true), scale: 1 }

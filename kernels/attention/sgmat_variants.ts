@@ -2,8 +2,8 @@ import { envVar } from "@djinn/gpu"
 
 /**
  * Launch shapes and timing probes of the tensor-core flash attention (flash_sgmat.wgsl), for A/B runs on the H100:
- * DJINN_FLASH_SHAPE names a shape, DJINN_FLASH_PROBE a comma-separated list of probes. Unset, the routed kernel is
- * the 64-row one ("q64") with no probe.
+ * DJINN_FLASH_SHAPE names a shape, DJINN_FLASH_PROBE a comma-separated list of probes. Unset, `routedSgmat` picks
+ * "q128" or "sg8" by the number of workgroups.
  */
 export type SgmatShape = "q64" | "sg8" | "q128" | "q128sg16"
 
@@ -66,5 +66,20 @@ export const sgmatDefines = (v: SgmatVariant): string[] => {
 /** A short name for reports: "q64", "q64+nostage", "q128". */
 export const sgmatName = (v: SgmatVariant): string => [v.shape, ...v.probes].join("+")
 
-/** The variant the environment names (DJINN_FLASH_SHAPE, DJINN_FLASH_PROBE), read once. */
-export const SGMAT_FROM_ENV: SgmatVariant = parseSgmatVariant(envVar("DJINN_FLASH_SHAPE"), envVar("DJINN_FLASH_PROBE"))
+/** The variant the environment names (DJINN_FLASH_SHAPE, DJINN_FLASH_PROBE), read once; undefined when neither is set. */
+export const SGMAT_FROM_ENV: SgmatVariant | undefined =
+  envVar("DJINN_FLASH_SHAPE") === undefined && envVar("DJINN_FLASH_PROBE") === undefined
+    ? undefined
+    : parseSgmatVariant(envVar("DJINN_FLASH_SHAPE"), envVar("DJINN_FLASH_PROBE"))
+
+/**
+ * The routed shape (H100, session 4 call 9, docs/perf-notes.md "Flash attention probes"): "q128" (each staged K/V
+ * block serves 128 rows) where its workgroups fill the GPU about twice (Llama-2-7B at 1k: 256 of them; 9.3 → 7.0 ms of
+ * attention a prefill), else "sg8" (64 rows, 8 subgroups that split the keys and head dims; 512 tokens: 2.65 → 2.13
+ * ms, where q128's 128 workgroups left SMs idle and lost).
+ */
+export const routedSgmat = (rowsPerGroup: number, groups: number): SgmatVariant =>
+  Math.ceil(rowsPerGroup / SGMAT_SHAPES.q128.rows) * groups >= MIN_Q128_WORKGROUPS ? { shape: "q128", probes: [] } : { shape: "sg8", probes: [] }
+
+/** About two workgroups an SM on the H100 (132 SMs). */
+const MIN_Q128_WORKGROUPS = 256
