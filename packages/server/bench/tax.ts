@@ -41,6 +41,11 @@ const { values: args } = parseArgs({
     // The encoder of the bert workload: the bert-mini fixture, or a known model id (synthetic weights), e.g.
     // bert-base-uncased for the suite's BERT-base shape.
     bert: { type: "string" },
+    // Dawn backend for both sides, e.g. null: no GPU work (outputs are zeros), the host's CPU path alone — the tax's
+    // steps measured without a lavapipe forward between requests.
+    backend: { type: "string" },
+    // A CPU profile of the server process, written into this directory (node --cpu-prof).
+    "server-cpu-prof": { type: "string" },
   },
 })
 const N = Number(args.n)
@@ -65,7 +70,7 @@ const monotonicOffsetMs = () => Number(process.hrtime.bigint()) / 1e6 - performa
 /** What a run produced, comparable between native and remote. */
 type Output = { readonly tokens: number[] } | { readonly values: Float32Array }
 /** A remote run; `timings` is undefined when the call was refused (an Error reply carries none). */
-interface Remote { readonly t0: number; readonly ms: number; readonly timings: CallTimings | undefined; readonly output: Output }
+interface Remote { readonly t0: number; readonly ms: number; readonly timings: CallTimings | undefined; readonly output: Output; cpuMs?: number }
 interface Workload {
   readonly name: string
   readonly describe: string
@@ -74,7 +79,7 @@ interface Workload {
   readonly remote: (session: Session) => Promise<Remote>
 }
 
-const gpu = await openGpu(registry)
+const gpu = await openGpu(registry, args.backend === undefined ? {} : { backend: args.backend })
 const dtype = args.dtype === "f16" && gpu.adapter.f16 ? "f16" : "f32"
 const mem = pooledMemory(gpu) // as the harness's native baseline: a caching allocator
 const load = (spec: Parameters<typeof resolveModel>[0]): LoadedModel => loadModel(gpu, mem, resolveModel(spec), dtype)
@@ -186,7 +191,8 @@ const difference = (a: Output, b: Output): number => {
   if ("values" in a && "values" in b) {
     if (a.values.length !== b.values.length) return Infinity
     let d = 0
-    for (let i = 0; i < a.values.length; i++) d = Math.max(d, Math.abs(a.values[i] - b.values[i]))
+    // NaN where both are NaN (the null backend reads back whatever its buffers hold) counts as equal
+    for (let i = 0; i < a.values.length; i++) if (!Object.is(a.values[i], b.values[i])) d = Math.max(d, Math.abs(a.values[i] - b.values[i]))
     return d
   }
   return Infinity
@@ -237,7 +243,13 @@ const steps = (r: Remote, clientOffset: number, tr: RequestTrace, serverOffset: 
 }
 type Steps = ReturnType<typeof steps>
 
-const server = await spawnServer(["--preload", `${GPT2},${RESNET_DIR},${"modelDir" in BERT_SPEC ? BERT_SPEC.modelDir : BERT_SPEC.modelId}`, "--dtype", dtype, "--trace-requests", "on"], { env: process.env, timeoutMs: 180_000 })
+const server = await spawnServer([
+  "--preload", `${GPT2},${RESNET_DIR},${"modelDir" in BERT_SPEC ? BERT_SPEC.modelDir : BERT_SPEC.modelId}`, "--dtype", dtype, "--trace-requests", "on",
+  ...(args.backend === undefined ? [] : ["--backend", args.backend]),
+], {
+  env: args["server-cpu-prof"] === undefined ? process.env : { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --cpu-prof --cpu-prof-interval=50 --cpu-prof-dir=${resolve(args["server-cpu-prof"])}` },
+  timeoutMs: 180_000,
+})
 const report: Record<string, unknown> = {
   bench: "packages/server/bench/tax.ts",
   date: new Date().toISOString(),
@@ -269,9 +281,20 @@ try {
     const remote: Remote[] = []
     let reference: Output | undefined
     let maxDiff = 0
+    // CPU time (user + system) per remote request: the server's from its stats around the loop (it serves nothing
+    // else meanwhile), the client's around each call. Unlike wall times, these barely move when other work shares
+    // the host's cores.
+    const serverCpu = async () => {
+      const s = (await conn.stats()) as unknown as { server: { cpuMs?: { user: number; system: number } } }
+      return s.server.cpuMs === undefined ? NaN : s.server.cpuMs.user + s.server.cpuMs.system
+    }
+    const serverCpu0 = await serverCpu()
     for (let i = 0; i <= runs; i++) {
       const n = await w.native?.()
+      const c0 = process.cpuUsage()
       const r = await w.remote(session)
+      const c1 = process.cpuUsage(c0)
+      r.cpuMs = (c1.user + c1.system) / 1000
       if (n !== undefined) {
         reference ??= n.output
         maxDiff = Math.max(maxDiff, difference(reference, r.output), difference(reference, n.output))
@@ -280,6 +303,8 @@ try {
       if (n !== undefined) native.push(n.ms)
       remote.push(r)
     }
+    const serverCpuMs = (await serverCpu() - serverCpu0) / (runs + 1)
+    const clientCpuMs = median(remote.map((r) => r.cpuMs ?? NaN))
     const snap = (await conn.stats()) as unknown as { traces: { monotonicOffsetMs: number; requests: RequestTrace[] } }
     const traces = snap.traces.requests.slice(-remote.length)
     if (traces.length !== remote.length) throw new Error("the server's traces miss requests")
@@ -306,6 +331,8 @@ try {
       remoteMedianMs: remoteMs,
       fullMinusNativeMs: remoteMs - nativeMs,
       taxMedianMs: medians.tax,
+      serverCpuMsPerRequest: serverCpuMs,
+      clientCpuMsPerRequest: clientCpuMs,
       bytesOut: median(remote.map((r) => r.timings!.bytesOut)),
       bytesIn: median(remote.map((r) => r.timings!.bytesIn)),
       maxDifferenceFromNative: maxDiff,
@@ -317,12 +344,21 @@ try {
         serverExec: medians.exec,
         serverEncode: medians.serverEncode,
         clientDecode: medians.clientDecode,
-        unaccounted: medians.tax - medians.clientEncode - medians.serverDecode - medians.serverEncode - medians.clientDecode,
+        // What the tax is besides encoding and decoding (it used to be lumped as "unaccounted"): the server's own path
+        // around the engine (lane, Effect, plan, QoS, placement; error check, resume, cleanup), the way there and
+        // back (socket writes, the kernel, waking the other process, reading and assembling the frames) and the
+        // client's own steps; what is left is the medians not adding up, not time no step covers.
+        serverPath: medians.serverBeforeExec + medians.serverAfterExec,
+        transport: medians.c2s + medians.serverReply - medians.serverEncode,
+        clientSteps: medians.clientPrep + medians.clientResume,
+        unaccounted: medians.tax - medians.clientPrep - medians.clientEncode - medians.c2s - medians.serverDecode - medians.serverBeforeExec -
+          medians.serverAfterExec - medians.serverReply - medians.clientDecode - medians.clientResume,
       },
       samples: { nativeMs: native, perRun },
     }
     ;(report.workloads as unknown[]).push(entry)
     console.log(`  native ${nativeMs.toFixed(1)} ms, remote ${remoteMs.toFixed(1)} ms, full − native ${f(remoteMs - nativeMs)} ms, tax (round trip − exec) ${f(medians.tax)} ms (min ${least.tax.toFixed(2)}); bytes out ${entry.bytesOut}, in ${entry.bytesIn}; max |remote − native| ${maxDiff}`)
+    console.log(`  CPU per request: server ${serverCpuMs.toFixed(2)} ms (mean, incl. its engine work), client ${clientCpuMs.toFixed(2)} ms (median, the remote call)`)
     console.log("  step               median      min")
     for (const k of ["clientPrep", "clientEncode", "c2s", "serverDecode", "serverBeforeExec", "exec", "serverAfterExec", "serverReply", "clientDecode", "clientResume"] as const) {
       console.log(`    ${k.padEnd(18)} ${f(medians[k])} ${f(least[k])}`)

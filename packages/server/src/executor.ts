@@ -26,6 +26,10 @@ export interface Execution<A> {
   readonly gpuMs: number | undefined
 }
 
+export interface RunOptions {
+  readonly errorsChecked?: boolean
+}
+
 const openDevice = (config: GpuConfig): Effect.Effect<GpuDevice, ServerError, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.tryPromise({ try: () => openGpu(registry, config), catch: toServerError }),
@@ -39,7 +43,12 @@ const openDevice = (config: GpuConfig): Effect.Effect<GpuDevice, ServerError, Sc
 export class Executor extends Context.Service<Executor, {
   readonly slots: ReadonlyArray<GpuSlot>
   readonly profiling: boolean
-  readonly run: <A>(gpu: number, work: (device: GpuDevice) => Promise<A>, device?: GpuDevice) => Effect.Effect<Execution<A>, ServerError>
+  /**
+   * Runs a job. After its work the device's errors are checked (and charged to the job), unless `errorsChecked`: the
+   * work awaited `device.checkErrors()` itself after its last submit (beside its readbacks, so both wait on one poll
+   * of the device rather than two in a row).
+   */
+  readonly run: <A>(gpu: number, work: (device: GpuDevice) => Promise<A>, device?: GpuDevice, options?: RunOptions) => Effect.Effect<Execution<A>, ServerError>
   /** A separate device on a GPU's adapter: a blind client's namespace of buffers and pipelines. */
   readonly openNamespace: (gpu: number) => Effect.Effect<GpuDevice, ServerError, Scope.Scope>
 }>()("djinn/server/Executor") {
@@ -59,7 +68,7 @@ export class Executor extends Context.Service<Executor, {
         slots.push({ index, device, adapter: device.adapter, name: adapterName(device.adapter), config, jobs: 0, busyMs: 0, gpuMs: 0 })
       }
 
-      const run = <A>(gpu: number, work: (device: GpuDevice) => Promise<A>, on?: GpuDevice): Effect.Effect<Execution<A>, ServerError> =>
+      const run = <A>(gpu: number, work: (device: GpuDevice) => Promise<A>, on?: GpuDevice, options?: RunOptions): Effect.Effect<Execution<A>, ServerError> =>
         Effect.tryPromise({
           try: async () => {
             const slot = slots[gpu]
@@ -71,7 +80,7 @@ export class Executor extends Context.Service<Executor, {
               // With profiling, finish() sums the timestamps of this job's submits; checkErrors() raises what the GPU
               // reported asynchronously, so a validation error is charged to the job that caused it.
               const timing = settings.profiling && device.adapter.timestamps ? await device.finish() : undefined
-              await device.checkErrors()
+              if (options?.errorsChecked !== true) await device.checkErrors()
               const wallMs = performance.now() - started
               slot.jobs++
               slot.busyMs += wallMs

@@ -6,7 +6,7 @@ import type { GpuDevice } from "@djinn/gpu"
 import { DTYPE_BYTES, type GenerationParams, type Hints, type Input, type RefId, type RemoteRef, type Tensor, type Want } from "@djinn/protocol"
 import { Context, Effect, Layer } from "effect"
 import { serverError, toServerError, type ServerError } from "./errors.ts"
-import { Executor } from "./executor.ts"
+import { Executor, type RunOptions } from "./executor.ts"
 import { namedInputs, promptOf } from "./inputs.ts"
 import { Models, type ModelEntry } from "./models.ts"
 import { Planner, type Plan } from "./planner.ts"
@@ -176,7 +176,7 @@ export class Inference extends Context.Service<Inference, {
        * execution, skeletonization, then cleanup.
        */
       const onGpu = <P, A>(session: Session, model: ModelEntry, plan: Plan, clock: RequestClock, place: (loaded: LoadedModel) => P,
-        work: (device: GpuDevice, placed: P) => Promise<A & { skeletonMs: number }>) =>
+        work: (device: GpuDevice, placed: P) => Promise<A & { skeletonMs: number }>, options?: RunOptions) =>
         Effect.gen(function* () {
           let failed = true
           const placed = yield* profilerTimed(clock, "placementMs", Effect.gen(function* () {
@@ -189,7 +189,7 @@ export class Inference extends Context.Service<Inference, {
             if (!plan.keepContext) sessions.reset(session)
             else if (failed) session.contexts.delete(model.handle) // a context a failed request touched is not to be trusted
           }))
-          const exec = yield* executor.run(session.gpu, (device) => work(device, placed)).pipe(
+          const exec = yield* executor.run(session.gpu, (device) => work(device, placed), undefined, options).pipe(
             Effect.tap(() => Effect.sync(() => { failed = false })),
             Effect.ensuring(cleanup),
           )
@@ -281,9 +281,11 @@ export class Inference extends Context.Service<Inference, {
           const t = performance.now()
           const refs = plan.keepLogits ? outputs.map((o) => skeletonizer.keep(session, device, o.tensor, o.tensor.shape, o.tensor.dtype)) : []
           if (refs.length > 0) device.submit()
-          const values = plan.readLastLogits ? await Promise.all(outputs.map((o, i) => readOutput(device, o, refs[i]))) : []
+          // The readbacks submit their copies at once; the error check then waits on the same poll of the device.
+          const reads = plan.readLastLogits ? outputs.map((o, i) => readOutput(device, o, refs[i])) : []
+          const [values] = await Promise.all([Promise.all(reads), device.checkErrors()])
           return { refs, values, skeletonMs: performance.now() - t }
-        }))
+        }, { errorsChecked: true }))
         clock.queueMs = queueMs
         session.requests++
         const tokens = want.tokens && request.kind === "classify" ? rowArgmax({ ...value.values[0].ref, data: value.values[0].data }) : []

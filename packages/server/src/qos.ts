@@ -30,14 +30,22 @@ export class Qos extends Context.Service<Qos, {
 
       const run = <A, E, R>(priority: Priority, gpu: number, effect: Effect.Effect<A, E, R>): Effect.Effect<{ readonly value: A; readonly queueMs: number }, E | ServerError, R> =>
         Effect.uninterruptibleMask((restore): Effect.Effect<{ readonly value: A; readonly queueMs: number }, E | ServerError, R> => {
-          const turn = Deferred.makeUnsafe<void>()
           const enqueuedAt = performance.now()
-          const waiter = core.enqueue(priority, gpu, () => Deferred.doneUnsafe(turn, Effect.void), enqueuedAt)
+          // Granted during enqueue (the GPU was free and the class under its limit): no wait, so nothing to interrupt.
+          const turn: { granted: boolean; deferred: Deferred.Deferred<void> | undefined } = { granted: false, deferred: undefined }
+          const waiter = core.enqueue(priority, gpu, () => {
+            if (turn.deferred !== undefined) Deferred.doneUnsafe(turn.deferred, Effect.void)
+            else turn.granted = true
+          }, enqueuedAt)
           if (waiter === undefined) {
             return Effect.fail(serverError("Overloaded", `the ${priority} queue is full (${settings.qos[priority].maxQueued} waiting)`))
           }
           const release = Effect.sync(() => core.done(priority, gpu))
-          return restore(Deferred.await(turn)).pipe(
+          if (turn.granted) {
+            return restore(effect).pipe(Effect.map((value) => ({ value, queueMs: performance.now() - enqueuedAt })), Effect.ensuring(release))
+          }
+          const granted = (turn.deferred = Deferred.makeUnsafe<void>())
+          return restore(Deferred.await(granted)).pipe(
             // Interrupted while waiting: leave the queue, or hand back a turn granted in the meantime.
             Effect.onInterrupt(() => Effect.sync(() => { if (!core.cancel(waiter)) core.done(priority, gpu) })),
             Effect.flatMap(() => {

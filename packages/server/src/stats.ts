@@ -50,6 +50,8 @@ export class ServerStats extends Context.Service<ServerStats, {
           profiling: settings.profiling,
           defaultArenaBytes: settings.arenaBytes,
           pid: process.pid,
+          // The process's CPU time so far (user, system): a benchmark's per-request CPU cost, robust to a busy host.
+          cpuMs: (({ user, system }) => ({ user: user / 1000, system: system / 1000 }))(process.cpuUsage()),
         },
         gpus: executor.slots.map((s) => ({ index: s.index, name: s.name, jobs: s.jobs, busyMs: s.busyMs, gpuMs: s.gpuMs, adapter: s.adapter })),
         sessions: sessions.list(),
