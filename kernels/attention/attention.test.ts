@@ -3,10 +3,10 @@ import { bytesOf, compileMessages, dtypesOf, guardedOutput, onNullDevice, random
 import { preprocess, type GpuDevice } from "@djinn/gpu"
 import { usable as tensorCores } from "../matmul/sgmat.ts"
 import { encode, flashPlan, flashSgmatSpec, plan, reference, route, type AttentionShape, type Route } from "./attention.ts"
-import { parseSgmatVariant, routedSgmat, SGMAT_PROBES, SGMAT_SHAPES, sgmatDefines, sgmatName, type SgmatShape, type SgmatVariant } from "./sgmat_variants.ts"
+import { parseSgmatName, parseSgmatVariant, routedSgmat, SGMAT_PROBES, SGMAT_SHAPES, sgmatDefines, sgmatName, type SgmatShape, type SgmatVariant } from "./sgmat_variants.ts"
 
 type Layout = Omit<AttentionShape, "scale">
-interface Case { name: string; shape: Layout; fused?: boolean; mask?: (b: number, s: number) => number; splits?: number; nanPadding?: boolean; kernel?: Route; sgmat?: SgmatVariant }
+interface Case { name: string; shape: Layout; fused?: boolean; mask?: (b: number, s: number) => number; splits?: number; nanPadding?: boolean; kernel?: Route; sgmat?: SgmatVariant; scale?: number }
 
 // Elements a tensor view spans: offset + last batch + last row + one row of heads.
 const extent = (offset: number | undefined, batch: number, B: number, stride: number, rows: number, width: number) =>
@@ -87,11 +87,17 @@ const cases: Case[] = [
     kernel: "flash_sgmat",
   },
   { name: "flash_sgmat: Llama-2-7B-like 512-token prefill, 32 heads, hd=128", shape: dense(1, 512, 512, 32, 32, 128, true), kernel: "flash_sgmat" },
+  // The new softmax takes the scale's sign into q at staging.
+  { name: "flash_sgmat: negative scale, causal T=S=96, hd=64", shape: dense(1, 96, 96, 4, 2, 64, true), kernel: "flash_sgmat", scale: -0.2 },
 ]
 // The tensor-core kernel's other launch shapes (sgmat_variants.ts), on the same cases.
 const sgmatCases = cases.filter((c) => c.kernel === "flash_sgmat")
 for (const shape of Object.keys(SGMAT_SHAPES) as SgmatShape[]) {
   if (shape !== "q64") for (const c of sgmatCases) cases.push({ ...c, name: `${c.name} [${shape}]`, sgmat: { shape, probes: [] } })
+}
+// And the old softmax (DJINN_FLASH_SOFTMAX=old, kept for A/B) in every shape.
+for (const shape of Object.keys(SGMAT_SHAPES) as SgmatShape[]) {
+  for (const c of sgmatCases) cases.push({ ...c, name: `${c.name} [${shape}:old]`, sgmat: { shape, probes: [], softmax: "old" } })
 }
 
 describe("attention", async () => {
@@ -100,7 +106,7 @@ describe("attention", async () => {
     for (const c of cases) {
       const skip = c.kernel === "flash_sgmat" && (dtype !== "f16" || !tensorCores(gpu.adapter))
       it.skipIf(skip)(`${dtype} ${c.name}${c.kernel === "flash_sgmat" ? " (skipped without subgroup matrices)" : ""}`, async () => {
-        const s = { ...c.shape, scale: 1 / Math.sqrt(c.shape.headDim) }
+        const s = { ...c.shape, scale: c.scale ?? 1 / Math.sqrt(c.shape.headDim) }
         const qBatch = s.qBatchStride ?? s.T * s.qStride
         const kBatch = s.kvBatchStride ?? s.S * s.kStride
         const vBatch = s.kvBatchStride ?? s.S * s.vStride
@@ -163,6 +169,7 @@ describe("attention", async () => {
   it("the tensor-core kernel's WGSL passes Tint's validation in every shape and probe (Dawn null backend)", async () => {
     const variants: SgmatVariant[] = [
       ...(Object.keys(SGMAT_SHAPES) as SgmatShape[]).map((shape) => ({ shape, probes: [] })),
+      ...(Object.keys(SGMAT_SHAPES) as SgmatShape[]).map((shape) => ({ shape, probes: [], softmax: "old" as const })),
       ...SGMAT_PROBES.map((x) => ({ shape: "q64" as const, probes: [x] })),
       { shape: "q64", probes: ["nostage", "nomatrix"] },
     ]
@@ -189,8 +196,12 @@ describe("attention", async () => {
   })
   it("names the tensor-core kernel's shapes and probes, and rejects unknown or unsupported ones", () => {
     expect(parseSgmatVariant(undefined, undefined)).toEqual({ shape: "q64", probes: [] })
-    expect(sgmatDefines(parseSgmatVariant("", "nostage, nomma"))).toEqual(["PROBE_NOSTAGE", "PROBE_NOMMA", "PROBE_MATRIX"])
+    expect(sgmatDefines(parseSgmatVariant("", "nostage, nomma"))).toEqual(["PROBE_NOSTAGE", "PROBE_NOMMA", "PROBE_MATRIX", "SOFTMAX_OLD"])
     expect(sgmatDefines(parseSgmatVariant("q128sg16", ""))).toEqual(["Q128", "PAIRED"])
+    expect(sgmatDefines(parseSgmatName("sg8:old"))).toEqual(["PAIRED", "SOFTMAX_OLD"])
+    expect(sgmatName(parseSgmatName("q128:old"))).toBe("q128:old")
+    expect(parseSgmatName("q64+nostage")).toEqual({ shape: "q64", probes: ["nostage"] })
+    expect(() => parseSgmatName("q128:older")).toThrow(/no softmax/)
     expect(() => parseSgmatVariant("q256", undefined)).toThrow(/no shape/)
     expect(() => parseSgmatVariant(undefined, "nothing")).toThrow(/no probe/)
     expect(() => parseSgmatVariant("q128", "nostage")).toThrow(/q64 only/)

@@ -2,7 +2,7 @@ import { envVar, grid, packUniforms, u32s, type AdapterDescription, type Binding
 import { usable as tensorCores } from "../matmul/sgmat.ts"
 import { wgsl } from "../source.ts"
 import { deviceWorkspace } from "../workspace.ts"
-import { checkVariant, routedSgmat, SGMAT_FROM_ENV, SGMAT_SHAPES, sgmatDefines, type SgmatVariant } from "./sgmat_variants.ts"
+import { checkVariant, routedSgmat, SGMAT_FROM_ENV, SGMAT_SHAPES, sgmatDefines, withEnvSoftmax, type SgmatVariant } from "./sgmat_variants.ts"
 
 /** Bindings: q, k, v, out (partials in the SPLIT variant), then mask only in the MASK variant. q, k, v may be one buffer. */
 export const spec: KernelSpec = { id: "attention", wgsl: wgsl("attention"), storage: ["read", "read", "read", "read_write", "read"], uniforms: true }
@@ -201,7 +201,7 @@ export const encode = (gpu: GpuDevice, args: AttentionArgs): void => {
   const { outBatch, layout } = layoutFields(args)
   if (kernel === "flash_sgmat") {
     if (!fitsFlashSgmat({ ...args, dtype }) || args.splits !== undefined) throw new Error("attention: flash_sgmat takes f16, head_dim 64 or 128, 8-aligned layouts, no mask and no splits")
-    const variant = args.sgmat ?? SGMAT_FROM_ENV ?? routedSgmat(T * (H / Hkv), B * Hkv)
+    const variant = withEnvSoftmax(args.sgmat ?? SGMAT_FROM_ENV ?? routedSgmat(T * (H / Hkv), B * Hkv))
     checkVariant(variant)
     const tiles = Math.ceil((T * (H / Hkv)) / SGMAT_SHAPES[variant.shape].rows)
     const defines = sgmatDefines(variant)

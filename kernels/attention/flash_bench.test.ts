@@ -2,7 +2,7 @@
 // shapes (32 heads, head_dim 128, causal, f16) of 1024 and 512 tokens: GPU timestamps around runs of one layer's
 // attention. Skipped unless DJINN_FLASH_BENCH is set (it needs subgroup matrices: the H100); on the GPU host, from the
 // bundle: DJINN_FLASH_BENCH=1 node test-flash_bench.mjs. DJINN_FLASH_BENCH_VARIANTS picks variants ("q64,q64+nostage,
-// q128"; default: the 64-row kernel, each probe, each other shape, the 64-row kernel again); with OUT set, the
+// q128,q128:old" — ":old" for the old softmax; default: the 64-row kernel, each probe, each other shape, the 64-row kernel again); with OUT set, the
 // medians also go to $OUT/flash-bench.json.
 import { writeFileSync } from "node:fs"
 import { join } from "node:path"
@@ -13,7 +13,7 @@ import { usable as tensorCores } from "../matmul/sgmat.ts"
 import { randomFloats, upload } from "../testing/harness.ts"
 import { measure, median } from "../testing/perf.ts"
 import { encode, type AttentionArgs } from "./attention.ts"
-import { parseSgmatVariant, SGMAT_PROBES, SGMAT_SHAPES, sgmatName, type SgmatShape, type SgmatVariant } from "./sgmat_variants.ts"
+import { parseSgmatName, SGMAT_PROBES, SGMAT_SHAPES, sgmatName, type SgmatShape, type SgmatVariant } from "./sgmat_variants.ts"
 
 const ON = (envVar("DJINN_FLASH_BENCH") ?? "0") !== "0"
 const LAYERS = 32
@@ -21,10 +21,7 @@ const LAYERS = 32
 const variants = (): SgmatVariant[] => {
   const named = envVar("DJINN_FLASH_BENCH_VARIANTS")
   if (named !== undefined && named !== "") {
-    return named.split(",").map((n) => {
-      const [shape, ...probes] = n.trim().split("+")
-      return parseSgmatVariant(shape, probes.join(","))
-    })
+    return named.split(",").map(parseSgmatName)
   }
   const q64: SgmatVariant = { shape: "q64", probes: [] }
   const others = (Object.keys(SGMAT_SHAPES) as SgmatShape[]).filter((s) => s !== "q64").map((shape) => ({ shape, probes: [] }))

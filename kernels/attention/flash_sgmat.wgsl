@@ -15,6 +15,12 @@
 //   pass 2: S again, p = exp2(s − m) / l as f16 into workgroup memory, then O += P·V on the tensor cores (P as left
 //     fragments, the staged V rows as right ones): HD/16 accumulators of 16×16 f32 per subgroup, already normalised.
 // That is 1.5× the matrix work of one-pass flash attention, all of it on the tensor cores.
+// Softmax (session 5, the default; SOFTMAX_OLD, DJINN_FLASH_SOFTMAX=old, keeps the one described above for A/B): pass 1
+// keeps only the max (of raw scores; the scale's sign goes into q at staging, so max(s)·|scale| is the scaled max);
+// pass 2 writes p = exp2(fma(s, |scale|, −m)) unnormalised and sums it, and the output is divided by the sum at the
+// end. Masks are tested only in blocks crossing the diagonal or S, and a row's lanes take its columns rotated by the
+// row, so that a step's 32 reads of the scores hit 32 banks (the scores' rows are 128 bytes: with the plain order every
+// row's column c sat in bank c, 16 lanes to a bank).
 // Masked keys (causal, or past S) get p = 0, and their v rows are staged as zeros, so whatever the cache holds past
 // the keys a tile sees never reaches the output. Rows past R are computed on zeros and never written.
 // Assumes subgroups of 32 (NVIDIA), like matmul_sgmat.wgsl. Workgroup memory: 17408 (q) + 17408 (k, v) + 8192
@@ -109,7 +115,13 @@ fn qpiece(b: u32, hk: u32, rho: u32, R: u32, d: u32) -> vec4<u32> {
   if (rho >= R) { return vec4<u32>(); }
   let tq = rho / p.group;
   let h = hk * p.group + rho % p.group;
-  return q[(p.q_offset + b * p.q_batch + tq * p.q_stride + h * HD + d) / 8u];
+  let x = q[(p.q_offset + b * p.q_batch + tq * p.q_stride + h * HD + d) / 8u];
+  // #if SOFTMAX_OLD
+  return x;
+  // #else
+  // The new softmax takes the scale's sign into q (exact in f16) and works with |scale|.
+  return x ^ vec4<u32>(select(0u, 0x80008000u, p.scale < 0.0));
+  // #endif
 }
 
 // A thread's share of a key block: up to 4 16-byte pieces of k and of v (HD = 128 on 128 threads: 4 each).
@@ -268,10 +280,10 @@ fn accumulate(o: ptr<function, O8>, rb: u32, part: u32) {
 var<private> fold: f32; // pass 1's result, added to the output so that pass 1 stays
 // #endif
 
-// Writes output block n (dims 16·n ..) of a subgroup: through its 16 × 16 area of the scores (at `area`, row stride
+// Writes output block n (dims 16·n ..) of a subgroup, times its lane's row's `norm`: through its 16 × 16 area of the scores (at `area`, row stride
 // 16), then lane l writes row l / 2, dims 8·(l % 2) .. + 8 as one 16-byte piece. `ob` is the lane's row's out index
 // (dim 0); rows past R have live = false.
-fn emit(c: Acc, n: u32, area: u32, lane: u32, ob: u32, live: bool) {
+fn emit(norm: f32, c: Acc, n: u32, area: u32, lane: u32, ob: u32, live: bool) {
   subgroupMatrixStore<row_major>(&sc, area, c, 16u);
   workgroupBarrier();
   let r = lane / 2u;
@@ -284,8 +296,8 @@ fn emit(c: Acc, n: u32, area: u32, lane: u32, ob: u32, live: bool) {
   // #endif
   if (live) {
     out[(ob + n * 16u + c0) / 8u] = vec4<u32>(
-      pack2x16float(vec2<f32>(x0, sc[at + 1u])), pack2x16float(vec2<f32>(sc[at + 2u], sc[at + 3u])),
-      pack2x16float(vec2<f32>(sc[at + 4u], sc[at + 5u])), pack2x16float(vec2<f32>(sc[at + 6u], sc[at + 7u])));
+      pack2x16float(vec2<f32>(x0, sc[at + 1u]) * norm), pack2x16float(vec2<f32>(sc[at + 2u], sc[at + 3u]) * norm),
+      pack2x16float(vec2<f32>(sc[at + 4u], sc[at + 5u]) * norm), pack2x16float(vec2<f32>(sc[at + 6u], sc[at + 7u]) * norm));
   }
   workgroupBarrier();
 }
@@ -342,10 +354,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
   // This lane's row (of the row block's 16) and keys of the block.
   let r = lane / 2u;
-  let half = part * (BK / PARTS) + (lane % 2u) * KPL;
   let rho = row0 + rb * 16u + r;
   let qpos = p.query_pos0 + min(rho, R - 1u) / p.group;
   let row_live = rho < R;
+  var o: O8;
+  var norm = 1.0; // the row's 1 / sum, applied at the output (new softmax; the old one's p came normalised)
+  // #if SOFTMAX_OLD
+  let half = part * (BK / PARTS) + (lane % 2u) * KPL;
   let base = rb * 16u * BK + r * BK + half;
 
   // Pass 1: the row's max and sum.
@@ -396,7 +411,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let inv = select(0.0, 1.0 / lt, lt > 0.0);
 
   // Pass 2: normalised weights, O += P·V.
-  var o: O8;
   // #if PROBE_NOFRAG
   nofrag_init(&o);
   // #endif
@@ -434,6 +448,93 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
   // #endif
 
+  // #else
+  // New softmax (probes never take it): pass 1 keeps only the row's max, of raw scores (the scale, made positive at q's
+  // staging, is applied once to the max: max(s)·scale = max(s·scale)); pass 2 forms p = exp2(s·scale − m) with one
+  // fma and one exp2, stores it unnormalised as f16 and sums it in f32; the output is divided by the sum at the end.
+  // Masks are tested only in blocks that cross the causal diagonal or S. The lanes of a row take its columns rotated
+  // by the row (lane (r, h), step c: column (h·KPL + r + c) mod GW of the subgroup's GW), so that the 32 lanes read 32
+  // banks at each step (PAIRED: 16 columns a subgroup, two lanes a bank) instead of one bank for every row.
+  let GW = BK / PARTS;
+  let cols = part * GW; // the subgroup's first column of the block
+  let hoff = (lane % 2u) * KPL + r;
+  let srow = rb * 16u * BK + r * BK + cols;
+  let scl = abs(p.scale);
+  var m0 = LOW;
+  var m1 = LOW;
+  var next = load_kv(b, hk, 0u, live, t, false);
+  for (var blk = 0u; blk < blocks; blk++) {
+    let j0 = blk * BK;
+    sync(); // the previous block's tiles are no longer read
+    store_kv(next, t, false);
+    sync();
+    if (blk + 1u < blocks) { next = load_kv(b, hk, j0 + BK, live, t, false); }
+    scores(&qf, rb, part);
+    sync();
+    if (j0 + BK <= live && (p.causal == 0u || j0 + BK - 1u <= qpos)) {
+      for (var c = 0u; c < KPL; c += 2u) {
+        m0 = max(m0, sc[srow + ((hoff + c) & (GW - 1u))]);
+        m1 = max(m1, sc[srow + ((hoff + c + 1u) & (GW - 1u))]);
+      }
+    } else {
+      for (var c = 0u; c < KPL; c++) {
+        let col = (hoff + c) & (GW - 1u);
+        let j = j0 + cols + col;
+        if (j < live && (p.causal == 0u || j <= qpos)) { m0 = max(m0, sc[srow + col]); }
+      }
+    }
+  }
+  // The row's max over its two lanes (PAIRED: then the pair's two subgroups).
+  var mr = max(m0, m1);
+  mr = max(mr, subgroupShuffleXor(mr, 1u));
+  // #if PAIRED
+  workgroupBarrier(); // the last block's scores are read
+  if (lane % 2u == 0u) { sc[rb * 16u * BK + r * BK + part] = mr; }
+  workgroupBarrier();
+  mr = max(mr, sc[rb * 16u * BK + r * BK + 1u - part]);
+  // #endif
+  let ms = mr * scl; // the row's max of s · scale
+  let prow = rb * 16u * SP + r * SP + cols;
+  var l = 0.0;
+  next = load_kv(b, hk, 0u, live, t, true);
+  for (var blk = 0u; blk < blocks; blk++) {
+    let j0 = blk * BK;
+    sync();
+    store_kv(next, t, true);
+    sync();
+    if (blk + 1u < blocks) { next = load_kv(b, hk, j0 + BK, live, t, true); }
+    scores(&qf, rb, part);
+    sync();
+    if (j0 + BK <= live && (p.causal == 0u || j0 + BK - 1u <= qpos)) {
+      for (var c = 0u; c < KPL; c++) {
+        let col = (hoff + c) & (GW - 1u);
+        let e = exp2(fma(sc[srow + col], scl, -ms));
+        l += e;
+        ps[prow + col] = f16(e);
+      }
+    } else {
+      for (var c = 0u; c < KPL; c++) {
+        let col = (hoff + c) & (GW - 1u);
+        let j = j0 + cols + col;
+        var e = 0.0;
+        if (j < live && (p.causal == 0u || j <= qpos)) { e = exp2(fma(sc[srow + col], scl, -ms)); }
+        l += e;
+        ps[prow + col] = f16(e);
+      }
+    }
+    sync();
+    accumulate(&o, rb, part);
+  }
+  l += subgroupShuffleXor(l, 1u);
+  // #if PAIRED
+  workgroupBarrier(); // the last block's scores are read
+  if (lane % 2u == 0u) { sc[rb * 16u * BK + r * BK + part] = l; }
+  workgroupBarrier();
+  l += sc[rb * 16u * BK + r * BK + 1u - part];
+  // #endif
+  norm = select(0.0, 1.0 / l, l > 0.0);
+  // #endif
+
   // Out: row rho's (query, head) and its 16-dim blocks.
   let tq = min(rho, R - 1u) / p.group;
   let h = hk * p.group + min(rho, R - 1u) % p.group;
@@ -445,22 +546,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let area = rb * 16u * BK + part * 256u;
   // #if PAIRED
   let n0 = part * (HD / 32u);
-  emit(o.o0, n0, area, lane, ob, row_live);
-  emit(o.o1, n0 + 1u, area, lane, ob, row_live);
+  emit(norm, o.o0, n0, area, lane, ob, row_live);
+  emit(norm, o.o1, n0 + 1u, area, lane, ob, row_live);
   if (HD > 64u) {
-    emit(o.o2, n0 + 2u, area, lane, ob, row_live);
-    emit(o.o3, n0 + 3u, area, lane, ob, row_live);
+    emit(norm, o.o2, n0 + 2u, area, lane, ob, row_live);
+    emit(norm, o.o3, n0 + 3u, area, lane, ob, row_live);
   }
   // #else
-  emit(o.o0, 0u, area, lane, ob, row_live);
-  emit(o.o1, 1u, area, lane, ob, row_live);
-  emit(o.o2, 2u, area, lane, ob, row_live);
-  emit(o.o3, 3u, area, lane, ob, row_live);
+  emit(norm, o.o0, 0u, area, lane, ob, row_live);
+  emit(norm, o.o1, 1u, area, lane, ob, row_live);
+  emit(norm, o.o2, 2u, area, lane, ob, row_live);
+  emit(norm, o.o3, 3u, area, lane, ob, row_live);
   if (HD > 64u) {
-    emit(o.o4, 4u, area, lane, ob, row_live);
-    emit(o.o5, 5u, area, lane, ob, row_live);
-    emit(o.o6, 6u, area, lane, ob, row_live);
-    emit(o.o7, 7u, area, lane, ob, row_live);
+    emit(norm, o.o4, 4u, area, lane, ob, row_live);
+    emit(norm, o.o5, 5u, area, lane, ob, row_live);
+    emit(norm, o.o6, 6u, area, lane, ob, row_live);
+    emit(norm, o.o7, 7u, area, lane, ob, row_live);
   }
   // #endif
 }

@@ -35,17 +35,32 @@ const MATRIX_PROBES: readonly SgmatProbe[] = ["nomatrix", "nofrag", "nomma"]
 export interface SgmatVariant {
   readonly shape: SgmatShape
   readonly probes: readonly SgmatProbe[]
+  /**
+   * "old": session 4's softmax (pass 1 keeps max and sum with an exp2 a score, pass 2 writes normalised p, every score
+   * masked); unset: the new one (pass 1 max only, pass 2 sums unnormalised p, masks on diagonal blocks only, rotated
+   * lanes). DJINN_FLASH_SOFTMAX=old picks the old one for every call that names none. Probes always time the old one.
+   */
+  readonly softmax?: "old"
 }
+
+/** The softmax the environment names (DJINN_FLASH_SOFTMAX: "old", or unset / "new"). */
+export const SOFTMAX_FROM_ENV: "old" | undefined = (() => {
+  const s = envVar("DJINN_FLASH_SOFTMAX")
+  if (s === undefined || s === "" || s === "new") return undefined
+  if (s === "old") return "old"
+  throw new Error(`flash_sgmat: DJINN_FLASH_SOFTMAX '${s}' is neither 'old' nor 'new'`)
+})()
 
 export const DEFAULT_SGMAT: SgmatVariant = { shape: "q64", probes: [] }
 
 /** A variant from its names (as the environment gives them); throws on an unknown or unsupported one. */
-export const parseSgmatVariant = (shape: string | undefined, probes: string | undefined): SgmatVariant => {
+export const parseSgmatVariant = (shape: string | undefined, probes: string | undefined, softmax?: string): SgmatVariant => {
   const s = shape === undefined || shape === "" ? "q64" : shape
   if (!(s in SGMAT_SHAPES)) throw new Error(`flash_sgmat: no shape '${s}' (${Object.keys(SGMAT_SHAPES).join(", ")})`)
   const list = (probes ?? "").split(",").map((x) => x.trim()).filter((x) => x !== "" && x !== "none")
   for (const x of list) if (!(SGMAT_PROBES as readonly string[]).includes(x)) throw new Error(`flash_sgmat: no probe '${x}' (${SGMAT_PROBES.join(", ")})`)
-  const variant = { shape: s as SgmatShape, probes: list as SgmatProbe[] }
+  if (softmax !== undefined && softmax !== "" && softmax !== "old" && softmax !== "new") throw new Error(`flash_sgmat: no softmax '${softmax}' (old, new)`)
+  const variant: SgmatVariant = { shape: s as SgmatShape, probes: list as SgmatProbe[], ...(softmax === "old" ? { softmax: "old" as const } : {}) }
   checkVariant(variant)
   return variant
 }
@@ -60,11 +75,23 @@ export const checkVariant = (v: SgmatVariant): void => {
 export const sgmatDefines = (v: SgmatVariant): string[] => {
   const probes = v.probes.map((x) => `PROBE_${x.toUpperCase()}`)
   if (v.probes.some((x) => MATRIX_PROBES.includes(x))) probes.push("PROBE_MATRIX")
-  return [...SGMAT_SHAPES[v.shape].defines, ...probes]
+  const old = v.softmax === "old" || v.probes.length > 0 ? ["SOFTMAX_OLD"] : []
+  return [...SGMAT_SHAPES[v.shape].defines, ...probes, ...old]
 }
 
-/** A short name for reports: "q64", "q64+nostage", "q128". */
-export const sgmatName = (v: SgmatVariant): string => [v.shape, ...v.probes].join("+")
+/** A short name for reports: "q64", "q64+nostage", "q128", "q128:old" (the old softmax). */
+export const sgmatName = (v: SgmatVariant): string => [v.shape, ...v.probes].join("+") + (v.softmax === "old" ? ":old" : "")
+
+/** The variant a report name gives ("q128", "q64+nostage", "sg8:old"). */
+export const parseSgmatName = (name: string): SgmatVariant => {
+  const [variant, softmax] = name.trim().split(":")
+  const [shape, ...probes] = variant.split("+")
+  return parseSgmatVariant(shape, probes.join(","), softmax)
+}
+
+/** A variant with the environment's softmax where it names none. */
+export const withEnvSoftmax = (v: SgmatVariant): SgmatVariant =>
+  v.softmax === undefined && SOFTMAX_FROM_ENV !== undefined ? { ...v, softmax: SOFTMAX_FROM_ENV } : v
 
 /** The variant the environment names (DJINN_FLASH_SHAPE, DJINN_FLASH_PROBE), read once; undefined when neither is set. */
 export const SGMAT_FROM_ENV: SgmatVariant | undefined =
