@@ -20,6 +20,7 @@ export {
   FrameDecoder,
   frameHeader,
   SegmentedPayload,
+  SegmentPool,
   SPLIT_SEGMENTS_FROM,
   type FrameDecoderOptions,
   type FrameOptions,

@@ -5,7 +5,7 @@ import { Result } from "effect"
 import { createServer, connect as netConnect, type Server, type Socket } from "node:net"
 import { afterEach, describe, expect, it } from "vitest"
 import {
-  decodePayload, encode, encodeFrame, encodeParts, FrameDecoder, frameReads, SegmentedPayload, startFrameReads, type DomainMessage,
+  decodePayload, encode, encodeFrame, encodeParts, FrameDecoder, frameReads, SegmentedPayload, SegmentPool, startFrameReads, type DomainMessage,
   type Payload, type ProtocolError, type RefId, type RequestId,
 } from "../src/index.ts"
 import { canon, message, seededBytes } from "./arbitraries.ts"
@@ -210,5 +210,62 @@ describe("socket reads", () => {
     peer!.end()
     await until(() => closed)
     expect(c.failures[0]).toBe("FrameTooLarge")
+  })
+})
+
+describe("SegmentPool (large segments read into reused buffers)", () => {
+  const N = 256 * 1024 + 24 // one external segment, a word multiple
+  const largeSegments = (p: Payload): Array<ArrayBuffer> =>
+    p instanceof SegmentedPayload ? p.segments.filter((s) => s.byteLength >= 64 * 1024) : []
+  const one = (dec: FrameDecoder<Payload>, m: DomainMessage, sizes: ReadonlyArray<number>): Payload => {
+    const stream = encode(m)
+    const frames: Array<Payload> = []
+    let at = 0
+    for (let i = 0; at < stream.byteLength; i++) {
+      const buf = dec.readBuffer()
+      const n = Math.min(buf.byteLength, sizes[i % sizes.length], stream.byteLength - at)
+      buf.set(stream.subarray(at, at + n))
+      at += n
+      frames.push(...ok(dec.commit(n)))
+    }
+    expect(frames).toHaveLength(1)
+    expect(canon([ok(decodePayload(frames[0]))])).toEqual(canon([m]))
+    return frames[0]
+  }
+
+  it("a returned segment carries the next frame of its size, with that frame's bytes; none is lent twice", () => {
+    const pool = new SegmentPool()
+    const dec = FrameDecoder.segmented({ segmentBuffers: pool })
+    const a = one(dec, bigRefData(N, 1), [70_000, 3])
+    const [bufA] = largeSegments(a)
+    expect(bufA).toBeDefined()
+    // Not returned yet: the next frame gets a buffer of its own.
+    const b = one(dec, bigRefData(N, 2), [4096])
+    expect(largeSegments(b)[0]).not.toBe(bufA)
+    pool.give(a)
+    pool.give(a) // a second give of the same frame is ignored
+    expect(pool.heldBytes).toBe(bufA.byteLength)
+    const c = one(dec, bigRefData(N, 3), [65_536, 1, 100_000])
+    expect(largeSegments(c)[0]).toBe(bufA)
+    const d = one(dec, bigRefData(N, 4), [1 << 20])
+    expect(largeSegments(d)[0]).not.toBe(bufA)
+    // A frame of another size, or one the pool never lent, does not take it / is not taken.
+    pool.give(c)
+    one(dec, bigRefData(N + 64, 5), [1 << 20])
+    expect(pool.heldBytes).toBe(bufA.byteLength)
+    pool.give(one(FrameDecoder.segmented(), bigRefData(N, 6), [1 << 20]))
+    expect(pool.heldBytes).toBe(bufA.byteLength)
+  })
+
+  it("holds at most maxBuffers and maxBytes", () => {
+    const pool = new SegmentPool({ maxBuffers: 2, maxBytes: 3 * N })
+    const dec = FrameDecoder.segmented({ segmentBuffers: pool })
+    const frames = [1, 2, 3].map((s) => one(dec, bigRefData(N, s), [1 << 20]))
+    for (const f of frames) pool.give(f)
+    expect(pool.heldBytes).toBeLessThanOrEqual(2 * (N + 8))
+    const small = new SegmentPool({ maxBytes: N / 2 })
+    const f = one(FrameDecoder.segmented({ segmentBuffers: small }), bigRefData(N, 7), [1 << 20])
+    small.give(f)
+    expect(small.heldBytes).toBe(0)
   })
 })

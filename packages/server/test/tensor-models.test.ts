@@ -123,6 +123,23 @@ describe("ResNet-50 resnet50-narrow through semantic Forward", () => {
     await session.close()
   })
 
+  it("consecutive images of one size (read into the connection's reused segment buffers) each get their own logits", async () => {
+    const model = await conn.ensureModel({ modelDir: fixture("resnet50-narrow") })
+    const mem = directMemory(gpu)
+    const vision = loadVision(gpu, mem, resolveModel({ modelDir: fixture("resnet50-narrow") }), "f32")
+    const images = [input, input.map((v, i) => (i % 7 === 0 ? -v : v * 0.5))]
+    const locals = await Promise.all(images.map((image) => forwardVision(gpu, mem, vision, image, shape)))
+    const session = await conn.openSession({ phase: "vision" })
+    for (const [i, k] of [0, 1, 0, 1].entries()) {
+      const image = images[k]
+      // A refused request of the same size between them gives its buffer back too.
+      if (i % 2 === 1) await expect(session.forward(model, { pixels: { shape, data: image } })).rejects.toMatchObject({ code: "badRequest" })
+      const r = await session.forward(model, { input: { shape, data: image } }, { want: { lastLogits: true } })
+      expect(relError(values(r.outputs.logits), locals[k])).toBeLessThan(1e-6)
+    }
+    await session.close()
+  })
+
   it("an f16 server takes f16 images as they are and casts f32 ones on the GPU; BERT uploads too", async () => {
     if (!gpu.adapter.f16) return
     const f16Server = await spawnServer(["--arena-mb", "8", "--dtype", "f16"], { env: process.env })
