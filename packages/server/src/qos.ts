@@ -42,7 +42,9 @@ export class Qos extends Context.Service<Qos, {
           }
           const release = Effect.sync(() => core.done(priority, gpu))
           if (turn.granted) {
-            return restore(effect).pipe(Effect.map((value) => ({ value, queueMs: performance.now() - enqueuedAt })), Effect.ensuring(release))
+            // The time spent queueing ends here, before the job runs (not after it: that would count its execution).
+            const queueMs = performance.now() - enqueuedAt
+            return restore(effect).pipe(Effect.map((value) => ({ value, queueMs })), Effect.ensuring(release))
           }
           const granted = (turn.deferred = Deferred.makeUnsafe<void>())
           return restore(Deferred.await(granted)).pipe(

@@ -1,10 +1,26 @@
 import { variantKey, type GpuDevice } from "@djinn/gpu"
-import { Result } from "effect"
+import { Effect, Layer, Result } from "effect"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { BumpArena, parseVariantKey, QosCore, resolveConfig, StackArena } from "../src/index.ts"
+import { BumpArena, Executor, parseVariantKey, Qos, QosCore, resolveConfig, Settings, StackArena } from "../src/index.ts"
 
 const limits = (c = 1, q = 100) => ({ realtime: { concurrency: c, maxQueued: q }, interactive: { concurrency: c, maxQueued: q }, batch: { concurrency: c, maxQueued: q } })
+
+describe("QoS service", () => {
+  it("reports the time a request queued, not the time its job ran (a turn granted at once)", async () => {
+    const config = Result.getOrThrow(resolveConfig({}, {}))
+    // Qos reads only the number of GPU slots from the executor.
+    const layer = Qos.layer.pipe(Layer.provide(Layer.mergeAll(Settings.layer(config), Layer.succeed(Executor, { slots: [{}] } as never))))
+    const { value, queueMs } = await Effect.runPromise(
+      Effect.gen(function* () {
+        const qos = yield* Qos
+        return yield* qos.run("interactive", 0, Effect.sleep("40 millis").pipe(Effect.as(7)))
+      }).pipe(Effect.provide(layer)),
+    )
+    expect(value).toBe(7)
+    expect(queueMs).toBeLessThan(20)
+  })
+})
 
 describe("QoS queue bookkeeping", () => {
   it("grants one turn per GPU: realtime before interactive before batch, FIFO within a class", () => {
