@@ -153,6 +153,10 @@ fn load_kv(b: u32, hk: u32, j0: u32, live: u32, t: u32, with_v: bool) -> KV {
     r.v2 = piece(b, hk, j0, live, t, 2u, 1u);
     r.v3 = piece(b, hk, j0, live, t, 3u, 1u);
   }
+  // #else
+  // Never taken (live ≤ the key count), but k and v stay referenced: without it the pipeline's automatic layout
+  // drops their bindings and the probe's bind group fails (session 4, call 9).
+  if (live == 0xffffffffu) { r.k0 = piece(b, hk, j0, live, t, 0u, 0u); r.v0 = piece(b, hk, j0, live, t, 0u, 1u); }
   // #endif
   return r;
 }
