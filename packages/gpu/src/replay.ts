@@ -1,6 +1,6 @@
 import type { BufferId, Dispatch, PipelineId, Recording } from "./types.ts"
+import { uniformBindingSize, uniformSlotSize } from "./uniforms.ts"
 
-const UNIFORM_ALIGN = 256
 
 /** A device call seen while capturing; a submit ends a segment. */
 type Logged =
@@ -86,8 +86,6 @@ export class WebGpuRecording implements Recording {
   }
 }
 
-const uniformSize = (bytes: Uint8Array): number => Math.max(16, Math.ceil(bytes.byteLength / 16) * 16)
-
 /**
  * Resolves a capture into a recording: every dispatch's pipeline and a bind group of its own over the recording's
  * uniform buffer (all of the capture's uniforms, each at a 256-byte slot). Undefined where a dispatch is not what the
@@ -95,7 +93,7 @@ const uniformSize = (bytes: Uint8Array): number => Math.max(16, Math.ceil(bytes.
  */
 export const buildRecording = (host: RecordingHost, log: CaptureLog): WebGpuRecording | undefined => {
   let uniformBytes = 0
-  for (const c of log.calls) if (c.kind === "dispatch" && c.call.uniforms !== undefined) uniformBytes += Math.ceil(uniformSize(c.call.uniforms) / UNIFORM_ALIGN) * UNIFORM_ALIGN
+  for (const c of log.calls) if (c.kind === "dispatch" && c.call.uniforms !== undefined) uniformBytes += uniformSlotSize(uniformBindingSize(c.call.uniforms.byteLength))
   for (const c of log.calls) {
     if (c.kind !== "dispatch") continue
     const entry = host.pipelineOf(c.call.pipeline)
@@ -136,10 +134,10 @@ export const buildRecording = (host: RecordingHost, log: CaptureLog): WebGpuReco
       const entries: GPUBindGroupEntry[] = []
       let binding = 0
       if (call.uniforms !== undefined) {
-        const size = uniformSize(call.uniforms)
+        const size = uniformBindingSize(call.uniforms.byteLength)
         staged.set(call.uniforms, slot)
         entries.push({ binding: binding++, resource: { buffer: uniforms!, offset: slot, size } })
-        slot += Math.ceil(size / UNIFORM_ALIGN) * UNIFORM_ALIGN
+        slot += uniformSlotSize(size)
       }
       for (const b of call.bindings) {
         const resource: GPUBufferBinding = { buffer: use(b.buffer), offset: b.offset ?? 0 }

@@ -3,8 +3,14 @@ export const u32s = (...values: number[]): Uint8Array => new Uint8Array(new Uint
 
 export type UniformField = readonly [kind: "u32" | "i32" | "f32", value: number]
 
+/** The bytes a uniform block binds: its size rounded up to 16, at least 16 (WGSL's uniform struct layout). */
+export const uniformBindingSize = (bytes: number): number => Math.max(16, Math.ceil(bytes / 16) * 16)
+
+/** A uniform block's share of a shared uniform buffer: bind-group offsets into it must be multiples of 256. */
+export const uniformSlotSize = (bytes: number): number => Math.ceil(bytes / 256) * 256
+
 export const packUniforms = (fields: readonly UniformField[]): Uint8Array => {
-  const bytes = new ArrayBuffer(Math.max(16, Math.ceil((fields.length * 4) / 16) * 16))
+  const bytes = new ArrayBuffer(uniformBindingSize(fields.length * 4))
   const view = new DataView(bytes)
   fields.forEach(([kind, value], i) => {
     if (kind === "u32") view.setUint32(i * 4, value, true)

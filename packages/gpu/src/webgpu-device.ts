@@ -4,6 +4,7 @@ import { type CpuStats, DispatchProfiler, type DispatchSample, noCpuStats, Submi
 import { BindGroupCache } from "./bind-groups.ts"
 import { BufferPool } from "./buffer-pool.ts"
 import { buildRecording, CaptureLog, encodeSteps, WebGpuRecording } from "./replay.ts"
+import { uniformBindingSize, uniformSlotSize } from "./uniforms.ts"
 import { StagedUploads } from "./uploads.ts"
 import { fastVariantKey, preprocess, variantKey } from "./wgsl.ts"
 import type {
@@ -20,7 +21,6 @@ import type {
 } from "./types.ts"
 
 const STORAGE = 0x0080 | 0x0004 | 0x0008 // STORAGE | COPY_SRC | COPY_DST
-const UNIFORM_ALIGN = 256
 const READBACK = 0x0001 | 0x0008 // MAP_READ | COPY_DST
 
 interface PipelineEntry {
@@ -192,7 +192,7 @@ export class WebGpuDevice implements GpuDevice {
         this.uniformBytes = grown
       }
       this.uniformBytes.set(call.uniforms, uniformOffset)
-      this.uniformUsed = Math.ceil(need / UNIFORM_ALIGN) * UNIFORM_ALIGN
+      this.uniformUsed = uniformSlotSize(need)
     }
     this.commands.push({ kind: "dispatch", call, uniformOffset })
   }
@@ -261,7 +261,7 @@ export class WebGpuDevice implements GpuDevice {
       const entry = this.pipelines[call.pipeline]
       if (entry === undefined) throw gpuError("Validation", `unknown pipeline id ${call.pipeline}`)
       if (call.pipeline !== lastPipeline) { pass.setPipeline(entry.pipeline); lastPipeline = call.pipeline }
-      const uniformSize = call.uniforms === undefined ? 0 : Math.max(16, Math.ceil(call.uniforms.byteLength / 16) * 16)
+      const uniformSize = call.uniforms === undefined ? 0 : uniformBindingSize(call.uniforms.byteLength)
       pass.setBindGroup(0, this.bindGroup(entry, call.pipeline, call.bindings, uniformOffset, uniformSize))
       const w = call.workgroups
       if (w[0] > 0 && w[1] > 0 && w[2] > 0) pass.dispatchWorkgroups(w[0], w[1], w[2])
@@ -269,6 +269,15 @@ export class WebGpuDevice implements GpuDevice {
     if (pass !== undefined) pass.end()
     if (stamp !== undefined && !firstPass) this.submitTimer!.end(encoder)
     profiler?.endSubmit(encoder)
+    this.cpu.uniformsMs += t1 - t0
+    this.submitEncoder(encoder, this.commands.length, t1)
+    this.commands = []
+    // The uniform buffer is rewritten by the next submit: queue.writeBuffer is ordered after this submit.
+    this.uniformUsed = 0
+  }
+
+  /** Finishes and submits a command encoder whose encoding began at `encodeStart`, counting the CPU time of each step. */
+  private submitEncoder(encoder: GPUCommandEncoder, commands: number, encodeStart: number): void {
     const t2 = performance.now()
     const commandBuffer = encoder.finish()
     const t3 = performance.now()
@@ -276,14 +285,10 @@ export class WebGpuDevice implements GpuDevice {
     const t4 = performance.now()
     const c = this.cpu
     c.flushes++
-    c.commands += this.commands.length
-    c.uniformsMs += t1 - t0
-    c.encodeMs += t2 - t1
+    c.commands += commands
+    c.encodeMs += t2 - encodeStart
     c.finishMs += t3 - t2
     c.submitMs += t4 - t3
-    this.commands = []
-    // The uniform buffer is rewritten by the next submit: queue.writeBuffer is ordered after this submit.
-    this.uniformUsed = 0
   }
 
   submit(): void {
@@ -325,7 +330,6 @@ export class WebGpuDevice implements GpuDevice {
     if (!this.replayOn || this.capturing !== undefined) return false
     if (!(recording instanceof WebGpuRecording) || recording.owner !== this.device || !recording.live(this.buffers)) return false
     this.flush()
-    const c = this.cpu
     for (const op of recording.ops) {
       if (op.kind === "write") {
         this.writeBuffer(op.buffer, op.offset, op.data)
@@ -335,18 +339,9 @@ export class WebGpuDevice implements GpuDevice {
       const encoder = this.device.createCommandEncoder()
       const stamp = this.submitTimer?.begin()
       if (encodeSteps(encoder, op.steps, stamp) && stamp !== undefined) this.submitTimer!.end(encoder)
-      const t2 = performance.now()
-      const commandBuffer = encoder.finish()
-      const t3 = performance.now()
-      this.device.queue.submit([commandBuffer])
-      const t4 = performance.now()
-      c.flushes++
-      c.commands += op.steps.length
-      c.encodeMs += t2 - t1
-      c.finishMs += t3 - t2
-      c.submitMs += t4 - t3
+      this.submitEncoder(encoder, op.steps.length, t1)
     }
-    c.replays++
+    this.cpu.replays++
     return true
   }
 
