@@ -11,7 +11,7 @@ export const combineSpec: KernelSpec = { id: "attention_combine", wgsl: wgsl("at
 /** Query-tiled flash attention for prefill-shaped calls; bindings as `spec`. */
 export const flashSpec: KernelSpec = { id: "attention_flash", wgsl: wgsl("attention", "flash.wgsl") + "\n" + wgsl("attention", "flash_stage.wgsl"), storage: ["read", "read", "read", "read_write", "read"], uniforms: true }
 /** Flash attention on tensor cores (f16, head_dim 64 or 128, 8-aligned layouts, no mask, no key splits); bindings q, k, v, out. */
-export const flashSgmatSpec: KernelSpec = { id: "attention_flash_sgmat", wgsl: wgsl("attention", "flash_sgmat.wgsl") + "\n" + wgsl("attention", "flash_sgmat_probe.wgsl"), storage: ["read", "read", "read", "read_write"], uniforms: true }
+export const flashSgmatSpec: KernelSpec = { id: "attention_flash_sgmat", wgsl: ["flash_sgmat.wgsl", "flash_sgmat_stage.wgsl", "flash_sgmat_matrix.wgsl", "flash_sgmat_probe.wgsl"].map((f) => wgsl("attention", f)).join("\n"), storage: ["read", "read", "read", "read_write"], uniforms: true }
 export const specs: readonly KernelSpec[] = [spec, combineSpec, flashSpec, flashSgmatSpec]
 
 /** Shapes and layout (everything but the buffers). Strides and offsets are in elements. */

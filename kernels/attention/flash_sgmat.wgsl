@@ -33,6 +33,7 @@
 //     both share the softmax (8 keys a lane; the pair's (m, l) meet through the scores area once after pass 1). Half
 //     the accumulators per lane, twice the subgroups: more warps a streaming multiprocessor.
 // Timing probes (PROBE_*: wrong results by design; flash_sgmat_probe.wgsl has the matrix ones) remove one part each.
+// The spec appends the staging (flash_sgmat_stage.wgsl), the matrix work (flash_sgmat_matrix.wgsl) and the probes.
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
 
@@ -100,185 +101,12 @@ alias Left = subgroup_matrix_left<f16, 16, 16>;
 alias Right = subgroup_matrix_right<f16, 16, 16>;
 alias Acc = subgroup_matrix_result<f32, 16, 16>;
 
-// Stores 8 halves (one 16-byte piece) at a kv index.
-fn put8(dst: u32, x: vec4<u32>) {
-  let a = bitcast<vec2<f16>>(x.x);
-  let b = bitcast<vec2<f16>>(x.y);
-  let c = bitcast<vec2<f16>>(x.z);
-  let d = bitcast<vec2<f16>>(x.w);
-  kv[dst] = a.x; kv[dst + 1u] = a.y; kv[dst + 2u] = b.x; kv[dst + 3u] = b.y;
-  kv[dst + 4u] = c.x; kv[dst + 5u] = c.y; kv[dst + 6u] = d.x; kv[dst + 7u] = d.y;
-}
-
-// q's 16-byte piece at dim d of row rho (zeros past R).
-fn qpiece(b: u32, hk: u32, rho: u32, R: u32, d: u32) -> vec4<u32> {
-  if (rho >= R) { return vec4<u32>(); }
-  let tq = rho / p.group;
-  let h = hk * p.group + rho % p.group;
-  let x = q[(p.q_offset + b * p.q_batch + tq * p.q_stride + h * HD + d) / 8u];
-  // #if SOFTMAX_OLD
-  return x;
-  // #else
-  // The new softmax takes the scale's sign into q (exact in f16) and works with |scale|.
-  return x ^ vec4<u32>(select(0u, 0x80008000u, p.scale < 0.0));
-  // #endif
-}
-
-// A thread's share of a key block: up to 4 16-byte pieces of k and of v (HD = 128 on 128 threads: 4 each).
-struct KV { k0: vec4<u32>, k1: vec4<u32>, k2: vec4<u32>, k3: vec4<u32>, v0: vec4<u32>, v1: vec4<u32>, v2: vec4<u32>, v3: vec4<u32> }
-
-// Piece n of thread t's share of keys j0 .. j0 + 31 (k, or v with which = 1); zeros at or past `live`.
-fn piece(b: u32, hk: u32, j0: u32, live: u32, t: u32, n: u32, which: u32) -> vec4<u32> {
-  let pieces = HD / 8u;
-  let i = t + n * THREADS;
-  let j = j0 + i / pieces;
-  let d = (i % pieces) * 8u;
-  if (i >= BK * pieces || j >= live) { return vec4<u32>(); }
-  if (which == 0u) { return k[(p.k_offset + b * p.k_batch + j * p.k_stride + hk * HD + d) / 8u]; }
-  return v[(p.v_offset + b * p.v_batch + j * p.v_stride + hk * HD + d) / 8u];
-}
-
-// Loads thread t's share of a key block into registers (v too with with_v): issued a block ahead, so that the loads'
-// latency hides behind the current block's matrix work.
-fn load_kv(b: u32, hk: u32, j0: u32, live: u32, t: u32, with_v: bool) -> KV {
-  var r: KV;
-  // #if !PROBE_NOSTAGE
-  r.k0 = piece(b, hk, j0, live, t, 0u, 0u);
-  r.k1 = piece(b, hk, j0, live, t, 1u, 0u);
-  r.k2 = piece(b, hk, j0, live, t, 2u, 0u);
-  r.k3 = piece(b, hk, j0, live, t, 3u, 0u);
-  if (with_v) {
-    r.v0 = piece(b, hk, j0, live, t, 0u, 1u);
-    r.v1 = piece(b, hk, j0, live, t, 1u, 1u);
-    r.v2 = piece(b, hk, j0, live, t, 2u, 1u);
-    r.v3 = piece(b, hk, j0, live, t, 3u, 1u);
-  }
-  // #else
-  // Never taken (live ≤ the key count), but k and v stay referenced: without it the pipeline's automatic layout
-  // drops their bindings and the probe's bind group fails (session 4, call 9).
-  if (live == 0xffffffffu) { r.k0 = piece(b, hk, j0, live, t, 0u, 0u); r.v0 = piece(b, hk, j0, live, t, 0u, 1u); }
-  // #endif
-  return r;
-}
-
-// Stores thread t's share (from load_kv) into the k and v tiles.
-fn store_kv(r: KV, t: u32, with_v: bool) {
-  // #if !PROBE_NOSTAGE
-  let pieces = HD / 8u;
-  for (var n = 0u; n < 4u; n++) {
-    let i = t + n * THREADS;
-    if (i >= BK * pieces) { break; }
-    let at = (i / pieces) * SQ + (i % pieces) * 8u;
-    var xk = r.k0;
-    var xv = r.v0;
-    if (n == 1u) { xk = r.k1; xv = r.v1; }
-    if (n == 2u) { xk = r.k2; xv = r.v2; }
-    if (n == 3u) { xk = r.k3; xv = r.v3; }
-    put8(at, xk);
-    if (with_v) { put8(VT + at, xv); }
-  }
-  // #endif
-}
-
 // A barrier inside the key-block loops (PROBE_NOBARRIER drops them).
 fn sync() {
   // #if !PROBE_NOBARRIER
   workgroupBarrier();
   // #endif
 }
-
-// Fragment kk (dims 16·kk ..) of row block rb's 16 q rows, and of key columns c·16 .. of the staged k block (as Kᵀ).
-fn qfrag(rb: u32, kk: u32) -> Left {
-  // #if Q128
-  return subgroupMatrixLoad<Left, row_major>(&kv, rb * 16u * 64u + (kk % 4u) * 16u, 64u);
-  // #else
-  return subgroupMatrixLoad<Left, row_major>(&qs, rb * 16u * SQ + kk * 16u, SQ);
-  // #endif
-}
-fn kfrag(c: u32, kk: u32) -> Right {
-  return subgroupMatrixLoad<Right, col_major>(&kv, c * 16u * SQ + kk * 16u, SQ);
-}
-fn vfrag(kk: u32, n: u32) -> Right {
-  return subgroupMatrixLoad<Right, row_major>(&kv, VT + kk * 16u * SQ + n * 16u, SQ);
-}
-
-// #if PROBE_NOMMA
-struct Q8 { q0: Left, q1: Left, q2: Left, q3: Left, q4: Left, q5: Left, q6: Left, q7: Left, kept: F16 }
-struct O8 { o0: Acc, o1: Acc, o2: Acc, o3: Acc, o4: Acc, o5: Acc, o6: Acc, o7: Acc, kept: F16, p0: Left, p1: Left }
-// #else
-struct Q8 { q0: Left, q1: Left, q2: Left, q3: Left, q4: Left, q5: Left, q6: Left, q7: Left }
-struct O8 { o0: Acc, o1: Acc, o2: Acc, o3: Acc, o4: Acc, o5: Acc, o6: Acc, o7: Acc }
-// #endif
-
-// #if !PROBE_MATRIX
-// S = Q·Kᵀ for the staged block into row block rb's scores (16 × 32, row-major); PAIRED: keys 16·part .. + 16.
-fn scores(qf: ptr<function, Q8>, rb: u32, part: u32) {
-  // #if PAIRED
-  var s: Acc;
-  s = subgroupMatrixMultiplyAccumulate((*qf).q0, kfrag(part, 0u), s);
-  s = subgroupMatrixMultiplyAccumulate((*qf).q1, kfrag(part, 1u), s);
-  s = subgroupMatrixMultiplyAccumulate((*qf).q2, kfrag(part, 2u), s);
-  s = subgroupMatrixMultiplyAccumulate((*qf).q3, kfrag(part, 3u), s);
-  if (HD > 64u) {
-    s = subgroupMatrixMultiplyAccumulate((*qf).q4, kfrag(part, 4u), s);
-    s = subgroupMatrixMultiplyAccumulate((*qf).q5, kfrag(part, 5u), s);
-    s = subgroupMatrixMultiplyAccumulate((*qf).q6, kfrag(part, 6u), s);
-    s = subgroupMatrixMultiplyAccumulate((*qf).q7, kfrag(part, 7u), s);
-  }
-  subgroupMatrixStore<row_major>(&sc, rb * 16u * BK + part * 16u, s, BK);
-  // #else
-  var s0: Acc;
-  var s1: Acc;
-  s0 = subgroupMatrixMultiplyAccumulate((*qf).q0, kfrag(0u, 0u), s0);
-  s1 = subgroupMatrixMultiplyAccumulate((*qf).q0, kfrag(1u, 0u), s1);
-  s0 = subgroupMatrixMultiplyAccumulate((*qf).q1, kfrag(0u, 1u), s0);
-  s1 = subgroupMatrixMultiplyAccumulate((*qf).q1, kfrag(1u, 1u), s1);
-  s0 = subgroupMatrixMultiplyAccumulate((*qf).q2, kfrag(0u, 2u), s0);
-  s1 = subgroupMatrixMultiplyAccumulate((*qf).q2, kfrag(1u, 2u), s1);
-  s0 = subgroupMatrixMultiplyAccumulate((*qf).q3, kfrag(0u, 3u), s0);
-  s1 = subgroupMatrixMultiplyAccumulate((*qf).q3, kfrag(1u, 3u), s1);
-  if (HD > 64u) {
-    s0 = subgroupMatrixMultiplyAccumulate((*qf).q4, kfrag(0u, 4u), s0);
-    s1 = subgroupMatrixMultiplyAccumulate((*qf).q4, kfrag(1u, 4u), s1);
-    s0 = subgroupMatrixMultiplyAccumulate((*qf).q5, kfrag(0u, 5u), s0);
-    s1 = subgroupMatrixMultiplyAccumulate((*qf).q5, kfrag(1u, 5u), s1);
-    s0 = subgroupMatrixMultiplyAccumulate((*qf).q6, kfrag(0u, 6u), s0);
-    s1 = subgroupMatrixMultiplyAccumulate((*qf).q6, kfrag(1u, 6u), s1);
-    s0 = subgroupMatrixMultiplyAccumulate((*qf).q7, kfrag(0u, 7u), s0);
-    s1 = subgroupMatrixMultiplyAccumulate((*qf).q7, kfrag(1u, 7u), s1);
-  }
-  subgroupMatrixStore<row_major>(&sc, rb * 16u * BK, s0, BK);
-  subgroupMatrixStore<row_major>(&sc, rb * 16u * BK + 16u, s1, BK);
-  // #endif
-}
-
-// O += P·V for the staged block: P from row block rb's weights (two 16×16 left fragments over the 32 keys).
-// PAIRED: the accumulators o0 .. o3 (o0, o1 at HD = 64) hold dims 16·(n0 + i) .., n0 = part · HD / 32.
-fn accumulate(o: ptr<function, O8>, rb: u32, part: u32) {
-  let p0 = subgroupMatrixLoad<Left, row_major>(&ps, rb * 16u * SP, SP);
-  let p1 = subgroupMatrixLoad<Left, row_major>(&ps, rb * 16u * SP + 16u, SP);
-  // #if PAIRED
-  let n0 = part * (HD / 32u);
-  (*o).o0 = subgroupMatrixMultiplyAccumulate(p1, vfrag(1u, n0), subgroupMatrixMultiplyAccumulate(p0, vfrag(0u, n0), (*o).o0));
-  (*o).o1 = subgroupMatrixMultiplyAccumulate(p1, vfrag(1u, n0 + 1u), subgroupMatrixMultiplyAccumulate(p0, vfrag(0u, n0 + 1u), (*o).o1));
-  if (HD > 64u) {
-    (*o).o2 = subgroupMatrixMultiplyAccumulate(p1, vfrag(1u, n0 + 2u), subgroupMatrixMultiplyAccumulate(p0, vfrag(0u, n0 + 2u), (*o).o2));
-    (*o).o3 = subgroupMatrixMultiplyAccumulate(p1, vfrag(1u, n0 + 3u), subgroupMatrixMultiplyAccumulate(p0, vfrag(0u, n0 + 3u), (*o).o3));
-  }
-  // #else
-  (*o).o0 = subgroupMatrixMultiplyAccumulate(p1, vfrag(1u, 0u), subgroupMatrixMultiplyAccumulate(p0, vfrag(0u, 0u), (*o).o0));
-  (*o).o1 = subgroupMatrixMultiplyAccumulate(p1, vfrag(1u, 1u), subgroupMatrixMultiplyAccumulate(p0, vfrag(0u, 1u), (*o).o1));
-  (*o).o2 = subgroupMatrixMultiplyAccumulate(p1, vfrag(1u, 2u), subgroupMatrixMultiplyAccumulate(p0, vfrag(0u, 2u), (*o).o2));
-  (*o).o3 = subgroupMatrixMultiplyAccumulate(p1, vfrag(1u, 3u), subgroupMatrixMultiplyAccumulate(p0, vfrag(0u, 3u), (*o).o3));
-  if (HD > 64u) {
-    (*o).o4 = subgroupMatrixMultiplyAccumulate(p1, vfrag(1u, 4u), subgroupMatrixMultiplyAccumulate(p0, vfrag(0u, 4u), (*o).o4));
-    (*o).o5 = subgroupMatrixMultiplyAccumulate(p1, vfrag(1u, 5u), subgroupMatrixMultiplyAccumulate(p0, vfrag(0u, 5u), (*o).o5));
-    (*o).o6 = subgroupMatrixMultiplyAccumulate(p1, vfrag(1u, 6u), subgroupMatrixMultiplyAccumulate(p0, vfrag(0u, 6u), (*o).o6));
-    (*o).o7 = subgroupMatrixMultiplyAccumulate(p1, vfrag(1u, 7u), subgroupMatrixMultiplyAccumulate(p0, vfrag(0u, 7u), (*o).o7));
-  }
-  // #endif
-}
-// #endif
 
 // #if PROBE_PASS1ONLY
 var<private> fold: f32; // pass 1's result, added to the output so that pass 1 stays

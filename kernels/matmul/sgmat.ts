@@ -14,7 +14,7 @@ import { checkShape, dtypeOf, encodeReduce, epilogueDefines, epilogueWgsl, gluRo
  */
 export const spec: KernelSpec = {
   id: "matmul_sgmat",
-  wgsl: wgsl("matmul", "matmul_sgmat.wgsl") + "\n" + wgsl("matmul", "sgmat_stage.wgsl") + "\n" + epilogueWgsl(),
+  wgsl: [...["matmul_sgmat.wgsl", "sgmat_matrix.wgsl", "sgmat_stage.wgsl", "sgmat_epilogue.wgsl"].map((f) => wgsl("matmul", f)), epilogueWgsl()].join("\n"),
   storage: ["read", "read", "read_write", "read", "read"],
   uniforms: true,
 }
