@@ -74,7 +74,8 @@ export const stddev = (samples: ReadonlyArray<number>): number | null => {
 export const summarize = (samples: ReadonlyArray<number>): Summary | null => {
   if (samples.length === 0) return null
   assertFinite(samples)
-  const sorted = [...samples].sort(ascending)
+  // `+ 0` folds −0 into 0 (they sort as equals, so which one a quantile picks would depend on the samples' order).
+  const sorted = samples.map((x) => x + 0).sort(ascending)
   // Clamp: compensated mean can land an ulp outside [min, max] for near-constant samples.
   const m = Math.min(Math.max(mean(sorted), sorted[0]), sorted[sorted.length - 1])
   return {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest"
 import { dtypesOf, guardedOutput, randomFloats, roundF16, testDevice, upload } from "../testing/harness.ts"
-import { encode, reference } from "./argmax.ts"
+import { encode, reference, workgroupSize } from "./argmax.ts"
 
 describe("argmax", async () => {
   const gpu = await testDevice()
@@ -18,6 +18,12 @@ describe("argmax", async () => {
       })
     }
   }
+  it("workgroup size stays within the device's limits", () => {
+    expect(workgroupSize(50257, { maxComputeInvocationsPerWorkgroup: 1024, maxComputeWorkgroupSizeX: 1024 })).toBe(1024)
+    expect(workgroupSize(50257, { maxComputeInvocationsPerWorkgroup: 1024, maxComputeWorkgroupSizeX: 256 })).toBe(256)
+    expect(workgroupSize(50257, { maxComputeInvocationsPerWorkgroup: 128, maxComputeWorkgroupSizeX: 1024 })).toBe(128)
+    expect(workgroupSize(100, {})).toBe(256)
+  })
   it("ties, NaN, ±inf, ±0", async () => {
     const rows = [
       [1, 3, 3, 2],

@@ -15,11 +15,17 @@ export interface ArgmaxArgs {
   readonly dtype?: DType
 }
 
-/** Threads per row: vocabulary-sized rows (decode's greedy sampling) get a full workgroup of 1024. */
-const workgroupSize = (cols: number): number => (cols >= 8192 ? 1024 : 256)
+/** Threads per row: vocabulary-sized rows (decode's greedy sampling) get a full workgroup of 1024 where the device
+ * allows one (Dawn's null backend and some adapters stop at 256), others 256; always a power of two. */
+export const workgroupSize = (cols: number, limits: Readonly<Record<string, number>> = {}): number => {
+  const cap = Math.min(limits.maxComputeInvocationsPerWorkgroup ?? 256, limits.maxComputeWorkgroupSizeX ?? 256)
+  let wg = cols >= 8192 ? 1024 : 256
+  while (wg > cap && wg > 1) wg /= 2
+  return wg
+}
 
 export const encode = (gpu: GpuDevice, args: ArgmaxArgs): void => {
-  const pipeline = gpu.pipeline(spec.id, { dtype: args.dtype ?? "f32", constants: { WG: workgroupSize(args.cols) } })
+  const pipeline = gpu.pipeline(spec.id, { dtype: args.dtype ?? "f32", constants: { WG: workgroupSize(args.cols, gpu.adapter.limits) } })
   gpu.dispatch({
     pipeline,
     bindings: [args.x, args.out],

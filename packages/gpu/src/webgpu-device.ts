@@ -70,6 +70,13 @@ export class WebGpuDevice implements GpuDevice {
   private replayEnabled: boolean
   /** The calls of the capture in progress. */
   private capturing: CaptureLog | undefined = undefined
+  /**
+   * Encode-ahead (DJINN_ENCODE_AHEAD=0 turns it off, for comparison): after a recording is captured or replayed, its
+   * next replay's command buffers are encoded at once, while the GPU runs this one, so the next replay only submits.
+   */
+  private encodeAheadOn: boolean
+  /** Recordings whose next replay is to be encoded ahead at the next wait on the GPU. */
+  private readonly aheadQueue = new Set<WebGpuRecording>()
 
   readonly device: GPUDevice
   readonly adapter: AdapterDescription
@@ -86,6 +93,7 @@ export class WebGpuDevice implements GpuDevice {
     this.uniformBuffer = this.newUniformBuffer(this.uniformBytes.byteLength)
     this.uploads = envVar("DJINN_STAGED_UPLOAD") !== "0" ? new StagedUploads(device) : undefined
     this.replayEnabled = envVar("DJINN_REPLAY") !== "0"
+    this.encodeAheadOn = envVar("DJINN_ENCODE_AHEAD") !== "0"
     this.readbacks = new BufferPool(8, (size) => device.createBuffer({ size: Math.max(size, 256), usage: READBACK, label: "readback" }))
     device.addEventListener("uncapturederror", (event) => {
       const error = (event as GPUUncapturedErrorEvent).error
@@ -322,17 +330,57 @@ export class WebGpuDevice implements GpuDevice {
     this.flush()
     if (log.spoiled !== undefined) return undefined
     const recording = buildRecording({ device: this.device, bufferOf: (id) => this.buffer(id), pipelineOf: (id) => this.pipelines[id] }, log)
-    if (recording !== undefined) this.cpu.captures++
+    if (recording !== undefined) {
+      this.cpu.captures++
+      this.prepareNext(recording)
+    }
     return recording
+  }
+
+  /**
+   * Queues encode-ahead of a recording's next replay (untimed submits only). The encoding itself waits for the next
+   * wait on the GPU (a read, finish, an error check): by then the caller's readback is submitted too, so the CPU work
+   * overlaps the GPU's and delays nothing that is already due.
+   */
+  private prepareNext(recording: WebGpuRecording): void {
+    if (this.encodeAheadOn && this.submitTimer === undefined) this.aheadQueue.add(recording)
+  }
+
+  /** Encodes ahead what `prepareNext` queued, its CPU time counted apart. */
+  private drainAhead(): void {
+    if (this.aheadQueue.size === 0) return
+    const t0 = performance.now()
+    for (const recording of this.aheadQueue) recording.encodeAhead(this.device)
+    this.aheadQueue.clear()
+    this.cpu.aheadMs += performance.now() - t0
+  }
+
+  /** Turns encode-ahead on or off (A/B runs in one process); off, what was encoded ahead is dropped unused. */
+  setEncodeAhead(on: boolean): void {
+    this.encodeAheadOn = on
+    if (!on) this.aheadQueue.clear()
   }
 
   replay(recording: Recording): boolean {
     if (!this.replayOn || this.capturing !== undefined) return false
     if (!(recording instanceof WebGpuRecording) || recording.owner !== this.device || !recording.live(this.buffers)) return false
     this.flush()
+    // Taken even when unused (a timed replay encodes its own): buffers encoded ahead are good for one replay only.
+    const ahead = recording.takeAhead()
+    const ready = ahead !== undefined && this.encodeAheadOn && this.submitTimer === undefined ? ahead : undefined
+    let segment = 0
     for (const op of recording.ops) {
       if (op.kind === "write") {
         this.writeBuffer(op.buffer, op.offset, op.data)
+        continue
+      }
+      if (ready !== undefined) {
+        const t3 = performance.now()
+        this.device.queue.submit([ready[segment++]])
+        const c = this.cpu
+        c.flushes++
+        c.commands += op.steps.length
+        c.submitMs += performance.now() - t3
         continue
       }
       const t1 = performance.now()
@@ -342,6 +390,8 @@ export class WebGpuDevice implements GpuDevice {
       this.submitEncoder(encoder, op.steps.length, t1)
     }
     this.cpu.replays++
+    if (ready !== undefined) this.cpu.replaysAhead++
+    this.prepareNext(recording)
     return true
   }
 
@@ -380,8 +430,10 @@ export class WebGpuDevice implements GpuDevice {
     const encoder = this.device.createCommandEncoder()
     encoder.copyBufferToBuffer(source, offset, staging, 0, padded)
     this.device.queue.submit([encoder.finish()])
+    const mapped = staging.mapAsync(0x0001, 0, padded)
+    this.drainAhead()
     try {
-      await staging.mapAsync(0x0001, 0, padded)
+      await mapped
     } catch (cause) {
       staging.destroy()
       await this.checkErrors()
@@ -396,18 +448,23 @@ export class WebGpuDevice implements GpuDevice {
   async finish(): Promise<SubmitTiming> {
     this.capturing?.spoil("finish")
     this.flush()
-    await this.device.queue.onSubmittedWorkDone()
+    const done = this.device.queue.onSubmittedWorkDone()
+    this.drainAhead()
+    await done
     return { gpuMs: ((await this.submitTimer?.collect()) ?? 0) / 1e6 }
   }
 
   async checkErrors(): Promise<void> {
-    await this.device.queue.onSubmittedWorkDone()
+    const done = this.device.queue.onSubmittedWorkDone()
+    this.drainAhead()
+    await done
     const first = this.errors.shift()
     this.errors.length = 0
     if (first !== undefined) throw first
   }
 
   destroy(): void {
+    this.aheadQueue.clear()
     for (const buffer of this.buffers.values()) buffer.destroy()
     this.buffers.clear()
     this.readbacks.destroy()
