@@ -75,6 +75,12 @@ export class WebGpuDevice implements GpuDevice {
    * next replay's command buffers are encoded at once, while the GPU runs this one, so the next replay only submits.
    */
   private encodeAheadOn: boolean
+  /**
+   * Readback copies asked for in the current task, submitted together (one submit for all of a forward's outputs):
+   * at the end of the task, or before anything else reaches the queue, so each copy still sees the buffer as it was
+   * when its read was called.
+   */
+  private pendingCopies: { readonly source: GPUBuffer; readonly offset: number; readonly staging: GPUBuffer; readonly size: number; readonly submitted: () => void }[] = []
   /** Recordings whose next replay is to be encoded ahead at the next wait on the GPU. */
   private readonly aheadQueue = new Set<WebGpuRecording>()
 
@@ -134,6 +140,7 @@ export class WebGpuDevice implements GpuDevice {
 
   writeBuffer(buffer: BufferId, offset: number, data: Uint8Array): void {
     const target = this.buffer(buffer)
+    this.submitCopies()
     this.capturing?.write(buffer, offset, data)
     if (this.uploads !== undefined && StagedUploads.takes(offset, data.byteLength)) {
       this.uploads.write(target, offset, data)
@@ -230,6 +237,8 @@ export class WebGpuDevice implements GpuDevice {
   /** Encodes and submits what is recorded. */
   private flush(): void {
     if (this.commands.length === 0) return
+    // Recorded after the reads asked for so far: their copies go first.
+    this.submitCopies()
     if (this.uniformUsed > this.uniformBuffer.size) {
       this.uniformBuffer.destroy()
       this.uniformBuffer = this.newUniformBuffer(Math.max(this.uniformUsed, this.uniformBuffer.size * 2))
@@ -369,18 +378,26 @@ export class WebGpuDevice implements GpuDevice {
     const ahead = recording.takeAhead()
     const ready = ahead !== undefined && this.encodeAheadOn && this.submitTimer === undefined ? ahead : undefined
     let segment = 0
+    // Ready command buffers of consecutive segments go out in one submit (a write between two ends it: a write is
+    // ordered before the next submit).
+    let batch: GPUCommandBuffer[] = []
+    const submitBatch = () => {
+      if (batch.length === 0) return
+      const t3 = performance.now()
+      this.device.queue.submit(batch)
+      this.cpu.flushes++
+      this.cpu.submitMs += performance.now() - t3
+      batch = []
+    }
     for (const op of recording.ops) {
       if (op.kind === "write") {
+        submitBatch()
         this.writeBuffer(op.buffer, op.offset, op.data)
         continue
       }
       if (ready !== undefined) {
-        const t3 = performance.now()
-        this.device.queue.submit([ready[segment++]])
-        const c = this.cpu
-        c.flushes++
-        c.commands += op.steps.length
-        c.submitMs += performance.now() - t3
+        batch.push(ready[segment++])
+        this.cpu.commands += op.steps.length
         continue
       }
       const t1 = performance.now()
@@ -389,6 +406,7 @@ export class WebGpuDevice implements GpuDevice {
       if (encodeSteps(encoder, op.steps, stamp) && stamp !== undefined) this.submitTimer!.end(encoder)
       this.submitEncoder(encoder, op.steps.length, t1)
     }
+    submitBatch()
     this.cpu.replays++
     if (ready !== undefined) this.cpu.replaysAhead++
     this.prepareNext(recording)
@@ -421,15 +439,27 @@ export class WebGpuDevice implements GpuDevice {
     return this.profiler === undefined ? [] : await this.profiler.take()
   }
 
+  /** Submits the readback copies asked for so far, in one command buffer. */
+  private submitCopies(): void {
+    const copies = this.pendingCopies
+    if (copies.length === 0) return
+    this.pendingCopies = []
+    const encoder = this.device.createCommandEncoder()
+    for (const c of copies) encoder.copyBufferToBuffer(c.source, c.offset, c.staging, 0, c.size)
+    this.device.queue.submit([encoder.finish()])
+    for (const c of copies) c.submitted()
+  }
+
   async read(buffer: BufferId, offset: number, size: number): Promise<Uint8Array> {
     this.capturing?.spoil("read")
     const source = this.buffer(buffer)
     const padded = Math.ceil(size / 4) * 4
     const staging = this.readbacks.take(padded)
     this.flush()
-    const encoder = this.device.createCommandEncoder()
-    encoder.copyBufferToBuffer(source, offset, staging, 0, padded)
-    this.device.queue.submit([encoder.finish()])
+    await new Promise<void>((submitted) => {
+      this.pendingCopies.push({ source, offset, staging, size: padded, submitted })
+      if (this.pendingCopies.length === 1) queueMicrotask(() => this.submitCopies())
+    })
     const mapped = staging.mapAsync(0x0001, 0, padded)
     this.drainAhead()
     try {
@@ -455,6 +485,7 @@ export class WebGpuDevice implements GpuDevice {
   }
 
   async checkErrors(): Promise<void> {
+    this.submitCopies()
     const done = this.device.queue.onSubmittedWorkDone()
     this.drainAhead()
     await done

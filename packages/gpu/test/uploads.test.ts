@@ -32,6 +32,27 @@ describe("uploads", () => {
     gpu.destroyBuffer(id)
   })
 
+  it("reads asked for together see the buffers as they were when asked, whatever is written or dispatched after", async () => {
+    const a = gpu.createBuffer(1024), b = gpu.createBuffer(1024)
+    gpu.writeBuffer(a, 0, bytes(1024, 1))
+    gpu.writeBuffer(b, 0, bytes(1024, 2))
+    // Both copies wait for the end of this task; the writes after them must not leak into them.
+    const ra = gpu.read(a, 0, 1024)
+    gpu.writeBuffer(a, 0, bytes(1024, 3))
+    const rb = gpu.read(b, 512, 512)
+    const rc = gpu.read(a, 0, 1024)
+    gpu.writeBuffer(b, 0, bytes(1024, 4))
+    const [va, vb, vc] = await Promise.all([ra, rb, rc])
+    expect(Buffer.compare(Buffer.from(va), Buffer.from(bytes(1024, 1)))).toBe(0)
+    expect(Buffer.compare(Buffer.from(vb), Buffer.from(bytes(1024, 2).subarray(512)))).toBe(0)
+    expect(Buffer.compare(Buffer.from(vc), Buffer.from(bytes(1024, 3)))).toBe(0)
+    const vd = await gpu.read(b, 0, 1024)
+    expect(Buffer.compare(Buffer.from(vd), Buffer.from(bytes(1024, 4)))).toBe(0)
+    await gpu.checkErrors()
+    gpu.destroyBuffer(a)
+    gpu.destroyBuffer(b)
+  })
+
   it("keeps the largest staging buffers: a model's many weight uploads do not crowd out a larger input's", async () => {
     if (!(gpu instanceof WebGpuDevice)) throw new Error("a WebGpuDevice was expected")
     const uploads = new StagedUploads(gpu.device)
