@@ -69,23 +69,23 @@ export const f32ToF16 = (input: ArrayLike<number>): Uint16Array => {
   return out
 }
 
-/** Every half's f32 value (256 KiB, built on first use): a table read per element instead of a pow. */
-let halfTable: Float32Array | undefined
-const table = (): Float32Array => {
-  if (halfTable === undefined) {
-    halfTable = new Float32Array(65536)
-    for (let h = 0; h < 65536; h++) halfTable[h] = fromHalf(h)
-  }
-  return halfTable
-}
-
+/**
+ * f16 bits → f32 values, exactly `fromHalf` per element (NaN as the canonical quiet NaN). Normal halves are rebiased
+ * on the bits into a Uint32Array view of the output (no float arithmetic, no table: a 256 KiB table read per element
+ * cost ~5 ns an element on the H100 host, 0.5 ms for BERT-base's 98 K outputs); zeros, subnormals, Inf and NaN are
+ * the rare branches.
+ */
 export const f16ToF32 = (halves: Uint16Array): Float32Array => {
-  const out = new Float32Array(halves.length)
-  if (halves.length < 4096) {
-    for (let i = 0; i < halves.length; i++) out[i] = fromHalf(halves[i])
-    return out
+  const n = halves.length
+  const out = new Float32Array(n)
+  const bits = new Uint32Array(out.buffer)
+  for (let i = 0; i < n; i++) {
+    const h = halves[i]
+    const e = h & 0x7c00
+    if (e !== 0 && e !== 0x7c00) bits[i] = ((h & 0x8000) << 16) | (((h & 0x7fff) + 0x1c000) << 13)
+    else if (e === 0x7c00) bits[i] = (h & 0x3ff) !== 0 ? 0x7fc00000 : ((h & 0x8000) << 16) | 0x7f800000
+    else if ((h & 0x3ff) === 0) bits[i] = (h & 0x8000) << 16
+    else out[i] = fromHalf(h)
   }
-  const t = table()
-  for (let i = 0; i < halves.length; i++) out[i] = t[halves[i]]
   return out
 }

@@ -20,4 +20,12 @@ describe("f16 conversions", () => {
     expect([...back.keys()].filter((i) => back[i] !== all[i] && !(all[i] === 0x8000 && back[i] === 0x8000))).toEqual([])
     expect(fromHalf(0x3c00)).toBe(1)
   })
+  it("f16ToF32 (on the bits) equals the scalar reference fromHalf for all 65536 halves, signed zeros and NaN included", () => {
+    const all = Uint16Array.from({ length: 0x10000 }, (_, i) => i)
+    const fast = f16ToF32(all)
+    const differ = [...all].filter((h) => !Object.is(fast[h], fromHalf(h)))
+    expect(differ).toEqual([])
+    // Short inputs take the same path.
+    expect(Array.from(f16ToF32(Uint16Array.from([0x3c00, 0xc000, 0x0001, 0x8000, 0x7c00, 0x7e00])))).toEqual([1, -2, 2 ** -24, -0, Infinity, NaN])
+  })
 })
