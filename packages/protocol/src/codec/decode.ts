@@ -8,6 +8,7 @@ import { DEFAULT_MAX_FRAME_BYTES, FRAME_PREFIX_BYTES, type FrameOptions, type Pa
 import * as G from "../gen/djinn.ts"
 import { PTR } from "../gen/pointers.ts"
 import { readBytes, readDataList, readStructs, readText, readU32s, readU64s } from "./fields.ts"
+import { decodeHot, hotDecode } from "./hot-decode.ts"
 import * as R from "./read.ts"
 import { validateBody } from "./validate.ts"
 import { fail, guard, openMessage, type ReadBudget } from "./wire.ts"
@@ -220,6 +221,7 @@ export interface DecodeOptions extends FrameOptions {
  * Decodes a capnp stream without the length prefix — what FrameDecoder and decodeFrames yield. Tensor and byte
  * fields are views into one private copy of the payload's segments, not into `payload` itself — except for a
  * SegmentedPayload, whose segment buffers become the message's own (the decoder hands them over; don't reuse them).
+ * The hot kinds are read by the flat reader of hot-decode.ts first, which gives the same result or defers here.
  */
 export const decodePayload = (
   payload: Payload,
@@ -228,6 +230,22 @@ export const decodePayload = (
   const max = options?.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
   if (payload.byteLength > max)
     return Result.fail(protocolError("FrameTooLarge", `payload of ${payload.byteLength} bytes exceeds ${max}`))
+  if (hotDecode.enabled) {
+    const hot = decodeHot(payload, options?.skipValidation === true)
+    if (hot !== undefined) return Result.succeed(hot)
+  }
+  return decodeGeneral(payload, options)
+}
+
+/** decodePayload through the capnp-es readers alone, for every kind (tests hold the hot reader to its results). */
+export const decodePayloadGeneral = (payload: Payload, options?: DecodeOptions): Result.Result<DomainMessage, ProtocolError> => {
+  const max = options?.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
+  if (payload.byteLength > max)
+    return Result.fail(protocolError("FrameTooLarge", `payload of ${payload.byteLength} bytes exceeds ${max}`))
+  return decodeGeneral(payload, options)
+}
+
+const decodeGeneral = (payload: Payload, options: DecodeOptions | undefined): Result.Result<DomainMessage, ProtocolError> => {
   const out = guard((): DomainMessage | ProtocolError => {
     const opened = openMessage(payload, G.Message)
     if (opened instanceof ProtocolError) return opened

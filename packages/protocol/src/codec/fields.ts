@@ -28,6 +28,8 @@ const shortAscii = (b: Uint8Array): string | undefined => {
   for (let i = 0; i < b.byteLength; i++) if (b[i] > 0x7f) return undefined
   return String.fromCharCode.apply(null, b as unknown as Array<number>)
 }
+/** A Text field's bytes (without the NUL) as a string. hot-decode.ts decodes with this too, so both agree. */
+export const textOf = (bytes: Uint8Array): string => shortAscii(bytes) ?? decoder.decode(bytes)
 
 export const readText = (b: ReadBudget, s: $.Struct, index: number): string => {
   const l = listAt($.utils.getPointer(index, s), BYTE, "a Text")
@@ -35,7 +37,7 @@ export const readText = (b: ReadBudget, s: $.Struct, index: number): string => {
   if (l.n === 0 || l.c.segment.getUint8(l.c.byteOffset + l.n - 1) !== 0) fail("Malformed", "text is not NUL-terminated")
   b.charge(l.n)
   const bytes = new Uint8Array(l.c.segment.buffer, l.c.byteOffset, l.n - 1)
-  return shortAscii(bytes) ?? decoder.decode(bytes)
+  return textOf(bytes)
 }
 
 /** Bytes of a Data pointer: a view into the message (zero-copy), or a copy when the message is a reused scratch. */

@@ -110,6 +110,9 @@ class Walker {
   }
 }
 
+/** The walk's budget for a message of `totalWords` words (hot-decode.ts charges the same). */
+export const traversalWords = (totalWords: number): number => 2 * totalWords + 64
+
 /**
  * Throws DecodeFailure unless every pointer reachable from the root (word 0 of segment 0) is well-formed. `words`
  * bounds each segment (a DataView may be longer). The budget is twice the message's words: a tree-shaped message
@@ -118,5 +121,5 @@ class Walker {
 export const checkStructure = (segments: ReadonlyArray<Seg>): void => {
   let total = 0
   for (const s of segments) total += s.words
-  new Walker(segments, 2 * total + 64).pointer(0, 0, 0)
+  new Walker(segments, traversalWords(total)).pointer(0, 0, 0)
 }

@@ -30,10 +30,13 @@ export class ReadBudget {
   }
 }
 
-const MAX_SEGMENTS = 512
+export const MAX_SEGMENTS = 512
+/** The read budget of a payload of `n` bytes (see {@link ReadBudget}). */
+export const readBudgetBytes = (n: number): number => 2 * n + 4096
 /** Decoding allocates inside the message only when a struct or list on the wire is smaller than this schema's. */
 const DECODE_ALLOC_LIMIT = 256 * 1024
-const SCRATCH_BYTES = 16 * 1024
+/** Single-segment payloads up to this many segment bytes are read from a reused scratch (byte fields copied out). */
+export const SCRATCH_BYTES = 16 * 1024
 const BUILD_TRAVERSAL_LIMIT = 64 << 20
 const pad8 = (n: number) => (n + 7) & ~7
 
@@ -267,7 +270,7 @@ export const openMessage = <T extends $.Struct>(payload: Payload, Root: $.Struct
     checkStructure(buffers.map((b) => ({ dv: new DataView(b), words: b.byteLength / 8 })))
   }
   arm(msg, n)
-  return { root: msg.getRoot(Root), budget: new ReadBudget(2 * n + 4096, scratch) }
+  return { root: msg.getRoot(Root), budget: new ReadBudget(readBudgetBytes(n), scratch) }
 }
 
 /** Runs a decode step, turning anything it throws (ours or capnp-es's) into a ProtocolError. */
