@@ -5,7 +5,7 @@ import fc from "fast-check"
 import * as $ from "capnp-es"
 import { Result } from "effect"
 import { createHash } from "node:crypto"
-import { afterEach, describe, expect, it } from "vitest"
+import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { decodePayloadGeneral } from "../src/codec/decode.ts"
 import { encodePartsGeneral, writeMessage } from "../src/codec/encode.ts"
 import { decodeHot, hotDecode } from "../src/codec/hot-decode.ts"
@@ -112,6 +112,10 @@ const combined = (bytes: Uint8Array, f: Form, options?: Parameters<typeof decode
   return { result: describeResult(r, p), hot: hotDecode.taken > before }
 }
 
+// On whatever DJINN_HOT_DECODE says: these tests are about the hot path.
+beforeEach(() => {
+  hotDecode.enabled = true
+})
 afterEach(() => {
   hotDecode.enabled = true
 })

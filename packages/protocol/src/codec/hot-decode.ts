@@ -32,8 +32,15 @@ import { validateBody } from "./validate.ts"
 import { traversalWords } from "./walk.ts"
 import { MAX_SEGMENTS, readBudgetBytes, SCRATCH_BYTES } from "./wire.ts"
 
-/** Counts of hot decodes taken and deferred (tests check the hot path is taken); `enabled` = false for A/B runs. */
-export const hotDecode = { enabled: true, taken: 0, deferred: 0 }
+/**
+ * Counts of hot decodes taken and deferred (tests check the hot path is taken); `enabled` = false for A/B runs, or
+ * DJINN_HOT_DECODE=0 in the environment of the process (a server or client under the tax bench).
+ */
+export const hotDecode = {
+  enabled: (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.DJINN_HOT_DECODE !== "0",
+  taken: 0,
+  deferred: 0,
+}
 
 // Message.body's union members (schema order), as hot-encode.ts writes them.
 const GENERATE = 11
