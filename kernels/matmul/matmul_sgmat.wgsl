@@ -19,15 +19,12 @@
 // instead of eight, and every fragment load starts at a 16-byte-aligned piece with a stride in pieces, which the
 // driver need not prove (the f16 tiles hand it a 2-byte pointer). Offsets below stay in halves; they are divided by 8
 // where a piece is addressed (every one is a multiple of 8: SA, SB, kk, the fragment rows).
-// W_GLOBAL (tiles with FN = 2 and BK = 32; K a multiple of 32, N of 16; not with SPLIT) stages only x: each subgroup
-// loads its W fragments straight from the storage buffer (L1/L2-served; a W fragment is shared by the SG_M subgroups
-// of a column), one K-step ahead so that the loads' latency hides behind the current step's multiplies.
 // SWIGLU (with W_NK and GLU_BLOCKS; not with SPLITK or RESIDUAL): W's rows (the GEMM's N columns) come as blocks of 16
 // gate rows, each followed by the same outputs' 16 up rows, so a subgroup's accumulators (i, j) and (i, j + 1), j
 // even, are the gate and up of 16 outputs (tiles and subgroup columns start on multiples of 32); emit_glu passes both
 // through the scratch, one after the other, and writes y[m, n] = silu(gate) · up, y of p.y_n columns.
 // Variants: W_NK, BIAS, RESIDUAL (y = act(…) + res; with RESIDUAL_PRE y = act(… + res)), ALIGNED, SPLIT, VEC_TILES,
-// W_GLOBAL, SWIGLU, the tile shape (TILE_128_8, TILE_128_4, TILE_128_256, TILE_256_128, TILE_64 with FM4, FN4), the
+// SWIGLU, the tile shape (TILE_128_8, TILE_128_4, TILE_128_256, TILE_256_128, TILE_64 with FM4, FN4), the
 // activations of epilogue.wgsl.
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
@@ -135,9 +132,6 @@ const BN: u32 = SG_N * FN * 16u;
 // Subgroups that multiply (each owns FM×FN accumulators).
 const MMA_THREADS: u32 = SG_M * SG_N * 32u;
 // #if SPLIT
-// #if W_GLOBAL
-const_assert false; // W_GLOBAL: every subgroup multiplies with its own W loads, so no staging-only subgroups
-// #endif
 // Four more subgroups stage the tiles while the others multiply (warp specialisation: a load's latency then stalls
 // only the subgroups that wait for it).
 // #if STAGE8
@@ -177,17 +171,10 @@ const_assert A_LOADS * STAGERS == BM * A_VECS;
 
 // #if VEC_TILES
 var<workgroup> tile_a: array<vec4<u32>, 2u * A_STAGE / 8u>;
-// #if !W_GLOBAL
 var<workgroup> tile_b: array<vec4<u32>, 2u * B_STAGE / 8u>;
-// #endif
 // #else
 var<workgroup> tile_a: array<f16, 2u * A_STAGE>;
-// #if !W_GLOBAL
 var<workgroup> tile_b: array<f16, 2u * B_STAGE>;
-// #endif
-// #endif
-// #if W_GLOBAL
-const_assert FN == 2u && BK == 32u;
 // #endif
 // One 16×16 f32 accumulator per subgroup on its way out.
 var<workgroup> scratch: array<f32, SG_M * SG_N * 256u>;
@@ -239,26 +226,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     workgroupBarrier();
   }
   // #else
-  // #if W_GLOBAL
-  // This subgroup's W columns; W fragments one step ahead (the last step reloads its own: in bounds, unused).
-  let n0 = col0 + (sg % SG_N) * FN * 16u;
-  let a_base = (sg / SG_N) * FM * 16u * SA;
-  var wf = fetch_w(n0, kbase);
-  put(0u, t, fetch(row0, col0, kbase, t));
-  workgroupBarrier();
-  for (var s = 0u; s < steps; s++) {
-    let stage = s % 2u;
-    let more = s + 1u < steps;
-    var next: Staged;
-    if (more) { next = fetch(row0, col0, kbase + (s + 1u) * BK, t); }
-    let wn = fetch_w(n0, kbase + min(s + 1u, steps - 1u) * BK);
-    multiply_slice(&acc, stage * A_STAGE + a_base, 0u, wf.b00, wf.b01);
-    multiply_slice(&acc, stage * A_STAGE + a_base, 16u, wf.b10, wf.b11);
-    wf = wn;
-    if (more) { put(1u - stage, t, next); }
-    workgroupBarrier();
-  }
-  // #else
   put(0u, t, fetch(row0, col0, kbase, t));
   workgroupBarrier();
   for (var s = 0u; s < steps; s++) {
@@ -272,7 +239,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     if (more) { put(1u - stage, t, next); }
     workgroupBarrier();
   }
-  // #endif
   // #endif
 
   // #if SWIGLU

@@ -40,19 +40,11 @@ const cases: Case[] = [
   [200, 136, 72, "nk", true, "none", 0, "128x128/4+ws+v"],
   [260, 136, 72, "kn", true, "gelu_tanh", 8, "256x128/8+ws8+v"],
   [130, 264, 520, "kn", false, "none", 8, "64x64/4+v"],
-  // W's fragments from the storage buffer ("+wg"): full and partial column tiles (N = 272, 144: the clamped blocks),
-  // both layouts, and a shape it cannot take (unaligned: W staged instead).
-  [256, 256, 1024, "nk", true, "none", 0, "128x128/8+v+wg"],
-  [300, 272, 512, "kn", true, "gelu_tanh", 8, "128x128/8+wg"],
-  [200, 144, 96, "nk", true, "none", 0, "128x128/8+v+wg"],
-  [130, 272, 512, "nk", false, "gelu_erf", 0, "64x64/4+wg"],
-  [67, 131, 45, "nk", false, "none", 1, "128x128/8+v+wg"],
   // Split-K (too few tiles for the GPU, long K): BERT-base's down and up projections at 128 tokens, and a ragged one.
   [128, 768, 3072, "nk", true, "none", 0],
   [128, 3072, 768, "nk", true, "gelu_erf", 0],
   [70, 200, 1100, "kn", true, "gelu_tanh", 3],
   [128, 768, 3072, "nk", true, "none", 0, "64x64/4+ws+v"],
-  [128, 768, 3072, "nk", true, "gelu_erf", 0, "64x64/4+v+wg"],
 ]
 
 // The residual epilogue (ResNet: relu(x·W + b + shortcut), 1×1 and 3×3 convolutions as GEMMs): before and after the
@@ -68,13 +60,12 @@ const residualCases: ResidualCase[] = [
   [260, 136, 72, true, "relu", 0, "128x128/8+v"],
   [300, 264, 520, false, "gelu_tanh", 0, "256x128/8+v"],
   [67, 131, 45, true, "relu", 3, "256x128/8"],
-  [260, 144, 64, true, "relu", 0, "128x128/8+v+wg"],
   [392, 512, 2048, true, "relu", 0],
   [392, 512, 4608, false, "none", 5],
 ]
 
 // SwiGLU in the epilogue (W's gate and up rows in blocks of 16; N outputs, gluRows(N) columns of the GEMM): each tile
-// shape, staging subgroups, "+wg", aligned and not (N = 86 and 131: a partial block, element stores), partial tiles,
+// shape, staging subgroups, aligned and not (N = 86 and 131: a partial block, element stores), partial tiles,
 // bias over W's rows, a shape that split-K would take without swiglu, Llama-2-7B's gate_up at 1k tokens shrunk in K.
 type SwigluCase = [M: number, N: number, K: number, bias: boolean, tile?: sgmat.SgTile]
 const swigluCases: SwigluCase[] = [
@@ -85,8 +76,6 @@ const swigluCases: SwigluCase[] = [
   [130, 264, 520, false, "128x256/8+v"],
   [200, 136, 72, true, "128x128/4+ws+v"],
   [260, 136, 72, false, "256x128/8+ws8+v"],
-  [256, 256, 1024, true, "128x128/8+v+wg"],
-  [130, 264, 512, false, "64x64/4+wg"],
   [130, 131, 64, true, "64x64/4+v"],
   [67, 86, 45, false],
   [67, 86, 45, true, "256x128/8+v"],
@@ -278,19 +267,6 @@ describe("matmul_sgmat", async () => {
           }
         }
       }
-      // W fragments from the storage buffer: the tiles with two column blocks a subgroup, without staging subgroups.
-      for (const layout of [[], ["W_NK"]]) {
-        for (const aligned of [[], ["ALIGNED"]]) {
-          for (const tile of [["TILE_128_8", "FM4"], ["TILE_64"]]) {
-            for (const epilogue of [[], ["BIAS", "GELU_TANH"], ["BIAS", "RELU", "RESIDUAL", "RESIDUAL_PRE"]]) {
-              for (const rest of [[], ["VEC_TILES"], ["SPLITK"], ["SPLITK", "VEC_TILES"]]) {
-                const defines = [...layout, ...aligned, ...tile, ...epilogue, ...rest, "W_GLOBAL"]
-                out.push(...await compileMessages(device, preprocess(sgmat.spec.wgsl, { dtype: "f16", defines }), `${defines.join(",")}: `))
-              }
-            }
-          }
-        }
-      }
       // SwiGLU's epilogue ("nk" W in blocks of gate and up rows; never with split-K or a residual).
       for (const aligned of [[], ["ALIGNED"]]) {
         for (const tile of [["TILE_128_8", "FM4"], ["TILE_128_4", "FM4", "FN4"], ["TILE_128_256", "FM4", "FN4"], ["TILE_256_128", "FM4", "FN4"], ["TILE_64"]]) {
@@ -300,12 +276,6 @@ describe("matmul_sgmat", async () => {
                 const defines = ["W_NK", "SWIGLU", "GLU_BLOCKS", ...aligned, ...tile, ...bias, ...split, ...vec]
                 out.push(...await compileMessages(device, preprocess(sgmat.spec.wgsl, { dtype: "f16", defines }), `${defines.join(",")}: `))
               }
-            }
-          }
-          if (tile[0] === "TILE_128_8" || tile[0] === "TILE_64") {
-            for (const vec of [[], ["VEC_TILES"]]) {
-              const defines = ["W_NK", "SWIGLU", "GLU_BLOCKS", "BIAS", "W_GLOBAL", ...aligned, ...tile, ...vec]
-              out.push(...await compileMessages(device, preprocess(sgmat.spec.wgsl, { dtype: "f16", defines }), `${defines.join(",")}: `))
             }
           }
         }

@@ -24,13 +24,9 @@ export const spec: KernelSpec = {
  * "128x128/4" (64×64), "128x256/8" and "256x128/8" (64×64, K-steps of 16), "64x64/4" (32×32, for shapes with too few
  * big tiles to fill the GPU). "+ws" adds four subgroups that only stage tiles (warp specialisation), "+ws8" eight.
  * "+v" keeps the workgroup tiles as 16-byte pieces (one store per staged piece, 16-byte-aligned fragment loads).
- * "+wg" (only "128x128/8" and "64x64/4", without "+ws") stages x alone: subgroups load W's fragments from the storage
- * buffer; shapes it cannot take (unaligned, K not a multiple of 32 or N of 16) run the same tile with W staged.
  */
 type SgShape = "128x128/8" | "128x128/4" | "128x256/8" | "256x128/8" | "64x64/4"
-export type SgTile =
-  | `${SgShape}${"" | "+ws" | "+ws8"}${"" | "+v"}`
-  | `${"128x128/8" | "64x64/4"}${"" | "+v"}+wg`
+export type SgTile = `${SgShape}${"" | "+ws" | "+ws8"}${"" | "+v"}`
 const TILES: Record<SgShape, { defines: string[]; rows: number; cols: number }> = {
   "128x128/8": { defines: ["TILE_128_8", "FM4"], rows: 128, cols: 128 },
   "128x128/4": { defines: ["TILE_128_4", "FM4", "FN4"], rows: 128, cols: 128 },
@@ -40,16 +36,11 @@ const TILES: Record<SgShape, { defines: string[]; rows: number; cols: number }> 
 }
 
 /** A tile name's parts, or undefined if it names no tile. */
-const parseTile = (name: string): { shape: SgShape; stagers: 0 | 4 | 8; vec: boolean; wGlobal: boolean } | undefined => {
-  const m = /^([^+]+)(\+ws8?)?(\+v)?(\+wg)?$/.exec(name)
+const parseTile = (name: string): { shape: SgShape; stagers: 0 | 4 | 8; vec: boolean } | undefined => {
+  const m = /^([^+]+)(\+ws8?)?(\+v)?$/.exec(name)
   if (m === null || !(m[1] in TILES)) return undefined
-  const wGlobal = m[4] !== undefined
-  if (wGlobal && (m[2] !== undefined || !W_GLOBAL_SHAPES.includes(m[1] as SgShape))) return undefined
-  return { shape: m[1] as SgShape, stagers: m[2] === undefined ? 0 : m[2] === "+ws8" ? 8 : 4, vec: m[3] !== undefined, wGlobal }
+  return { shape: m[1] as SgShape, stagers: m[2] === undefined ? 0 : m[2] === "+ws8" ? 8 : 4, vec: m[3] !== undefined }
 }
-
-/** The shapes whose subgroups own two 16-column blocks and take K-steps of 32 (what W_GLOBAL's loads assume). */
-const W_GLOBAL_SHAPES: SgShape[] = ["128x128/8", "64x64/4"]
 
 /**
  * The configuration this kernel needs is only known to hold on NVIDIA (f16 16×16×16, subgroups of 32); other vendors
@@ -187,7 +178,6 @@ const record = (gpu: GpuDevice, args: MaybeY, tile: SgTile, splits: number): Par
   if (parts.stagers > 0) defines.push("SPLIT")
   if (parts.stagers === 8) defines.push("STAGE8")
   if (parts.vec) defines.push("VEC_TILES")
-  if (parts.wGlobal && alignedOf(args) && args.K % 32 === 0 && N % 16 === 0) defines.push("W_GLOBAL")
   // x runs over row tiles, y over column tiles (see main in the WGSL).
   const gx = Math.ceil(args.M / shape.rows)
   const gy = Math.ceil(N / shape.cols)

@@ -1,5 +1,5 @@
 // The tensor-core GEMM's matrix work (appended to matmul_sgmat.wgsl by the spec): fragments of the staged x and W
-// tiles (or, with W_GLOBAL, W's straight from the storage buffer) and one K-step's multiplies into the accumulators.
+// tiles and one K-step's multiplies into the accumulators.
 
 // Fragment i (16 rows) of this subgroup's x rows, k from kk.
 fn frag_a(at: u32, i: u32, kk: u32) -> Left {
@@ -10,56 +10,6 @@ fn frag_a(at: u32, i: u32, kk: u32) -> Left {
   // #endif
 }
 
-// #if W_GLOBAL
-// W's fragment of columns n .. n + 16 (n clamped into W: a block past N loads real data whose products are never
-// written) and k .. k + 16, from the storage buffer.
-fn frag_w(n: u32, k: u32) -> Right {
-  let c = min(n, p.N - 16u);
-  // #if ALIGNED
-  // #if W_NK
-  return subgroupMatrixLoad<Right, col_major>(&w, (c * p.K + k) / 8u, p.K / 8u);
-  // #else
-  return subgroupMatrixLoad<Right, row_major>(&w, (k * p.N + c) / 8u, p.N / 8u);
-  // #endif
-  // #else
-  // #if W_NK
-  return subgroupMatrixLoad<Right, col_major>(&w, c * p.K + k, p.K);
-  // #else
-  return subgroupMatrixLoad<Right, row_major>(&w, k * p.N + c, p.N);
-  // #endif
-  // #endif
-}
-
-// One K-step's W fragments of a subgroup: bKJ covers k from 16 K, columns 16 J of its 32.
-struct WFrags { b00: Right, b01: Right, b10: Right, b11: Right }
-
-fn fetch_w(n: u32, k: u32) -> WFrags {
-  var f: WFrags;
-  f.b00 = frag_w(n, k);
-  f.b01 = frag_w(n + 16u, k);
-  f.b10 = frag_w(n, k + 16u);
-  f.b11 = frag_w(n + 16u, k + 16u);
-  return f;
-}
-
-// The products of one 16-deep slice: this subgroup's x fragments from the stage at a_at + kk, W's from registers.
-fn multiply_slice(acc: ptr<function, Accs>, a_at: u32, kk: u32, b0: Right, b1: Right) {
-  let a0 = frag_a(a_at, 0u, kk);
-  let a1 = frag_a(a_at, 1u, kk);
-  (*acc).c00 = subgroupMatrixMultiplyAccumulate(a0, b0, (*acc).c00);
-  (*acc).c01 = subgroupMatrixMultiplyAccumulate(a0, b1, (*acc).c01);
-  (*acc).c10 = subgroupMatrixMultiplyAccumulate(a1, b0, (*acc).c10);
-  (*acc).c11 = subgroupMatrixMultiplyAccumulate(a1, b1, (*acc).c11);
-  // #if FM4
-  let a2 = frag_a(a_at, 2u, kk);
-  let a3 = frag_a(a_at, 3u, kk);
-  (*acc).c20 = subgroupMatrixMultiplyAccumulate(a2, b0, (*acc).c20);
-  (*acc).c21 = subgroupMatrixMultiplyAccumulate(a2, b1, (*acc).c21);
-  (*acc).c30 = subgroupMatrixMultiplyAccumulate(a3, b0, (*acc).c30);
-  (*acc).c31 = subgroupMatrixMultiplyAccumulate(a3, b1, (*acc).c31);
-  // #endif
-}
-// #else
 // Fragment j (16 columns) of this subgroup's W columns, k from kk.
 fn frag_b(at: u32, j: u32, kk: u32) -> Right {
   // #if VEC_TILES
@@ -76,7 +26,6 @@ fn frag_b(at: u32, j: u32, kk: u32) -> Right {
   // #endif
   // #endif
 }
-// #endif
 
 // Accumulator cIJ is rows I, columns J (16 each) of a subgroup's FM×FN block; configurations use a subset.
 struct Accs {
@@ -86,7 +35,6 @@ struct Accs {
   c30: Acc, c31: Acc, c32: Acc, c33: Acc,
 }
 
-// #if !W_GLOBAL
 // One step of matrix work on the staged tiles of `stage` for multiplying subgroup sg.
 fn multiply(acc: ptr<function, Accs>, stage: u32, sg: u32) {
   let a_at = stage * A_STAGE + (sg / SG_N) * FM * 16u * SA;
@@ -126,4 +74,3 @@ fn multiply(acc: ptr<function, Accs>, stage: u32, sg: u32) {
     // #endif
   }
 }
-// #endif

@@ -74,7 +74,6 @@ fn put_a(stage: u32, t: u32, i: u32, v: vec4<u32>) {
   // #endif
 }
 
-// #if !W_GLOBAL
 fn put_b(stage: u32, t: u32, i: u32, v: vec4<u32>) {
   let idx = t + i * STAGERS;
   let at = stage * B_STAGE + (idx / B_VECS) * SB + (idx % B_VECS) * 8u;
@@ -95,10 +94,9 @@ fn put_b(stage: u32, t: u32, i: u32, v: vec4<u32>) {
   tile_b[at + 7u] = h3.y;
   // #endif
 }
-// #endif
 
 // One step's share of the x and W tiles for staging thread t: A_LOADS and B_LOADS pieces of 16 bytes (the conditions
-// are constant: each configuration compiles to straight-line code). W_GLOBAL stages x only.
+// are constant: each configuration compiles to straight-line code).
 struct Staged {
   a0: vec4<u32>, a1: vec4<u32>, a2: vec4<u32>, a3: vec4<u32>,
   b0: vec4<u32>, b1: vec4<u32>, b2: vec4<u32>, b3: vec4<u32>,
@@ -109,11 +107,9 @@ fn fetch(row0: u32, col0: u32, k0: u32, t: u32) -> Staged {
   s.a0 = load_a(row0, k0, t, 0u);
   if (A_LOADS > 1u) { s.a1 = load_a(row0, k0, t, 1u); }
   if (A_LOADS > 2u) { s.a2 = load_a(row0, k0, t, 2u); s.a3 = load_a(row0, k0, t, 3u); }
-  // #if !W_GLOBAL
   s.b0 = load_b(col0, k0, t, 0u);
   if (B_LOADS > 1u) { s.b1 = load_b(col0, k0, t, 1u); }
   if (B_LOADS > 2u) { s.b2 = load_b(col0, k0, t, 2u); s.b3 = load_b(col0, k0, t, 3u); }
-  // #endif
   return s;
 }
 
@@ -121,9 +117,7 @@ fn put(stage: u32, t: u32, s: Staged) {
   put_a(stage, t, 0u, s.a0);
   if (A_LOADS > 1u) { put_a(stage, t, 1u, s.a1); }
   if (A_LOADS > 2u) { put_a(stage, t, 2u, s.a2); put_a(stage, t, 3u, s.a3); }
-  // #if !W_GLOBAL
   put_b(stage, t, 0u, s.b0);
   if (B_LOADS > 1u) { put_b(stage, t, 1u, s.b1); }
   if (B_LOADS > 2u) { put_b(stage, t, 2u, s.b2); put_b(stage, t, 3u, s.b3); }
-  // #endif
 }
