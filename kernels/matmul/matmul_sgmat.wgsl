@@ -15,6 +15,10 @@
 // matrices may live in local memory, and the driver need not unroll the loops that would let it stay in registers.
 // Assumes subgroups of 32 (NVIDIA): the epilogue maps 32 lanes onto a 16×16 accumulator, 8 columns each.
 // SPLIT adds four subgroups that only stage tiles while the others only multiply (see main).
+// PREFETCH2 (not with SPLIT) fetches two steps ahead instead of one: at step s the registers hold step s + 1 (fetched
+// during step s - 1) while step s + 2's loads are issued before the multiplies; after them step s + 1 is stored and
+// the registers rotate. Still two stages and one barrier a step, but a load has two steps of matrix work to land
+// (a K-step of 16 is only 16 multiplies a subgroup, shorter than global latency under load).
 // VEC_TILES keeps the workgroup tiles as 16-byte pieces (vec4<u32>) instead of halves: a staged piece is one store
 // instead of eight, and every fragment load starts at a 16-byte-aligned piece with a stride in pieces, which the
 // driver need not prove (the f16 tiles hand it a 2-byte pointer). Offsets below stay in halves; they are divided by 8
@@ -24,7 +28,7 @@
 // even, are the gate and up of 16 outputs (tiles and subgroup columns start on multiples of 32); emit_glu passes both
 // through the scratch, one after the other, and writes y[m, n] = silu(gate) · up, y of p.y_n columns.
 // Variants: W_NK, BIAS, RESIDUAL (y = act(…) + res; with RESIDUAL_PRE y = act(… + res)), ALIGNED, SPLIT, VEC_TILES,
-// SWIGLU, the tile shape (TILE_128_8, TILE_128_4, TILE_128_256, TILE_256_128, TILE_64 with FM4, FN4), the
+// PREFETCH2, SWIGLU, the tile shape (TILE_128_8, TILE_128_4, TILE_128_256, TILE_256_128, TILE_64 with FM4, FN4), the
 // activations of epilogue.wgsl.
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
@@ -132,6 +136,9 @@ const BN: u32 = SG_N * FN * 16u;
 // Subgroups that multiply (each owns FM×FN accumulators).
 const MMA_THREADS: u32 = SG_M * SG_N * 32u;
 // #if SPLIT
+// #if PREFETCH2
+const_assert false; // PREFETCH2: the staging subgroups of SPLIT keep their own loads in flight
+// #endif
 // Four more subgroups stage the tiles while the others multiply (warp specialisation: a load's latency then stalls
 // only the subgroups that wait for it).
 // #if STAGE8
@@ -226,6 +233,26 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     workgroupBarrier();
   }
   // #else
+  // #if PREFETCH2
+  // Entering step s, `held` has step s + 1's tiles (zeros past the last step); `ahead` takes step s + 2's.
+  let first = fetch(row0, col0, kbase, t);
+  var held: Staged;
+  if (steps > 1u) { held = fetch(row0, col0, kbase + BK, t); }
+  put(0u, t, first);
+  workgroupBarrier();
+  for (var s = 0u; s < steps; s++) {
+    let stage = s % 2u;
+    // Step s + 2's loads are issued before this step's matrix work and stored only after the next step's.
+    var ahead: Staged;
+    if (s + 2u < steps) { ahead = fetch(row0, col0, kbase + (s + 2u) * BK, t); }
+    multiply(&acc, stage, sg);
+    // Step s + 1 into the other stage: last read in step s - 1, before that step's barrier (which every invocation
+    // has passed), and read next in step s + 1, after this step's barrier.
+    if (s + 1u < steps) { put(1u - stage, t, held); }
+    held = ahead;
+    workgroupBarrier();
+  }
+  // #else
   put(0u, t, fetch(row0, col0, kbase, t));
   workgroupBarrier();
   for (var s = 0u; s < steps; s++) {
@@ -239,6 +266,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     if (more) { put(1u - stage, t, next); }
     workgroupBarrier();
   }
+  // #endif
   // #endif
 
   // #if SWIGLU

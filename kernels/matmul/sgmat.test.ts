@@ -1,10 +1,28 @@
-import { describe, expect, it } from "vitest"
-import { preprocess } from "@djinn/gpu"
+import { afterAll, describe, expect, it } from "vitest"
+import { openGpu, preprocess, type GpuDevice } from "@djinn/gpu"
+import { registry } from "../index.ts"
 import * as layernorm from "../layernorm/layernorm.ts"
 import { compileMessages, guardedOutput, onNullDevice, randomFloats, relError, roundF16, testDevice, tolerance, upload } from "../testing/harness.ts"
 import { activate, gluRows, linear, reference, referenceSwiglu, sgmat, type Activation, type WLayout } from "./matmul.ts"
+import { emulatedSpec } from "./sgmat_emulate.ts"
 
-type Case = [M: number, N: number, K: number, layout: WLayout, bias: boolean, activation: Activation, xOffset: number, tile?: sgmat.SgTile]
+/**
+ * Where the adapter lacks subgroup matrices (lavapipe), cases marked `emulate` run on matmul_sgmat with emulated ones
+ * (sgmat_emulate.ts: the kernel's own staging, schedule and epilogue; bank padding dropped to fit 32 KiB). Cold,
+ * lavapipe compiles an emulated variant in 3–25 s with vec4 tiles, up to ~70 s with f16 ones, so only some cases are
+ * marked (about a minute of compiling on two cores, the rest sharing their pipelines); DJINN_TEST_SGMAT_EMULATE=all
+ * emulates every case (~30 minutes on two cores), =0 none.
+ */
+interface Extra {
+  /** Split-K with this many splits (the default: `splitsOf`). */
+  splits?: number
+  emulate?: boolean
+}
+const EMULATE = process.env.DJINN_TEST_SGMAT_EMULATE
+const emulated = (extra: Extra | undefined): boolean => EMULATE === "all" || (EMULATE !== "0" && extra?.emulate === true)
+const E: Extra = { emulate: true }
+
+type Case = [M: number, N: number, K: number, layout: WLayout, bias: boolean, activation: Activation, xOffset: number, tile?: sgmat.SgTile, extra?: Extra]
 
 // Aligned (K, N multiples of 8) and unaligned shapes, partial tiles in every dimension, both layouts, each tile shape,
 // bias and both activations, an x offset that breaks 16-byte alignment.
@@ -25,7 +43,7 @@ const cases: Case[] = [
   [67, 131, 45, "kn", false, "none", 0, "128x128/8"],
   [9, 40, 36, "nk", true, "none", 0],
   // Tiles of 16-byte pieces ("+v") on every shape and staging, aligned and not; 256-row tiles; a deep full-tile case.
-  [200, 136, 72, "nk", true, "none", 0, "128x128/8+v"],
+  [200, 136, 72, "nk", true, "none", 0, "128x128/8+v", E],
   [300, 264, 520, "kn", true, "gelu_tanh", 8, "128x128/8+v"],
   [67, 131, 45, "nk", false, "none", 1, "128x128/8+v"],
   [256, 256, 1024, "nk", true, "none", 0, "128x128/8+v"],
@@ -40,17 +58,48 @@ const cases: Case[] = [
   [200, 136, 72, "nk", true, "none", 0, "128x128/4+ws+v"],
   [260, 136, 72, "kn", true, "gelu_tanh", 8, "256x128/8+ws8+v"],
   [130, 264, 520, "kn", false, "none", 8, "64x64/4+v"],
+  // Loads two K-steps ahead ("+p2") as the "+v" rows above, on every shape, aligned and not; short K: one step
+  // (K = 16 and 8 at BK = 16, 32 at BK = 32) and two (K = 32, 24 and 20 at BK = 16; 64 and 45 at BK = 32).
+  [200, 136, 72, "nk", true, "none", 0, "128x128/8+v+p2", E],
+  [300, 264, 520, "kn", true, "gelu_tanh", 8, "128x128/8+v+p2", E],
+  [67, 131, 45, "nk", false, "none", 1, "128x128/8+v+p2", E],
+  [256, 256, 1024, "nk", true, "none", 0, "128x128/8+v+p2"],
+  [300, 264, 520, "nk", true, "none", 0, "256x128/8+v+p2", E],
+  [520, 264, 520, "kn", true, "gelu_erf", 0, "256x128/8+v+p2"],
+  [67, 300, 45, "nk", false, "gelu_tanh", 3, "256x128/8+v+p2"],
+  [512, 256, 1024, "nk", true, "none", 0, "256x128/8+v+p2"],
+  [300, 264, 16, "nk", true, "none", 0, "256x128/8+v+p2", E],
+  [300, 136, 8, "kn", false, "none", 0, "256x128/8+v+p2"],
+  [300, 264, 32, "nk", true, "none", 0, "256x128/8+v+p2", E],
+  [67, 131, 24, "kn", true, "none", 0, "256x128/8+v+p2"],
+  [260, 136, 20, "nk", false, "none", 0, "256x128/8+v+p2"],
+  [200, 136, 32, "nk", true, "none", 0, "128x128/8+v+p2", E],
+  [200, 136, 64, "kn", true, "gelu_tanh", 8, "128x128/8+v+p2", E],
+  [300, 136, 72, "nk", true, "none", 0, "256x128/8+p2"],
+  [200, 136, 72, "kn", true, "gelu_tanh", 0, "128x128/8+p2"],
+  [130, 264, 520, "nk", true, "none", 0, "128x256/8+v+p2"],
+  [67, 300, 45, "kn", false, "gelu_tanh", 0, "128x256/8+p2"],
+  [200, 136, 72, "kn", true, "none", 0, "128x128/4+v+p2"],
+  [130, 264, 520, "kn", false, "none", 8, "64x64/4+v+p2", E],
   // Split-K (too few tiles for the GPU, long K): BERT-base's down and up projections at 128 tokens, and a ragged one.
   [128, 768, 3072, "nk", true, "none", 0],
   [128, 3072, 768, "nk", true, "gelu_erf", 0],
   [70, 200, 1100, "kn", true, "gelu_tanh", 3],
   [128, 768, 3072, "nk", true, "none", 0, "64x64/4+ws+v"],
+  [128, 768, 3072, "nk", true, "gelu_erf", 0, "64x64/4+v+p2", E],
+  [70, 200, 1100, "kn", true, "gelu_tanh", 3, "64x64/4+p2"],
+  // Given splits whose last one is short: K = 200 in 3 splits of 96 (the last 8 deep: one step), K = 256 (the last 64
+  // deep: two steps at BK = 32), with 64×64 and 256×128 tiles (BK = 16: six steps a split, then one).
+  [70, 200, 200, "nk", true, "none", 0, "64x64/4+v+p2", { splits: 3, emulate: true }],
+  [70, 200, 256, "kn", true, "none", 0, "64x64/4+v+p2", { splits: 3 }],
+  [300, 264, 200, "nk", true, "gelu_tanh", 0, "256x128/8+v+p2", { splits: 3, emulate: true }],
+  [300, 264, 200, "nk", true, "gelu_tanh", 0, "256x128/8+v", { splits: 3 }],
 ]
 
 // The residual epilogue (ResNet: relu(x·W + b + shortcut), 1×1 and 3×3 convolutions as GEMMs): before and after the
 // activation, aligned and not (an odd residual offset forces element loads), each tile, and split-K (stage 4 at
 // batch 8: 392 rows, too few tiles).
-type ResidualCase = [M: number, N: number, K: number, before: boolean, activation: Activation, rOffset: number, tile?: sgmat.SgTile]
+type ResidualCase = [M: number, N: number, K: number, before: boolean, activation: Activation, rOffset: number, tile?: sgmat.SgTile, extra?: Extra]
 const residualCases: ResidualCase[] = [
   [300, 136, 72, true, "relu", 0, "128x128/4+ws"],
   [200, 264, 520, true, "relu", 8, "64x64/4+ws"],
@@ -60,14 +109,17 @@ const residualCases: ResidualCase[] = [
   [260, 136, 72, true, "relu", 0, "128x128/8+v"],
   [300, 264, 520, false, "gelu_tanh", 0, "256x128/8+v"],
   [67, 131, 45, true, "relu", 3, "256x128/8"],
+  [260, 136, 72, true, "relu", 0, "128x128/8+v+p2"],
+  [300, 264, 520, false, "gelu_tanh", 0, "256x128/8+v+p2"],
+  [67, 131, 45, true, "relu", 3, "256x128/8+p2"],
   [392, 512, 2048, true, "relu", 0],
   [392, 512, 4608, false, "none", 5],
 ]
 
 // SwiGLU in the epilogue (W's gate and up rows in blocks of 16; N outputs, gluRows(N) columns of the GEMM): each tile
-// shape, staging subgroups, aligned and not (N = 86 and 131: a partial block, element stores), partial tiles,
+// shape, staging subgroups, "+p2", aligned and not (N = 86 and 131: a partial block, element stores), partial tiles,
 // bias over W's rows, a shape that split-K would take without swiglu, Llama-2-7B's gate_up at 1k tokens shrunk in K.
-type SwigluCase = [M: number, N: number, K: number, bias: boolean, tile?: sgmat.SgTile]
+type SwigluCase = [M: number, N: number, K: number, bias: boolean, tile?: sgmat.SgTile, extra?: Extra]
 const swigluCases: SwigluCase[] = [
   [200, 136, 72, true, "128x128/8+v"],
   [200, 136, 72, false, "128x128/8"],
@@ -76,6 +128,9 @@ const swigluCases: SwigluCase[] = [
   [130, 264, 520, false, "128x256/8+v"],
   [200, 136, 72, true, "128x128/4+ws+v"],
   [260, 136, 72, false, "256x128/8+ws8+v"],
+  [256, 256, 1024, true, "128x128/8+v+p2"],
+  [300, 264, 520, false, "256x128/8+v+p2"],
+  [130, 264, 512, false, "64x64/4+p2"],
   [130, 131, 64, true, "64x64/4+v"],
   [67, 86, 45, false],
   [67, 86, 45, true, "256x128/8+v"],
@@ -86,26 +141,43 @@ const swigluCases: SwigluCase[] = [
 describe("matmul_sgmat", async () => {
   const gpu = await testDevice()
   const skip = !sgmat.usable(gpu.adapter)
+  // The emulation's device: the registry with matmul_sgmat's WGSL swapped for the emulated one.
+  const emulator: GpuDevice | undefined = skip && gpu.adapter.f16 && EMULATE !== "0"
+    ? await openGpu(new Map([...registry, [sgmat.spec.id, emulatedSpec()]]), { profiling: false })
+    : undefined
+  afterAll(() => emulator?.destroy())
+  /** The device a case runs on (the tensor cores, or the emulation for cases marked so), undefined to skip it. */
+  const deviceFor = (extra: Extra | undefined): GpuDevice | undefined => (!skip ? gpu : emulated(extra) ? emulator : undefined)
+  const suffix = (extra: Extra | undefined): string =>
+    !skip ? "" : deviceFor(extra) !== undefined ? " (emulated subgroup matrices)" : " (skipped where the adapter lacks subgroup matrices)"
+  const EMULATED_MS = 300_000 // lavapipe compiles an emulated variant for up to ~25 s (longer with the suite in parallel)
 
-  for (const [M, N, K, wLayout, bias, activation, xOffset, tile] of cases) {
-    const name = `f16 ${M}×${N}×${K} ${wLayout}${bias ? " +b" : ""} ${activation}${xOffset ? ` xOffset=${xOffset}` : ""} tile ${tile ?? "auto"}`
-    it.skipIf(skip)(`${name} (skipped where the adapter lacks subgroup matrices)`, async () => {
+  for (const [M, N, K, wLayout, bias, activation, xOffset, tile, extra] of cases) {
+    const name = `f16 ${M}×${N}×${K} ${wLayout}${bias ? " +b" : ""} ${activation}${xOffset ? ` xOffset=${xOffset}` : ""} tile ${tile ?? "auto"}${extra?.splits !== undefined ? ` splits=${extra.splits}` : ""}`
+    const dev = deviceFor(extra)
+    it.skipIf(dev === undefined)(`${name}${suffix(extra)}`, async () => {
+      const gpu = dev!
       const x = roundF16(randomFloats(xOffset + M * K, M + N + K))
       const w = roundF16(randomFloats(N * K, M + N + K + 1, -0.5, 0.5))
       const b = roundF16(randomFloats(N, M + N + K + 2))
       const y = guardedOutput(gpu, M * N, "f16")
-      sgmat.encode(gpu, {
+      const args = {
         x: upload(gpu, x, "f16"), w: upload(gpu, w, "f16"), b: bias ? upload(gpu, b, "f16") : undefined, y: y.binding,
         M, N, K, wLayout, activation, dtype: "f16", xOffset,
-      }, tile)
+      } as const
+      if (extra?.splits !== undefined) sgmat.encode(gpu, args, tile, extra.splits)
+      else sgmat.encode(gpu, args, tile)
       const want = reference({ x, w, b: bias ? b : undefined, M, N, K, wLayout, activation, xOffset })
       expect(relError(await y.read(), want)).toBeLessThan(tolerance("f16"))
-    })
+      await gpu.checkErrors()
+    }, EMULATED_MS)
   }
 
-  for (const [M, N, K, before, activation, rOffset, tile] of residualCases) {
+  for (const [M, N, K, before, activation, rOffset, tile, extra] of residualCases) {
     const name = `f16 ${M}×${N}×${K} nk +b ${activation} + residual ${before ? "before" : "after"} the activation${rOffset ? ` residualOffset=${rOffset}` : ""} tile ${tile ?? "auto"}`
-    it.skipIf(skip)(`${name} (skipped where the adapter lacks subgroup matrices)`, async () => {
+    const dev = deviceFor(extra)
+    it.skipIf(dev === undefined)(`${name}${suffix(extra)}`, async () => {
+      const gpu = dev!
       const x = roundF16(randomFloats(M * K, M + N + K))
       const w = roundF16(randomFloats(N * K, M + N + K + 1, -0.5, 0.5))
       const b = roundF16(randomFloats(N, M + N + K + 2))
@@ -117,11 +189,14 @@ describe("matmul_sgmat", async () => {
       }, tile)
       const want = reference({ x, w, b, M, N, K, wLayout: "nk", activation, residual, residualOffset: rOffset, residualBeforeActivation: before })
       expect(relError(await y.read(), want)).toBeLessThan(tolerance("f16"))
-    })
+      await gpu.checkErrors()
+    }, EMULATED_MS)
   }
 
-  for (const [M, N, K, bias, tile] of swigluCases) {
-    it.skipIf(skip)(`f16 ${M}×${N}×${K} nk${bias ? " +b" : ""} swiglu blocks tile ${tile ?? "auto"} (skipped where the adapter lacks subgroup matrices)`, async () => {
+  for (const [M, N, K, bias, tile, extra] of swigluCases) {
+    const dev = deviceFor(extra)
+    it.skipIf(dev === undefined)(`f16 ${M}×${N}×${K} nk${bias ? " +b" : ""} swiglu blocks tile ${tile ?? "auto"}${suffix(extra)}`, async () => {
+      const gpu = dev!
       const rows = gluRows(N, "blocks")
       const x = roundF16(randomFloats(M * K, M + N + K))
       const w = roundF16(randomFloats(rows * K, M + N + K + 1, -0.5, 0.5))
@@ -132,7 +207,8 @@ describe("matmul_sgmat", async () => {
       else sgmat.encode(gpu, args, tile)
       const want = referenceSwiglu({ x, w, b: bias ? b : undefined, M, N, K, wLayout: "nk" }, "blocks")
       expect(relError(await y.read(), want)).toBeLessThan(tolerance("f16"))
-    })
+      await gpu.checkErrors()
+    }, EMULATED_MS)
   }
 
   // Split-K partials into the LayerNorm that fuses their reduce (BERT's o_proj and down projections at 128 tokens,
@@ -201,14 +277,23 @@ describe("matmul_sgmat", async () => {
     expect(sgmat.alignedOf({ x: { buffer: 0 }, w: { buffer: 0 }, y: { buffer: 0 }, M: 3, N: 16, K: 8, wLayout: "nk", xOffset: 4 })).toBe(false)
     // Llama-2-7B's gate_up at 1k tokens: the GEMM's 22016 columns, as before the fusion.
     expect(sgmat.tileOf(1024, gluRows(11008, "blocks"))).toBe("256x128/8+v")
+    // "+p2" never combines with staging subgroups; "+wg" is gone.
+    const args = { x: { buffer: 0 }, w: { buffer: 0 }, y: { buffer: 0 }, M: 1024, N: 4096, K: 4096, wLayout: "nk", dtype: "f16" } as const
+    for (const tile of ["128x128/4+ws+p2", "128x128/4+ws+v+p2", "128x128/8+p2+v", "128x128/8+v+wg"]) {
+      expect(() => sgmat.encode(gpu, args, tile as sgmat.SgTile)).toThrow(/no tile/)
+    }
   })
 
-  it("a Tint check fails on SWIGLU with split-K or a residual (the const_asserts hold)", async () => {
+  it("a Tint check fails on SWIGLU with split-K or a residual, and on PREFETCH2 with SPLIT (the const_asserts hold)", async () => {
     const messages = await onNullDevice(async (device) => {
       const bad: string[][] = [["SPLITK"], ["RESIDUAL"]]
       const out: number[] = []
       for (const extra of bad) {
         const defines = ["W_NK", "SWIGLU", "GLU_BLOCKS", "ALIGNED", "TILE_256_128", "FM4", "FN4", "VEC_TILES", ...extra]
+        out.push((await compileMessages(device, preprocess(sgmat.spec.wgsl, { dtype: "f16", defines }))).length)
+      }
+      for (const extra of [[], ["SWIGLU", "GLU_BLOCKS"]]) {
+        const defines = ["W_NK", "ALIGNED", "TILE_256_128", "FM4", "FN4", "VEC_TILES", "SPLIT", "PREFETCH2", ...extra]
         out.push((await compileMessages(device, preprocess(sgmat.spec.wgsl, { dtype: "f16", defines }))).length)
       }
       return out
@@ -267,6 +352,20 @@ describe("matmul_sgmat", async () => {
           }
         }
       }
+      // Loads two K-steps ahead (never with staging subgroups): every tile, layout and alignment, with and without
+      // vec4 tiles and split-K.
+      for (const layout of [[], ["W_NK"]]) {
+        for (const aligned of [[], ["ALIGNED"]]) {
+          for (const tile of [["TILE_128_8", "FM4"], ["TILE_128_4", "FM4", "FN4"], ["TILE_128_256", "FM4", "FN4"], ["TILE_256_128", "FM4", "FN4"], ["TILE_64"]]) {
+            for (const epilogue of [[], ["BIAS", "GELU_TANH"], ["BIAS", "RELU", "RESIDUAL", "RESIDUAL_PRE"]]) {
+              for (const rest of [[], ["VEC_TILES"], ["SPLITK"], ["SPLITK", "VEC_TILES"]]) {
+                const defines = [...layout, ...aligned, ...tile, ...epilogue, ...rest, "PREFETCH2"]
+                out.push(...await compileMessages(device, preprocess(sgmat.spec.wgsl, { dtype: "f16", defines }), `${defines.join(",")}: `))
+              }
+            }
+          }
+        }
+      }
       // SwiGLU's epilogue ("nk" W in blocks of gate and up rows; never with split-K or a residual).
       for (const aligned of [[], ["ALIGNED"]]) {
         for (const tile of [["TILE_128_8", "FM4"], ["TILE_128_4", "FM4", "FN4"], ["TILE_128_256", "FM4", "FN4"], ["TILE_256_128", "FM4", "FN4"], ["TILE_64"]]) {
@@ -277,6 +376,10 @@ describe("matmul_sgmat", async () => {
                 out.push(...await compileMessages(device, preprocess(sgmat.spec.wgsl, { dtype: "f16", defines }), `${defines.join(",")}: `))
               }
             }
+          }
+          for (const vec of [[], ["VEC_TILES"]]) {
+            const defines = ["W_NK", "SWIGLU", "GLU_BLOCKS", "BIAS", "PREFETCH2", ...aligned, ...tile, ...vec]
+            out.push(...await compileMessages(device, preprocess(sgmat.spec.wgsl, { dtype: "f16", defines }), `${defines.join(",")}: `))
           }
         }
       }

@@ -24,9 +24,12 @@ export const spec: KernelSpec = {
  * "128x128/4" (64×64), "128x256/8" and "256x128/8" (64×64, K-steps of 16), "64x64/4" (32×32, for shapes with too few
  * big tiles to fill the GPU). "+ws" adds four subgroups that only stage tiles (warp specialisation), "+ws8" eight.
  * "+v" keeps the workgroup tiles as 16-byte pieces (one store per staged piece, 16-byte-aligned fragment loads).
+ * "+p2" (without "+ws") fetches the tiles two K-steps ahead into registers instead of one (PREFETCH2).
  */
 type SgShape = "128x128/8" | "128x128/4" | "128x256/8" | "256x128/8" | "64x64/4"
-export type SgTile = `${SgShape}${"" | "+ws" | "+ws8"}${"" | "+v"}`
+export type SgTile =
+  | `${SgShape}${"" | "+ws" | "+ws8"}${"" | "+v"}`
+  | `${SgShape}${"" | "+v"}+p2`
 const TILES: Record<SgShape, { defines: string[]; rows: number; cols: number }> = {
   "128x128/8": { defines: ["TILE_128_8", "FM4"], rows: 128, cols: 128 },
   "128x128/4": { defines: ["TILE_128_4", "FM4", "FN4"], rows: 128, cols: 128 },
@@ -36,10 +39,12 @@ const TILES: Record<SgShape, { defines: string[]; rows: number; cols: number }> 
 }
 
 /** A tile name's parts, or undefined if it names no tile. */
-const parseTile = (name: string): { shape: SgShape; stagers: 0 | 4 | 8; vec: boolean } | undefined => {
-  const m = /^([^+]+)(\+ws8?)?(\+v)?$/.exec(name)
+const parseTile = (name: string): { shape: SgShape; stagers: 0 | 4 | 8; vec: boolean; prefetch2: boolean } | undefined => {
+  const m = /^([^+]+)(\+ws8?)?(\+v)?(\+p2)?$/.exec(name)
   if (m === null || !(m[1] in TILES)) return undefined
-  return { shape: m[1] as SgShape, stagers: m[2] === undefined ? 0 : m[2] === "+ws8" ? 8 : 4, vec: m[3] !== undefined }
+  const prefetch2 = m[4] !== undefined
+  if (prefetch2 && m[2] !== undefined) return undefined
+  return { shape: m[1] as SgShape, stagers: m[2] === undefined ? 0 : m[2] === "+ws8" ? 8 : 4, vec: m[3] !== undefined, prefetch2 }
 }
 
 /**
@@ -178,6 +183,7 @@ const record = (gpu: GpuDevice, args: MaybeY, tile: SgTile, splits: number): Par
   if (parts.stagers > 0) defines.push("SPLIT")
   if (parts.stagers === 8) defines.push("STAGE8")
   if (parts.vec) defines.push("VEC_TILES")
+  if (parts.prefetch2) defines.push("PREFETCH2")
   // x runs over row tiles, y over column tiles (see main in the WGSL).
   const gx = Math.ceil(args.M / shape.rows)
   const gy = Math.ceil(N / shape.cols)
