@@ -184,6 +184,14 @@ const prefill: [Shape, WLayout][] = [
   [{ M: 392, N: 512, K: 4608 }, "nk"],
 ]
 
+/**
+ * Tile A/B on Llama-2-7B's 1k-token prefill GEMMs (q/k/v/o, the fused gate_up's 22016 columns, down): the default
+ * "256x128/8+v" against loads two K-steps ahead ("+p2"), and "128x128/8+v" against its "+p2", shape by shape so that
+ * drift lands on each alike. Every case and only these match `--filter /8+v`.
+ */
+const TILE_AB_SHAPES: Shape[] = [{ M: 1024, N: 4096, K: 4096 }, { M: 1024, N: 22016, K: 4096 }, { M: 1024, N: 4096, K: 11008 }]
+const TILE_AB: sgmat.SgTile[] = ["256x128/8+v", "256x128/8+v+p2", "128x128/8+v", "128x128/8+v+p2"]
+
 export interface CaseOptions {
   readonly small: boolean
   readonly dtypes: readonly DType[]
@@ -203,6 +211,7 @@ export const perfCases = ({ small, dtypes }: CaseOptions): PerfCase[] => {
       if (shape.K % 8 === 0 && shape.N % 8 === 0 && shape.M >= 1024) out.push(linearCase(shape, layout, "f16", rotateBytes, "128x128/4+ws8"))
       if (!s.matmul.some((m) => m.M === shape.M && m.N === shape.N && m.K === shape.K)) out.push(linearCase(shape, layout, "f16", rotateBytes, "tiled"))
     }
+    for (const shape of TILE_AB_SHAPES) for (const tile of TILE_AB) out.push(linearCase(shape, "nk", "f16", rotateBytes, tile))
   }
   for (const shape of s.gemv) for (const dtype of dtypes) for (const layout of ["nk", "kn"] as const) out.push(linearCase(shape, layout, dtype, rotateBytes))
   return out
