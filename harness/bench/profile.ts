@@ -11,9 +11,6 @@
 // take the H100's paths): record_ms is then the host's CPU alone, without a software GPU competing for the cores.
 // --replay-ab alternates reps with forward replay on and off (WebGpuDevice.setReplay; DJINN_REPLAY=0 turns it off for
 // a whole run): the medians of the replayed reps are the row's, those of the others go under `replay_off`.
-// --ahead-ab alternates reps with encode-ahead on and off (WebGpuDevice.setEncodeAhead; DJINN_ENCODE_AHEAD=0 turns it
-// off for a whole run): the medians of the reps without it go under `ahead_off`. Encode-ahead needs untimed submits:
-// run it with DJINN_PROFILE_TIMESTAMPS=0 (gpu_ms is then NaN).
 // --cpu-prof F writes a V8 CPU profile of the timed reps only (warm-up and pipeline compilation left out), one file per
 // workload (F with the workload's name before the extension), for chrome://inspect or a script.
 //
@@ -38,11 +35,10 @@ interface Options {
   cpuProf?: string
   backend?: string
   replayAb: boolean
-  aheadAb: boolean
 }
 
 const parseArgs = (argv: readonly string[]): Options => {
-  const o: Options = { config: "configs/overhead_hf_smoke.yaml", reps: 5, decode: 0, top: 14, sweepLike: false, drain: false, replayAb: false, aheadAb: false }
+  const o: Options = { config: "configs/overhead_hf_smoke.yaml", reps: 5, decode: 0, top: 14, sweepLike: false, drain: false, replayAb: false }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     const value = () => { const v = argv[++i]; if (v === undefined) throw new Error(`${a} needs a value`); return v }
@@ -57,10 +53,8 @@ const parseArgs = (argv: readonly string[]): Options => {
     else if (a === "--cpu-prof") o.cpuProf = value()
     else if (a === "--backend") o.backend = value()
     else if (a === "--replay-ab") o.replayAb = true
-    else if (a === "--ahead-ab") o.aheadAb = true
-    else throw new Error(`unknown argument ${a} (--config F, --only a,b, --reps N, --decode N, --out F, --top N, --sweep-like, --drain, --cpu-prof F, --backend B, --replay-ab, --ahead-ab)`)
+    else throw new Error(`unknown argument ${a} (--config F, --only a,b, --reps N, --decode N, --out F, --top N, --sweep-like, --drain, --cpu-prof F, --backend B, --replay-ab)`)
   }
-  if (o.replayAb && o.aheadAb) throw new Error("--replay-ab and --ahead-ab are exclusive")
   return o
 }
 
@@ -145,15 +139,9 @@ const main = async () => {
       const off: typeof runs = []
       const profFile = o.cpuProf?.replace(/(\.cpuprofile)?$/, `.${w.name}.cpuprofile`)
       await cpuProfiled(profFile, async () => {
-        // Encode-ahead serves the next forward, so its A/B goes in pairs (on, on, off, off, …) and keeps the second of
-        // each: the first of an "on" pair encodes what the second submits; the first of an "off" pair drops it.
-        const total = o.replayAb ? 2 * o.reps : o.aheadAb ? 4 * o.reps : o.reps
-        for (let i = 0; i < total; i++) {
+        for (let i = 0; i < (o.replayAb ? 2 * o.reps : o.reps); i++) {
           if (o.replayAb) gpu.setReplay(i % 2 === 0)
-          const on = o.aheadAb ? Math.floor(i / 2) % 2 === 0 : i % 2 === 0
-          if (o.aheadAb) gpu.setEncodeAhead(on)
-          const into = (o.replayAb || o.aheadAb) && !on ? off : runs
-          if (o.aheadAb && i % 2 === 0) { await once(input); continue }
+          const into = o.replayAb && i % 2 === 1 ? off : runs
           if (!o.sweepLike) { into.push(await once(input)); continue }
           const x = workInput(w, loaded.config.experiment.seed, i + 1, modelConfigOf(source))
           into.push(await once(x, x.kind === "classify" ? pixels(x) : undefined))
@@ -161,7 +149,6 @@ const main = async () => {
         }
       })
       if (o.replayAb) gpu.setReplay(true)
-      if (o.aheadAb) gpu.setEncodeAhead(true)
       gpu.setDispatchProfiling(timestamps)
       await runInput(gpu, mem, model, input, images)
       const samples = timestamps ? await gpu.takeDispatchProfile() : []
@@ -178,11 +165,9 @@ const main = async () => {
           finish_ms: median(runs.map((r) => r.cpu.finishMs)), submit_ms: median(runs.map((r) => r.cpu.submitMs)),
           // Forwards replayed from a recording (GpuDevice.replay; DJINN_REPLAY=0 turns it off) and captures made.
           replays: runs.reduce((a, r) => a + r.cpu.replays, 0), captures: runs.reduce((a, r) => a + r.cpu.captures, 0),
-          // Replays that submitted command buffers encoded ahead, and that encoding's CPU (overlapping the GPU's work).
-          replays_ahead: runs.reduce((a, r) => a + r.cpu.replaysAhead, 0), ahead_ms: median(runs.map((r) => r.cpu.aheadMs)),
         },
         wall_samples: runs.map((r) => +r.wall.toFixed(3)),
-        [o.aheadAb ? "ahead_off" : "replay_off"]: off.length === 0 ? undefined : {
+        replay_off: off.length === 0 ? undefined : {
           wall_ms: median(off.map((r) => r.wall)), record_ms: median(off.map((r) => r.record)), gpu_ms: median(off.map((r) => r.gpuMs)),
           read_ms: median(off.map((r) => r.readMs)), encode_ms: median(off.map((r) => r.cpu.encodeMs)), replays: off.reduce((a, r) => a + r.cpu.replays, 0),
           wall_samples: off.map((r) => +r.wall.toFixed(3)),

@@ -25,13 +25,9 @@ export interface CpuStats {
   /** Recordings made (`capture`) and issued again (`replay`). */
   captures: number
   replays: number
-  /** Replays that submitted command buffers encoded ahead, and the CPU time of encoding ahead (off the critical path:
-   * after a submit, while the GPU runs it). */
-  replaysAhead: number
-  aheadMs: number
 }
 
-export const noCpuStats = (): CpuStats => ({ flushes: 0, bindGroupsCreated: 0, commands: 0, uniformsMs: 0, encodeMs: 0, finishMs: 0, submitMs: 0, captures: 0, replays: 0, replaysAhead: 0, aheadMs: 0 })
+export const noCpuStats = (): CpuStats => ({ flushes: 0, bindGroupsCreated: 0, commands: 0, uniformsMs: 0, encodeMs: 0, finishMs: 0, submitMs: 0, captures: 0, replays: 0 })
 
 /** Dispatches timed between two `take` calls (two queries each). */
 const MAX_PROFILED = 4096

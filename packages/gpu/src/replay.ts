@@ -63,11 +63,6 @@ export class WebGpuRecording implements Recording {
   /** Its own uniforms, written once: a replay rewrites nothing. */
   private uniforms: GPUBuffer | undefined
   private released = false
-  /**
-   * The next replay's command buffers, one per segment, encoded and finished ahead (after the previous replay was
-   * submitted, while the GPU ran it): that replay then only submits them. Single-use, as WebGPU's command buffers are.
-   */
-  private ahead: GPUCommandBuffer[] | undefined = undefined
 
   constructor(owner: object, ops: readonly ReplayOp[], dispatches: number, buffers: ReadonlyMap<BufferId, GPUBuffer>, uniforms: GPUBuffer | undefined) {
     this.owner = owner
@@ -86,29 +81,8 @@ export class WebGpuRecording implements Recording {
 
   release(): void {
     this.released = true
-    this.ahead = undefined
     this.uniforms?.destroy()
     this.uniforms = undefined
-  }
-
-  /** Encodes and finishes the next replay's command buffers now (no timestamps: a timed replay encodes its own). */
-  encodeAhead(device: GPUDevice): void {
-    if (this.released) return
-    const out: GPUCommandBuffer[] = []
-    for (const op of this.ops) {
-      if (op.kind !== "segment") continue
-      const encoder = device.createCommandEncoder()
-      encodeSteps(encoder, op.steps)
-      out.push(encoder.finish())
-    }
-    this.ahead = out
-  }
-
-  /** The command buffers encoded ahead, handed over once (undefined where there are none). */
-  takeAhead(): GPUCommandBuffer[] | undefined {
-    const out = this.ahead
-    this.ahead = undefined
-    return out
   }
 }
 

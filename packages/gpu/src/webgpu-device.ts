@@ -71,18 +71,11 @@ export class WebGpuDevice implements GpuDevice {
   /** The calls of the capture in progress. */
   private capturing: CaptureLog | undefined = undefined
   /**
-   * Encode-ahead (DJINN_ENCODE_AHEAD=0 turns it off, for comparison): after a recording is captured or replayed, its
-   * next replay's command buffers are encoded at once, while the GPU runs this one, so the next replay only submits.
-   */
-  private encodeAheadOn: boolean
-  /**
    * Readback copies asked for in the current task, submitted together (one submit for all of a forward's outputs):
    * at the end of the task, or before anything else reaches the queue, so each copy still sees the buffer as it was
    * when its read was called.
    */
   private pendingCopies: { readonly source: GPUBuffer; readonly offset: number; readonly staging: GPUBuffer; readonly size: number; readonly submitted: () => void }[] = []
-  /** Recordings whose next replay is to be encoded ahead at the next wait on the GPU. */
-  private readonly aheadQueue = new Set<WebGpuRecording>()
 
   readonly device: GPUDevice
   readonly adapter: AdapterDescription
@@ -99,7 +92,6 @@ export class WebGpuDevice implements GpuDevice {
     this.uniformBuffer = this.newUniformBuffer(this.uniformBytes.byteLength)
     this.uploads = envVar("DJINN_STAGED_UPLOAD") !== "0" ? new StagedUploads(device) : undefined
     this.replayEnabled = envVar("DJINN_REPLAY") !== "0"
-    this.encodeAheadOn = envVar("DJINN_ENCODE_AHEAD") !== "0"
     this.readbacks = new BufferPool(8, (size) => device.createBuffer({ size: Math.max(size, 256), usage: READBACK, label: "readback" }))
     device.addEventListener("uncapturederror", (event) => {
       const error = (event as GPUUncapturedErrorEvent).error
@@ -339,65 +331,17 @@ export class WebGpuDevice implements GpuDevice {
     this.flush()
     if (log.spoiled !== undefined) return undefined
     const recording = buildRecording({ device: this.device, bufferOf: (id) => this.buffer(id), pipelineOf: (id) => this.pipelines[id] }, log)
-    if (recording !== undefined) {
-      this.cpu.captures++
-      this.prepareNext(recording)
-    }
+    if (recording !== undefined) this.cpu.captures++
     return recording
-  }
-
-  /**
-   * Queues encode-ahead of a recording's next replay (untimed submits only). The encoding itself waits for the next
-   * wait on the GPU (a read, finish, an error check): by then the caller's readback is submitted too, so the CPU work
-   * overlaps the GPU's and delays nothing that is already due.
-   */
-  private prepareNext(recording: WebGpuRecording): void {
-    if (this.encodeAheadOn && this.submitTimer === undefined) this.aheadQueue.add(recording)
-  }
-
-  /** Encodes ahead what `prepareNext` queued, its CPU time counted apart. */
-  private drainAhead(): void {
-    if (this.aheadQueue.size === 0) return
-    const t0 = performance.now()
-    for (const recording of this.aheadQueue) recording.encodeAhead(this.device)
-    this.aheadQueue.clear()
-    this.cpu.aheadMs += performance.now() - t0
-  }
-
-  /** Turns encode-ahead on or off (A/B runs in one process); off, what was encoded ahead is dropped unused. */
-  setEncodeAhead(on: boolean): void {
-    this.encodeAheadOn = on
-    if (!on) this.aheadQueue.clear()
   }
 
   replay(recording: Recording): boolean {
     if (!this.replayOn || this.capturing !== undefined) return false
     if (!(recording instanceof WebGpuRecording) || recording.owner !== this.device || !recording.live(this.buffers)) return false
     this.flush()
-    // Taken even when unused (a timed replay encodes its own): buffers encoded ahead are good for one replay only.
-    const ahead = recording.takeAhead()
-    const ready = ahead !== undefined && this.encodeAheadOn && this.submitTimer === undefined ? ahead : undefined
-    let segment = 0
-    // Ready command buffers of consecutive segments go out in one submit (a write between two ends it: a write is
-    // ordered before the next submit).
-    let batch: GPUCommandBuffer[] = []
-    const submitBatch = () => {
-      if (batch.length === 0) return
-      const t3 = performance.now()
-      this.device.queue.submit(batch)
-      this.cpu.flushes++
-      this.cpu.submitMs += performance.now() - t3
-      batch = []
-    }
     for (const op of recording.ops) {
       if (op.kind === "write") {
-        submitBatch()
         this.writeBuffer(op.buffer, op.offset, op.data)
-        continue
-      }
-      if (ready !== undefined) {
-        batch.push(ready[segment++])
-        this.cpu.commands += op.steps.length
         continue
       }
       const t1 = performance.now()
@@ -406,10 +350,7 @@ export class WebGpuDevice implements GpuDevice {
       if (encodeSteps(encoder, op.steps, stamp) && stamp !== undefined) this.submitTimer!.end(encoder)
       this.submitEncoder(encoder, op.steps.length, t1)
     }
-    submitBatch()
     this.cpu.replays++
-    if (ready !== undefined) this.cpu.replaysAhead++
-    this.prepareNext(recording)
     return true
   }
 
@@ -460,10 +401,8 @@ export class WebGpuDevice implements GpuDevice {
       this.pendingCopies.push({ source, offset, staging, size: padded, submitted })
       if (this.pendingCopies.length === 1) queueMicrotask(() => this.submitCopies())
     })
-    const mapped = staging.mapAsync(0x0001, 0, padded)
-    this.drainAhead()
     try {
-      await mapped
+      await staging.mapAsync(0x0001, 0, padded)
     } catch (cause) {
       staging.destroy()
       await this.checkErrors()
@@ -478,24 +417,19 @@ export class WebGpuDevice implements GpuDevice {
   async finish(): Promise<SubmitTiming> {
     this.capturing?.spoil("finish")
     this.flush()
-    const done = this.device.queue.onSubmittedWorkDone()
-    this.drainAhead()
-    await done
+    await this.device.queue.onSubmittedWorkDone()
     return { gpuMs: ((await this.submitTimer?.collect()) ?? 0) / 1e6 }
   }
 
   async checkErrors(): Promise<void> {
     this.submitCopies()
-    const done = this.device.queue.onSubmittedWorkDone()
-    this.drainAhead()
-    await done
+    await this.device.queue.onSubmittedWorkDone()
     const first = this.errors.shift()
     this.errors.length = 0
     if (first !== undefined) throw first
   }
 
   destroy(): void {
-    this.aheadQueue.clear()
     for (const buffer of this.buffers.values()) buffer.destroy()
     this.buffers.clear()
     this.readbacks.destroy()
