@@ -15,7 +15,7 @@
 // tax = round trip − exec (the server's engine work, which native does too); `full − native` is the harness's figure
 // (noisier: it subtracts two long GPU runs).
 //
-//   node packages/server/bench/tax.ts [--n 5] [--workloads gpt2,resnet] [--image-dtype f32|f16] [--out file.json]
+//   node packages/server/bench/tax.ts [--n 5] [--workloads gpt2,resnet] [--image-dtype f32|f16] [--gap-ms 0] [--out file.json]
 import { connect, toF16, wireTensor, type CallTimings, type Session } from "@djinn/client"
 import { forwardEncoder, forwardVision, generate, loadModel, pooledMemory, resolveModel, type LoadedModel } from "@djinn/engine"
 import { adapterName, f16ToF32, openGpu } from "@djinn/gpu"
@@ -44,11 +44,15 @@ const { values: args } = parseArgs({
     // Dawn backend for both sides, e.g. null: no GPU work (outputs are zeros), the host's CPU path alone — the tax's
     // steps measured without a lavapipe forward between requests.
     backend: { type: "string" },
+    // Idle time before each run (native, then remote), as in the interleaved sweep, where six other baselines run
+    // between two requests of one: the server and the client sleep meanwhile (DJINN_BUSY_POLL_MS keeps them polling).
+    "gap-ms": { type: "string", default: "0" },
     // A CPU profile of the server process, written into this directory (node --cpu-prof).
     "server-cpu-prof": { type: "string" },
   },
 })
 const N = Number(args.n)
+const GAP_MS = Math.max(0, Number(args["gap-ms"]) || 0)
 const IMAGE_DTYPE = args["image-dtype"] === "f16" ? "f16" : "f32"
 const FIXTURES = resolve(args.fixtures)
 const GPT2 = "sshleifer/tiny-gpt2"
@@ -290,7 +294,9 @@ try {
     }
     const serverCpu0 = await serverCpu()
     for (let i = 0; i <= runs; i++) {
+      if (GAP_MS > 0) await new Promise((r) => setTimeout(r, GAP_MS))
       const n = await w.native?.()
+      if (GAP_MS > 0) await new Promise((r) => setTimeout(r, GAP_MS))
       const c0 = process.cpuUsage()
       const r = await w.remote(session)
       const c1 = process.cpuUsage(c0)
