@@ -3,7 +3,6 @@ import {
   encodeParts,
   FrameDecoder,
   frameReads,
-  keepHot,
   PROTOCOL_VERSION,
   DEFAULT_MAX_FRAME_BYTES,
   type BodyOf,
@@ -136,7 +135,6 @@ export class Connection {
 
   private onFrames(frames: Result.Result<ReadonlyArray<Payload>, ProtocolError>, bytes: number): boolean {
     const chunkAt = performance.now()
-    keepHot()
     this.traffic.bytesIn += bytes
     const fresh = this.fresh
     let firstChunkAt = fresh ? chunkAt : this.frameStartedAt
@@ -213,7 +211,6 @@ export class Connection {
       clock.bytesOut += p.byteLength
     }
     this.socket.uncork()
-    keepHot()
     clock.sentAt = performance.now()
     this.traffic.bytesOut += clock.bytesOut
     this.traffic.messagesOut++

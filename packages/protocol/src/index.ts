@@ -27,5 +27,4 @@ export {
   type Payload,
 } from "./frame.ts"
 export { frameReads, startFrameReads, type FrameSink } from "./socket.ts"
-export { busyPollMs, keepHot, polling, setBusyPoll } from "./hot-loop.ts"
 export { canonicalJson, modelFingerprint, tensorInfoOf, type FingerprintTensor } from "./fingerprint.ts"

@@ -2,7 +2,6 @@ import {
   decodePayload,
   encodeParts,
   FrameDecoder,
-  keepHot,
   SegmentPool,
   PROTOCOL_VERSION,
   startFrameReads,
@@ -136,7 +135,6 @@ export class Connections extends Context.Service<Connections, {
             state.bytesOut += p.byteLength
           }
           socket.uncork()
-          keepHot()
           if (trace !== undefined) {
             trace.writtenAt = performance.now()
             trace.encodeMs += t1 - t0
@@ -300,7 +298,6 @@ export class Connections extends Context.Service<Connections, {
         let framingLost = false
         const onFrames = (frames: Result.Result<ReadonlyArray<Payload>, ProtocolError>, bytes: number): boolean => {
           const chunkAt = performance.now()
-          keepHot()
           state.bytesIn += bytes
           let firstChunkAt = fresh ? chunkAt : frameStartedAt
           if (Result.isFailure(frames)) {
