@@ -113,6 +113,11 @@ export { encodeReduce, reduceSpec } from "./linear.ts"
 
 /** DJINN_SGMAT_SPLITK=0 turns split-K off (A/B runs). */
 const SPLITK_OFF = envVar("DJINN_SGMAT_SPLITK") === "0"
+/** Shapes with at least this many tiles are not split (DJINN_SGMAT_SPLITK_TILES for A/B runs; default: the 132 SMs). */
+const SPLITK_MAX_TILES = (() => {
+  const v = Number(envVar("DJINN_SGMAT_SPLITK_TILES") ?? 132)
+  return Number.isInteger(v) && v > 0 ? v : 132
+})()
 /** Tiles that fill an H100 (132 SMs) about twice over. */
 const FILL_TILES = 264
 /** The least k a split takes (eight K-steps of 32). */
@@ -128,7 +133,7 @@ export const splitsOf = (M: number, N: number, K: number, tile: SgTile): number 
   const tiles = Math.ceil(M / shape.rows) * Math.ceil(N / shape.cols)
   // Only the small tiles of small shapes: at 128×128 (Llama-2-7B at 512 tokens, 128 tiles) the f32 partials' round
   // trip cost more than the idle SMs (H100: 87.0 → 93.8 ms of GEMMs for a 512-token prefill with 3 splits).
-  if (shape.rows > 64 || tiles >= 132 || K < 2 * MIN_SPLIT_K) return 1
+  if (shape.rows > 64 || tiles >= SPLITK_MAX_TILES || K < 2 * MIN_SPLIT_K) return 1
   return Math.max(1, Math.min(Math.floor(K / MIN_SPLIT_K), Math.ceil(FILL_TILES / tiles), 16))
 }
 
