@@ -113,10 +113,15 @@ export { encodeReduce, reduceSpec } from "./linear.ts"
 
 /** DJINN_SGMAT_SPLITK=0 turns split-K off (A/B runs). */
 const SPLITK_OFF = envVar("DJINN_SGMAT_SPLITK") === "0"
-/** Shapes with at least this many tiles are not split (DJINN_SGMAT_SPLITK_TILES for A/B runs; default: the 132 SMs). */
+/**
+ * Shapes with at least this many tiles are not split (DJINN_SGMAT_SPLITK_TILES for A/B runs). 64: on the H100
+ * (session 5, call 7, two rounds each) BERT-base's GPU time was 1.70 ms with 132 (the SM count: its QKV, 72 tiles,
+ * and FFN up, 96, split 3 ways plus a reduce dispatch each), 1.54 with 80, 1.49 with 64; ResNet-50 b8's 1.90, 1.82,
+ * 1.82. Unsplit, those GEMMs run their bias and activation in the epilogue and 24 reduce dispatches go.
+ */
 const SPLITK_MAX_TILES = (() => {
-  const v = Number(envVar("DJINN_SGMAT_SPLITK_TILES") ?? 132)
-  return Number.isInteger(v) && v > 0 ? v : 132
+  const v = Number(envVar("DJINN_SGMAT_SPLITK_TILES") ?? 64)
+  return Number.isInteger(v) && v > 0 ? v : 64
 })()
 /** Tiles that fill an H100 (132 SMs) about twice over. */
 const FILL_TILES = 264
@@ -124,7 +129,7 @@ const FILL_TILES = 264
 const MIN_SPLIT_K = 256
 
 /**
- * K-splits for a shape: 1 unless it has too few tiles to fill the GPU and K is long (BERT-base at 128 tokens: its
+ * K-splits for a shape: 1 unless it has few tiles (under SPLITK_MAX_TILES) and K is long (BERT-base at 128 tokens: its
  * 128×768×3072 down projection has 24 tiles of 64×64, each 96 K-steps deep, on 132 SMs).
  */
 export const splitsOf = (M: number, N: number, K: number, tile: SgTile): number => {
