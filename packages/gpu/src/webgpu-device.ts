@@ -2,7 +2,7 @@ import { envVar } from "./env.ts"
 import { gpuError, GpuError } from "./errors.ts"
 import { type CpuStats, DispatchProfiler, type DispatchSample, noCpuStats, SubmitTimer } from "./profiling.ts"
 import { BindGroupCache } from "./bind-groups.ts"
-import { BufferPool } from "./buffer-pool.ts"
+import { Readbacks } from "./readbacks.ts"
 import { buildRecording, CaptureLog, encodeSteps, WebGpuRecording } from "./replay.ts"
 import { uniformBindingSize, uniformSlotSize } from "./uniforms.ts"
 import { StagedUploads } from "./uploads.ts"
@@ -21,7 +21,6 @@ import type {
 } from "./types.ts"
 
 const STORAGE = 0x0080 | 0x0004 | 0x0008 // STORAGE | COPY_SRC | COPY_DST
-const READBACK = 0x0001 | 0x0008 // MAP_READ | COPY_DST
 
 interface PipelineEntry {
   readonly pipeline: GPUComputePipeline
@@ -52,11 +51,8 @@ export class WebGpuDevice implements GpuDevice {
   private uniformUsed = 0
   private uniformBuffer: GPUBuffer
   private readonly bindGroups = new BindGroupCache()
-  /**
-   * Readback buffers (eight kept): a read takes the smallest that fits (BERT reads a 196 KB and a 1.5 KB output at
-   * once: taking whichever came back last replaced a buffer on every other read).
-   */
-  private readonly readbacks: BufferPool
+  /** Readbacks through pooled staging buffers, a task's copies in one submit. */
+  private readonly readbacks: Readbacks
   /** Large writes through mapped staging buffers (DJINN_STAGED_UPLOAD=0 turns it off, for comparison). */
   private readonly uploads: StagedUploads | undefined
   private readonly errors: GpuError[] = []
@@ -70,12 +66,6 @@ export class WebGpuDevice implements GpuDevice {
   private replayEnabled: boolean
   /** The calls of the capture in progress. */
   private capturing: CaptureLog | undefined = undefined
-  /**
-   * Readback copies asked for in the current task, submitted together (one submit for all of a forward's outputs):
-   * at the end of the task, or before anything else reaches the queue, so each copy still sees the buffer as it was
-   * when its read was called.
-   */
-  private pendingCopies: { readonly source: GPUBuffer; readonly offset: number; readonly staging: GPUBuffer; readonly size: number; readonly submitted: () => void }[] = []
 
   readonly device: GPUDevice
   readonly adapter: AdapterDescription
@@ -92,7 +82,7 @@ export class WebGpuDevice implements GpuDevice {
     this.uniformBuffer = this.newUniformBuffer(this.uniformBytes.byteLength)
     this.uploads = envVar("DJINN_STAGED_UPLOAD") !== "0" ? new StagedUploads(device) : undefined
     this.replayEnabled = envVar("DJINN_REPLAY") !== "0"
-    this.readbacks = new BufferPool(8, (size) => device.createBuffer({ size: Math.max(size, 256), usage: READBACK, label: "readback" }))
+    this.readbacks = new Readbacks(device)
     device.addEventListener("uncapturederror", (event) => {
       const error = (event as GPUUncapturedErrorEvent).error
       const reason = error instanceof GPUOutOfMemoryError ? "OutOfMemory" : error instanceof GPUValidationError ? "Validation" : "Internal"
@@ -132,7 +122,7 @@ export class WebGpuDevice implements GpuDevice {
 
   writeBuffer(buffer: BufferId, offset: number, data: Uint8Array): void {
     const target = this.buffer(buffer)
-    this.submitCopies()
+    this.readbacks.submitPending()
     this.capturing?.write(buffer, offset, data)
     if (this.uploads !== undefined && StagedUploads.takes(offset, data.byteLength)) {
       this.uploads.write(target, offset, data)
@@ -230,7 +220,7 @@ export class WebGpuDevice implements GpuDevice {
   private flush(): void {
     if (this.commands.length === 0) return
     // Recorded after the reads asked for so far: their copies go first.
-    this.submitCopies()
+    this.readbacks.submitPending()
     if (this.uniformUsed > this.uniformBuffer.size) {
       this.uniformBuffer.destroy()
       this.uniformBuffer = this.newUniformBuffer(Math.max(this.uniformUsed, this.uniformBuffer.size * 2))
@@ -380,38 +370,16 @@ export class WebGpuDevice implements GpuDevice {
     return this.profiler === undefined ? [] : await this.profiler.take()
   }
 
-  /** Submits the readback copies asked for so far, in one command buffer. */
-  private submitCopies(): void {
-    const copies = this.pendingCopies
-    if (copies.length === 0) return
-    this.pendingCopies = []
-    const encoder = this.device.createCommandEncoder()
-    for (const c of copies) encoder.copyBufferToBuffer(c.source, c.offset, c.staging, 0, c.size)
-    this.device.queue.submit([encoder.finish()])
-    for (const c of copies) c.submitted()
-  }
-
   async read(buffer: BufferId, offset: number, size: number): Promise<Uint8Array> {
     this.capturing?.spoil("read")
     const source = this.buffer(buffer)
-    const padded = Math.ceil(size / 4) * 4
-    const staging = this.readbacks.take(padded)
     this.flush()
-    await new Promise<void>((submitted) => {
-      this.pendingCopies.push({ source, offset, staging, size: padded, submitted })
-      if (this.pendingCopies.length === 1) queueMicrotask(() => this.submitCopies())
-    })
     try {
-      await staging.mapAsync(0x0001, 0, padded)
+      return await this.readbacks.read(source, offset, size)
     } catch (cause) {
-      staging.destroy()
       await this.checkErrors()
       throw gpuError("Internal", `readback failed: ${String(cause)}`)
     }
-    const out = new Uint8Array(staging.getMappedRange(0, padded).slice(0, size))
-    staging.unmap()
-    this.readbacks.give(staging)
-    return out
   }
 
   async finish(): Promise<SubmitTiming> {
@@ -422,7 +390,7 @@ export class WebGpuDevice implements GpuDevice {
   }
 
   async checkErrors(): Promise<void> {
-    this.submitCopies()
+    this.readbacks.submitPending()
     await this.device.queue.onSubmittedWorkDone()
     const first = this.errors.shift()
     this.errors.length = 0
