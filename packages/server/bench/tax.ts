@@ -53,6 +53,8 @@ const { values: args } = parseArgs({
 })
 const N = Number(args.n)
 const GAP_MS = Math.max(0, Number(args["gap-ms"]) || 0)
+/** The idle time before a run (--gap-ms). */
+const idle = (): Promise<void> => (GAP_MS > 0 ? new Promise((r) => setTimeout(r, GAP_MS)) : Promise.resolve())
 const IMAGE_DTYPE = args["image-dtype"] === "f16" ? "f16" : "f32"
 const FIXTURES = resolve(args.fixtures)
 const GPT2 = "sshleifer/tiny-gpt2"
@@ -294,9 +296,9 @@ try {
     }
     const serverCpu0 = await serverCpu()
     for (let i = 0; i <= runs; i++) {
-      if (GAP_MS > 0) await new Promise((r) => setTimeout(r, GAP_MS))
+      await idle()
       const n = await w.native?.()
-      if (GAP_MS > 0) await new Promise((r) => setTimeout(r, GAP_MS))
+      await idle()
       const c0 = process.cpuUsage()
       const r = await w.remote(session)
       const c1 = process.cpuUsage(c0)
