@@ -19,6 +19,8 @@
 // during step s - 1) while step s + 2's loads are issued before the multiplies; after them step s + 1 is stored and
 // the registers rotate. Still two stages and one barrier a step, but a load has two steps of matrix work to land
 // (a K-step of 16 is only 16 multiplies a subgroup, shorter than global latency under load).
+// SINGLE_STAGE (not with SPLIT or PREFETCH2) keeps one stage of K-steps twice as deep (BK = 2 · BK_TILE) and
+// barriers twice a step: the loads of the next step have the whole of this step's deeper matrix work to land.
 // VEC_TILES keeps the workgroup tiles as 16-byte pieces (vec4<u32>) instead of halves: a staged piece is one store
 // instead of eight, and every fragment load starts at a 16-byte-aligned piece with a stride in pieces, which the
 // driver need not prove (the f16 tiles hand it a 2-byte pointer). Offsets below stay in halves; they are divided by 8
@@ -28,7 +30,7 @@
 // even, are the gate and up of 16 outputs (tiles and subgroup columns start on multiples of 32); emit_glu passes both
 // through the scratch, one after the other, and writes y[m, n] = silu(gate) · up, y of p.y_n columns.
 // Variants: W_NK, BIAS, RESIDUAL (y = act(…) + res; with RESIDUAL_PRE y = act(… + res)), ALIGNED, SPLIT, VEC_TILES,
-// PREFETCH2, SWIGLU, the tile shape (TILE_128_8, TILE_128_4, TILE_128_256, TILE_256_128, TILE_64 with FM4, FN4), the
+// PREFETCH2, SINGLE_STAGE, SWIGLU, the tile shape (TILE_128_8, TILE_128_4, TILE_128_256, TILE_256_128, TILE_64 with FM4, FN4), the
 // activations of epilogue.wgsl.
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
@@ -90,21 +92,21 @@ const SG_M: u32 = 2u;
 const SG_N: u32 = 2u;
 const FM: u32 = 2u;
 const FN: u32 = 2u;
-const BK: u32 = 32u;
+const BK_TILE: u32 = 32u;
 // #endif
 // #if TILE_128_4
 const SG_M: u32 = 2u;
 const SG_N: u32 = 2u;
 const FM: u32 = 4u;
 const FN: u32 = 4u;
-const BK: u32 = 32u;
+const BK_TILE: u32 = 32u;
 // #endif
 // #if TILE_128_256
 const SG_M: u32 = 2u;
 const SG_N: u32 = 4u;
 const FM: u32 = 4u;
 const FN: u32 = 4u;
-const BK: u32 = 16u;
+const BK_TILE: u32 = 16u;
 // #endif
 // #if TILE_256_128
 // 64×64 per subgroup like TILE_128_256, but 256 rows of x: the W tile (128 rows of "nk" W) loads as in TILE_128_8.
@@ -112,14 +114,14 @@ const SG_M: u32 = 4u;
 const SG_N: u32 = 2u;
 const FM: u32 = 4u;
 const FN: u32 = 4u;
-const BK: u32 = 16u;
+const BK_TILE: u32 = 16u;
 // #endif
 // #if TILE_128_8
 const SG_M: u32 = 2u;
 const SG_N: u32 = 4u;
 const FM: u32 = 4u;
 const FN: u32 = 2u;
-const BK: u32 = 32u;
+const BK_TILE: u32 = 32u;
 // #endif
 // #if FM4
 const_assert FM == 4u;
@@ -131,6 +133,14 @@ const_assert FN == 4u;
 // #else
 const_assert FN == 2u;
 // #endif
+// #if SINGLE_STAGE
+// One stage of K-steps twice as deep (see main).
+const STAGES: u32 = 1u;
+const BK: u32 = 2u * BK_TILE;
+// #else
+const STAGES: u32 = 2u;
+const BK: u32 = BK_TILE;
+// #endif
 const BM: u32 = SG_M * FM * 16u;
 const BN: u32 = SG_N * FN * 16u;
 // Subgroups that multiply (each owns FM×FN accumulators).
@@ -138,6 +148,9 @@ const MMA_THREADS: u32 = SG_M * SG_N * 32u;
 // #if SPLIT
 // #if PREFETCH2
 const_assert false; // PREFETCH2: the staging subgroups of SPLIT keep their own loads in flight
+// #endif
+// #if SINGLE_STAGE
+const_assert false; // SINGLE_STAGE: the staging subgroups of SPLIT need the second stage
 // #endif
 // Four more subgroups stage the tiles while the others multiply (warp specialisation: a load's latency then stalls
 // only the subgroups that wait for it).
@@ -177,16 +190,16 @@ const_assert (A_LOADS == 1u || A_LOADS == 2u || A_LOADS == 4u) && (B_LOADS == 1u
 const_assert A_LOADS * STAGERS == BM * A_VECS;
 
 // #if VEC_TILES
-var<workgroup> tile_a: array<vec4<u32>, 2u * A_STAGE / 8u>;
-var<workgroup> tile_b: array<vec4<u32>, 2u * B_STAGE / 8u>;
+var<workgroup> tile_a: array<vec4<u32>, STAGES * A_STAGE / 8u>;
+var<workgroup> tile_b: array<vec4<u32>, STAGES * B_STAGE / 8u>;
 // #else
-var<workgroup> tile_a: array<f16, 2u * A_STAGE>;
-var<workgroup> tile_b: array<f16, 2u * B_STAGE>;
+var<workgroup> tile_a: array<f16, STAGES * A_STAGE>;
+var<workgroup> tile_b: array<f16, STAGES * B_STAGE>;
 // #endif
 // One 16×16 f32 accumulator per subgroup on its way out.
 var<workgroup> scratch: array<f32, SG_M * SG_N * 256u>;
-// Two stages of both tiles and the scratch within the 48 KiB of workgroup memory an H100 grants (Vulkan).
-const_assert 2u * (A_STAGE + B_STAGE) * 2u + SG_M * SG_N * 1024u <= 49152u;
+// The stages of both tiles and the scratch within the 48 KiB of workgroup memory an H100 grants (Vulkan).
+const_assert STAGES * (A_STAGE + B_STAGE) * 2u + SG_M * SG_N * 1024u <= 49152u;
 // SPLITK: this workgroup's split.
 var<private> split_z: u32;
 
@@ -233,6 +246,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     workgroupBarrier();
   }
   // #else
+  // #if SINGLE_STAGE
+  // One stage, K-steps twice as deep: a step's loads have its whole matrix work (two or four 16-deep slices) to land
+  // before they are stored, where the double-buffered loop gives them one slice on the 64×64-per-subgroup tiles (a
+  // K-step of 16 is shorter than global latency under load). Two barriers a step: every subgroup is done reading the
+  // stage before it is overwritten, and the new tiles are whole before they are read; per unit of K, as many as
+  // the double-buffered loop's one a step.
+  put(0u, t, fetch(row0, col0, kbase, t));
+  workgroupBarrier();
+  for (var s = 0u; s < steps; s++) {
+    let more = s + 1u < steps;
+    var next: Staged;
+    if (more) { next = fetch(row0, col0, kbase + (s + 1u) * BK, t); }
+    multiply(&acc, 0u, sg);
+    workgroupBarrier();
+    if (more) { put(0u, t, next); }
+    workgroupBarrier();
+  }
+  // #else
   // #if PREFETCH2
   // Entering step s, `held` has step s + 1's tiles (zeros past the last step); `ahead` takes step s + 2's.
   let first = fetch(row0, col0, kbase, t);
@@ -266,6 +297,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     if (more) { put(1u - stage, t, next); }
     workgroupBarrier();
   }
+  // #endif
   // #endif
   // #endif
 

@@ -94,6 +94,30 @@ const cases: Case[] = [
   [70, 200, 256, "kn", true, "none", 0, "64x64/4+v+p2", { splits: 3 }],
   [300, 264, 200, "nk", true, "gelu_tanh", 0, "256x128/8+v+p2", { splits: 3, emulate: true }],
   [300, 264, 200, "nk", true, "gelu_tanh", 0, "256x128/8+v", { splits: 3 }],
+  // One stage of K-steps twice as deep ("+s1": 64 for 128x128/8 and 64x64/4, 32 for the 64×64-per-subgroup tiles), every
+  // shape it takes, aligned and not, both layouts; K shorter than a step, exactly one, one and a half; split-K with a
+  // short last split (K = 200 asked in 3 splits: 64x64/4+v+s1 makes two of 128, two steps each, the last 72 deep;
+  // 256x128/8+v+s1 three of 96, the last 8 deep: one step).
+  [200, 136, 72, "nk", true, "none", 0, "128x128/8+v+s1", E],
+  [300, 264, 520, "kn", true, "gelu_tanh", 8, "128x128/8+v+s1", E],
+  [67, 131, 45, "nk", false, "none", 1, "128x128/8+v+s1"],
+  [256, 256, 1024, "nk", true, "none", 0, "128x128/8+v+s1"],
+  [300, 264, 520, "nk", true, "none", 0, "256x128/8+v+s1", E],
+  [520, 264, 520, "kn", true, "gelu_erf", 0, "256x128/8+v+s1"],
+  [67, 300, 45, "nk", false, "gelu_tanh", 3, "256x128/8+v+s1"],
+  [512, 256, 1024, "nk", true, "none", 0, "256x128/8+v+s1"],
+  [300, 264, 16, "nk", true, "none", 0, "256x128/8+v+s1", E],
+  [300, 264, 32, "nk", true, "none", 0, "256x128/8+v+s1"],
+  [300, 264, 48, "kn", true, "none", 0, "256x128/8+v+s1", E],
+  [200, 136, 64, "kn", true, "gelu_tanh", 8, "128x128/8+v+s1"],
+  [300, 136, 72, "nk", true, "none", 0, "256x128/8+s1"],
+  [200, 136, 72, "kn", true, "gelu_tanh", 0, "128x128/8+s1"],
+  [130, 264, 520, "nk", true, "none", 0, "128x256/8+v+s1", E],
+  [67, 300, 45, "kn", false, "gelu_tanh", 0, "128x256/8+s1"],
+  [130, 264, 520, "kn", false, "none", 8, "64x64/4+v+s1", E],
+  [128, 768, 3072, "nk", true, "gelu_erf", 0, "64x64/4+v+s1"],
+  [70, 200, 200, "nk", true, "none", 0, "64x64/4+v+s1", { splits: 3, emulate: true }],
+  [300, 264, 200, "nk", true, "gelu_tanh", 0, "256x128/8+v+s1", { splits: 3 }],
 ]
 
 // The residual epilogue (ResNet: relu(x·W + b + shortcut), 1×1 and 3×3 convolutions as GEMMs): before and after the
@@ -112,6 +136,9 @@ const residualCases: ResidualCase[] = [
   [260, 136, 72, true, "relu", 0, "128x128/8+v+p2"],
   [300, 264, 520, false, "gelu_tanh", 0, "256x128/8+v+p2"],
   [67, 131, 45, true, "relu", 3, "256x128/8+p2"],
+  [260, 136, 72, true, "relu", 0, "128x128/8+v+s1"],
+  [300, 264, 520, false, "gelu_tanh", 0, "256x128/8+v+s1"],
+  [67, 131, 45, true, "relu", 3, "64x64/4+s1"],
   [392, 512, 2048, true, "relu", 0],
   [392, 512, 4608, false, "none", 5],
 ]
@@ -131,6 +158,8 @@ const swigluCases: SwigluCase[] = [
   [256, 256, 1024, true, "128x128/8+v+p2"],
   [300, 264, 520, false, "256x128/8+v+p2"],
   [130, 264, 512, false, "64x64/4+p2"],
+  [256, 256, 1024, true, "128x128/8+v+s1"],
+  [300, 264, 520, false, "256x128/8+v+s1"],
   [130, 131, 64, true, "64x64/4+v"],
   [67, 86, 45, false],
   [67, 86, 45, true, "256x128/8+v"],
@@ -280,14 +309,16 @@ describe("matmul_sgmat", async () => {
     expect(sgmat.alignedOf({ x: { buffer: 0 }, w: { buffer: 0 }, y: { buffer: 0 }, M: 3, N: 16, K: 8, wLayout: "nk", xOffset: 4 })).toBe(false)
     // Llama-2-7B's gate_up at 1k tokens: the GEMM's 22016 columns, as before the fusion.
     expect(sgmat.tileOf(1024, gluRows(11008, "blocks"))).toBe("256x128/8+v")
-    // "+p2" never combines with staging subgroups; "+wg" is gone.
+    // K-steps: the shape's, twice as deep with "+s1".
+    expect([sgmat.stepOf("256x128/8+v"), sgmat.stepOf("256x128/8+v+s1"), sgmat.stepOf("128x128/8+v+s1"), sgmat.stepOf("64x64/4+s1")]).toEqual([16, 32, 64, 64])
+    // "+p2" and "+s1" never combine with staging subgroups or each other, nor "+s1" with 128x128/4; "+wg" is gone.
     const args = { x: { buffer: 0 }, w: { buffer: 0 }, y: { buffer: 0 }, M: 1024, N: 4096, K: 4096, wLayout: "nk", dtype: "f16" } as const
-    for (const tile of ["128x128/4+ws+p2", "128x128/4+ws+v+p2", "128x128/8+p2+v", "128x128/8+v+wg"]) {
+    for (const tile of ["128x128/4+ws+p2", "128x128/4+ws+v+p2", "128x128/8+p2+v", "128x128/8+v+wg", "128x128/8+ws+s1", "128x128/8+v+p2+s1", "128x128/8+v+s1+p2", "128x128/4+v+s1"]) {
       expect(() => sgmat.encode(gpu, args, tile as sgmat.SgTile)).toThrow(/no tile/)
     }
   })
 
-  it("a Tint check fails on SWIGLU with split-K or a residual, and on PREFETCH2 with SPLIT (the const_asserts hold)", async () => {
+  it("a Tint check fails on SWIGLU with split-K or a residual, and on PREFETCH2 or SINGLE_STAGE with SPLIT (the const_asserts hold)", async () => {
     const messages = await onNullDevice(async (device) => {
       const bad: string[][] = [["SPLITK"], ["RESIDUAL"]]
       const out: number[] = []
@@ -295,8 +326,8 @@ describe("matmul_sgmat", async () => {
         const defines = ["W_NK", "SWIGLU", "GLU_BLOCKS", "ALIGNED", "TILE_256_128", "FM4", "FN4", "VEC_TILES", ...extra]
         out.push((await compileMessages(device, preprocess(sgmat.spec.wgsl, { dtype: "f16", defines }))).length)
       }
-      for (const extra of [[], ["SWIGLU", "GLU_BLOCKS"]]) {
-        const defines = ["W_NK", "ALIGNED", "TILE_256_128", "FM4", "FN4", "VEC_TILES", "SPLIT", "PREFETCH2", ...extra]
+      for (const extra of [["PREFETCH2"], ["PREFETCH2", "SWIGLU", "GLU_BLOCKS"], ["SINGLE_STAGE"]]) {
+        const defines = ["W_NK", "ALIGNED", "TILE_256_128", "FM4", "FN4", "VEC_TILES", "SPLIT", ...extra]
         out.push((await compileMessages(device, preprocess(sgmat.spec.wgsl, { dtype: "f16", defines }))).length)
       }
       return out
@@ -355,19 +386,21 @@ describe("matmul_sgmat", async () => {
           }
         }
       }
-      // Loads two K-steps ahead (never with staging subgroups): every tile, layout and alignment, with and without
-      // vec4 tiles and split-K.
+      // Loads two K-steps ahead, or one stage of deeper steps (never with staging subgroups): every tile (but 128x128/4
+      // for SINGLE_STAGE), layout and alignment, with and without vec4 tiles and split-K.
+      for (const [schedule, tiles] of [["PREFETCH2", [["TILE_128_4", "FM4", "FN4"]]], ["SINGLE_STAGE", []]] as const) {
       for (const layout of [[], ["W_NK"]]) {
         for (const aligned of [[], ["ALIGNED"]]) {
-          for (const tile of [["TILE_128_8", "FM4"], ["TILE_128_4", "FM4", "FN4"], ["TILE_128_256", "FM4", "FN4"], ["TILE_256_128", "FM4", "FN4"], ["TILE_64"]]) {
+          for (const tile of [["TILE_128_8", "FM4"], ["TILE_128_256", "FM4", "FN4"], ["TILE_256_128", "FM4", "FN4"], ["TILE_64"], ...tiles]) {
             for (const epilogue of [[], ["BIAS", "GELU_TANH"], ["BIAS", "RELU", "RESIDUAL", "RESIDUAL_PRE"]]) {
               for (const rest of [[], ["VEC_TILES"], ["SPLITK"], ["SPLITK", "VEC_TILES"]]) {
-                const defines = [...layout, ...aligned, ...tile, ...epilogue, ...rest, "PREFETCH2"]
+                const defines = [...layout, ...aligned, ...tile, ...epilogue, ...rest, schedule]
                 out.push(...await compileMessages(device, preprocess(sgmat.spec.wgsl, { dtype: "f16", defines }), `${defines.join(",")}: `))
               }
             }
           }
         }
+      }
       }
       // SwiGLU's epilogue ("nk" W in blocks of gate and up rows; never with split-K or a residual).
       for (const aligned of [[], ["ALIGNED"]]) {
@@ -381,8 +414,10 @@ describe("matmul_sgmat", async () => {
             }
           }
           for (const vec of [[], ["VEC_TILES"]]) {
-            const defines = ["W_NK", "SWIGLU", "GLU_BLOCKS", "BIAS", "PREFETCH2", ...aligned, ...tile, ...vec]
-            out.push(...await compileMessages(device, preprocess(sgmat.spec.wgsl, { dtype: "f16", defines }), `${defines.join(",")}: `))
+            for (const schedule of tile[0] === "TILE_128_4" ? ["PREFETCH2"] : ["PREFETCH2", "SINGLE_STAGE"]) {
+              const defines = ["W_NK", "SWIGLU", "GLU_BLOCKS", "BIAS", schedule, ...aligned, ...tile, ...vec]
+              out.push(...await compileMessages(device, preprocess(sgmat.spec.wgsl, { dtype: "f16", defines }), `${defines.join(",")}: `))
+            }
           }
         }
       }

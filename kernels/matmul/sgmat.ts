@@ -25,27 +25,41 @@ export const spec: KernelSpec = {
  * big tiles to fill the GPU). "+ws" adds four subgroups that only stage tiles (warp specialisation), "+ws8" eight.
  * "+v" keeps the workgroup tiles as 16-byte pieces (one store per staged piece, 16-byte-aligned fragment loads).
  * "+p2" (without "+ws") fetches the tiles two K-steps ahead into registers instead of one (PREFETCH2).
+ * "+s1" (without "+ws"; not "128x128/4", whose staging would need eight pieces a thread) keeps one stage of K-steps
+ * twice as deep, with two barriers a step (SINGLE_STAGE): a step's loads have all of its matrix work to land.
  */
 type SgShape = "128x128/8" | "128x128/4" | "128x256/8" | "256x128/8" | "64x64/4"
 export type SgTile =
   | `${SgShape}${"" | "+ws" | "+ws8"}${"" | "+v"}`
-  | `${SgShape}${"" | "+v"}+p2`
-const TILES: Record<SgShape, { defines: string[]; rows: number; cols: number }> = {
-  "128x128/8": { defines: ["TILE_128_8", "FM4"], rows: 128, cols: 128 },
-  "128x128/4": { defines: ["TILE_128_4", "FM4", "FN4"], rows: 128, cols: 128 },
-  "128x256/8": { defines: ["TILE_128_256", "FM4", "FN4"], rows: 128, cols: 256 },
-  "256x128/8": { defines: ["TILE_256_128", "FM4", "FN4"], rows: 256, cols: 128 },
-  "64x64/4": { defines: ["TILE_64"], rows: 64, cols: 64 },
+  | `${SgShape}${"" | "+v"}${"+p2" | "+s1"}`
+/** Each shape's defines, size and K-step (BK_TILE; doubled by "+s1"). */
+const TILES: Record<SgShape, { defines: string[]; rows: number; cols: number; bk: number }> = {
+  "128x128/8": { defines: ["TILE_128_8", "FM4"], rows: 128, cols: 128, bk: 32 },
+  "128x128/4": { defines: ["TILE_128_4", "FM4", "FN4"], rows: 128, cols: 128, bk: 32 },
+  "128x256/8": { defines: ["TILE_128_256", "FM4", "FN4"], rows: 128, cols: 256, bk: 16 },
+  "256x128/8": { defines: ["TILE_256_128", "FM4", "FN4"], rows: 256, cols: 128, bk: 16 },
+  "64x64/4": { defines: ["TILE_64"], rows: 64, cols: 64, bk: 32 },
 }
 
 /** A tile name's parts, or undefined if it names no tile. */
-const parseTile = (name: string): { shape: SgShape; stagers: 0 | 4 | 8; vec: boolean; prefetch2: boolean } | undefined => {
-  const m = /^([^+]+)(\+ws8?)?(\+v)?(\+p2)?$/.exec(name)
+const parseTile = (name: string): { shape: SgShape; stagers: 0 | 4 | 8; vec: boolean; prefetch2: boolean; singleStage: boolean } | undefined => {
+  const m = /^([^+]+)(\+ws8?)?(\+v)?(\+p2|\+s1)?$/.exec(name)
   if (m === null || !(m[1] in TILES)) return undefined
-  const prefetch2 = m[4] !== undefined
-  if (prefetch2 && m[2] !== undefined) return undefined
-  return { shape: m[1] as SgShape, stagers: m[2] === undefined ? 0 : m[2] === "+ws8" ? 8 : 4, vec: m[3] !== undefined, prefetch2 }
+  const prefetch2 = m[4] === "+p2"
+  const singleStage = m[4] === "+s1"
+  if ((prefetch2 || singleStage) && m[2] !== undefined) return undefined
+  if (singleStage && m[1] === "128x128/4") return undefined
+  return { shape: m[1] as SgShape, stagers: m[2] === undefined ? 0 : m[2] === "+ws8" ? 8 : 4, vec: m[3] !== undefined, prefetch2, singleStage }
 }
+
+/** A tile's K-step: the shape's, doubled by "+s1". */
+export const stepOf = (tile: SgTile): number => {
+  const parts = tileParts(tile)
+  return TILES[parts.shape].bk * (parts.singleStage ? 2 : 1)
+}
+
+/** The unit split-K cuts K in: whole K-steps of the tile, and no less than 32 (the splits every tile had before "+s1"). */
+const splitStepOf = (tile: SgTile): number => Math.max(32, stepOf(tile))
 
 /**
  * The configuration this kernel needs is only known to hold on NVIDIA (f16 16×16×16, subgroups of 32); other vendors
@@ -72,9 +86,17 @@ export const tileOf = (M: number, N: number, aligned = true): SgTile => {
   // N ≤ 64 (ResNet's stem and first stage) would leave half of every 128-wide tile idle.
   const big = N > 64 && Math.ceil(M / 128) * Math.ceil(N / 128) >= MIN_BIG_TILES
   if (!aligned) return big ? "128x128/8" : "64x64/4"
-  if (!big) return SMALL_TILE
+  if (!big) return withSingleStage(SMALL_TILE)
   if (BIG_TILE !== undefined) return BIG_TILE
-  return Math.ceil(M / 256) * Math.ceil(N / 128) >= MIN_HUGE_TILES ? "256x128/8+v" : "128x128/8+v"
+  return withSingleStage(Math.ceil(M / 256) * Math.ceil(N / 128) >= MIN_HUGE_TILES ? "256x128/8+v" : "128x128/8+v")
+}
+
+/** DJINN_SGMAT_S1=1 (A/B runs): every aligned tile that can take it gets "+s1" (one stage of deeper K-steps). */
+const SINGLE_STAGE_ALL = envVar("DJINN_SGMAT_S1") === "1"
+const withSingleStage = (tile: SgTile): SgTile => {
+  if (!SINGLE_STAGE_ALL) return tile
+  const s1 = `${tile}+s1`
+  return parseTile(s1) !== undefined ? (s1 as SgTile) : tile
 }
 
 const MAX_GROUPS = 65535
@@ -172,7 +194,7 @@ export const encodePartials = (
   gpu: GpuDevice, args: ProductArgs, tile: SgTile = tileOf(args.M, args.N, alignedOf(args)),
   splits = splitsOf(args.M, args.N, args.K, tile),
 ): Partials | undefined => {
-  if (splitK(args.K, splits, 32).splits === 1) return undefined
+  if (splitK(args.K, splits, splitStepOf(tile)).splits === 1) return undefined
   return record(gpu, args, tile, splits)
 }
 
@@ -182,8 +204,8 @@ const record = (gpu: GpuDevice, args: MaybeY, tile: SgTile, splits: number): Par
   if (dtypeOf(args) !== "f16") throw new Error("matmul_sgmat: f16 only")
   if (args.swiglu !== undefined && splits !== 1) throw new Error("matmul_sgmat: swiglu without split-K")
   const N = columnsOf(args)
-  // k per split, a whole number of K-steps (32; 16 for the 64×64-per-subgroup tiles divides it too).
-  const { kc, splits: nSplits } = splitK(args.K, splits, 32)
+  // k per split, a whole number of the tile's K-steps.
+  const { kc, splits: nSplits } = splitK(args.K, splits, splitStepOf(tile))
   const defines = nSplits > 1 ? ["SPLITK"] : epilogueDefines(args)
   if (args.wLayout === "nk") defines.push("W_NK")
   if (alignedOf(args)) defines.push("ALIGNED")
@@ -194,6 +216,7 @@ const record = (gpu: GpuDevice, args: MaybeY, tile: SgTile, splits: number): Par
   if (parts.stagers === 8) defines.push("STAGE8")
   if (parts.vec) defines.push("VEC_TILES")
   if (parts.prefetch2) defines.push("PREFETCH2")
+  if (parts.singleStage) defines.push("SINGLE_STAGE")
   // x runs over row tiles, y over column tiles (see main in the WGSL).
   const gx = Math.ceil(args.M / shape.rows)
   const gy = Math.ceil(N / shape.cols)

@@ -186,11 +186,17 @@ const prefill: [Shape, WLayout][] = [
 
 /**
  * Tile A/B on Llama-2-7B's 1k-token prefill GEMMs (q/k/v/o, the fused gate_up's 22016 columns, down): the default
- * "256x128/8+v" against loads two K-steps ahead ("+p2"), and "128x128/8+v" against its "+p2", shape by shape so that
- * drift lands on each alike. Every case and only these match `--filter /8+v`.
+ * "256x128/8+v" against one stage of K-steps twice as deep ("+s1"), "128x128/8+v" against its "+s1", and
+ * "128x256/8+v+s1", shape by shape so that drift lands on each alike. Every case and only these match `--filter /8+v`.
  */
 const TILE_AB_SHAPES: Shape[] = [{ M: 1024, N: 4096, K: 4096 }, { M: 1024, N: 22016, K: 4096 }, { M: 1024, N: 4096, K: 11008 }]
-const TILE_AB: sgmat.SgTile[] = ["256x128/8+v", "256x128/8+v+p2", "128x128/8+v", "128x128/8+v+p2"]
+const TILE_AB: sgmat.SgTile[] = ["256x128/8+v", "256x128/8+v+s1", "128x128/8+v", "128x128/8+v+s1", "128x256/8+v+s1"]
+/**
+ * The small tile against its "+s1" on BERT-base's GEMMs at 128 tokens (QKV, FFN up, FFN down: split-K) and ResNet-50's
+ * 3×3 GEMM of stage 2 at batch 8. Every case and only these match `--filter /4+v`.
+ */
+const SMALL_AB_SHAPES: Shape[] = [{ M: 128, N: 2304, K: 768 }, { M: 128, N: 3072, K: 768 }, { M: 128, N: 768, K: 3072 }, { M: 6272, N: 128, K: 1152 }]
+const SMALL_AB: sgmat.SgTile[] = ["64x64/4+v", "64x64/4+v+s1"]
 
 export interface CaseOptions {
   readonly small: boolean
@@ -212,6 +218,7 @@ export const perfCases = ({ small, dtypes }: CaseOptions): PerfCase[] => {
       if (!s.matmul.some((m) => m.M === shape.M && m.N === shape.N && m.K === shape.K)) out.push(linearCase(shape, layout, "f16", rotateBytes, "tiled"))
     }
     for (const shape of TILE_AB_SHAPES) for (const tile of TILE_AB) out.push(linearCase(shape, "nk", "f16", rotateBytes, tile))
+    for (const shape of SMALL_AB_SHAPES) for (const tile of SMALL_AB) out.push(linearCase(shape, "nk", "f16", rotateBytes, tile))
   }
   for (const shape of s.gemv) for (const dtype of dtypes) for (const layout of ["nk", "kn"] as const) out.push(linearCase(shape, layout, dtype, rotateBytes))
   return out

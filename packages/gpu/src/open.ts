@@ -44,6 +44,12 @@ const LIMITS = [
 /** Whether Dawn's robustness checks are on: the config's choice, else DJINN_ROBUSTNESS=1, else off. */
 export const robustnessOf = (config: GpuConfig): boolean => config.robustness ?? envVar("DJINN_ROBUSTNESS") === "1"
 
+/**
+ * Dawn's backend: the config's, else DJINN_DAWN_BACKEND (e.g. null: no GPU work, zeros for outputs — the host's CPU
+ * path alone, for measuring the remote tax of a whole sweep without a GPU), else Dawn's choice.
+ */
+const backendOf = (config: GpuConfig): string | undefined => config.backend ?? envVar("DJINN_DAWN_BACKEND")
+
 /** Deno's built-in WebGPU, where there is one (it takes no Dawn toggles). */
 const denoGpu = (): GPU | undefined =>
   typeof (globalThis as { Deno?: unknown }).Deno !== "undefined" ? (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu : undefined
@@ -63,7 +69,8 @@ const gpuEntry = async (config: GpuConfig): Promise<GPU> => {
   // Dawn quantises timestamps unless told not to; we want them for profiling.
   const disable = [...(config.disableToggles ?? []), ...extra("DJINN_DAWN_DISABLE"), "timestamp_quantization"]
   options.push(`disable-dawn-features=${disable.join(",")}`)
-  if (config.backend !== undefined) options.push(`backend=${config.backend}`)
+  const backend = backendOf(config)
+  if (backend !== undefined) options.push(`backend=${backend}`)
   if (config.adapterName !== undefined) options.push(`adapter=${config.adapterName}`)
   return dawn.create(options)
 }
@@ -95,7 +102,7 @@ export const openGpu = async (kernels: KernelRegistry, config: GpuConfig = {}): 
     architecture: info.architecture,
     device: info.device,
     description: info.description,
-    backend: config.backend ?? "default",
+    backend: backendOf(config) ?? "default",
     features,
     limits,
     f16: device.features.has("shader-f16"),
