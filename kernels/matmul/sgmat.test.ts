@@ -291,12 +291,13 @@ describe("matmul_sgmat", async () => {
   })
 
   it("picks big tiles only when there are enough of them", () => {
-    // 256×128 where they make a wave (4 × 32 at 1024 tokens), 128×128 where those would leave SMs idle (2 × 32 at 512).
-    expect(sgmat.tileOf(1024, 4096)).toBe("256x128/8+v")
-    expect(sgmat.tileOf(512, 12288)).toBe("256x128/8+v")
-    expect(sgmat.tileOf(512, 4096)).toBe("128x128/8+v")
-    expect(sgmat.tileOf(128, 768)).toBe("64x64/4+v")
-    expect(sgmat.tileOf(25088, 64)).toBe("64x64/4+v")
+    // 128×128 with one stage of 64-deep K-steps on every big aligned shape, 64×64 likewise on small ones.
+    expect(sgmat.tileOf(1024, 4096)).toBe("128x128/8+v+s1")
+    expect(sgmat.tileOf(512, 12288)).toBe("128x128/8+v+s1")
+    expect(sgmat.tileOf(512, 4096)).toBe("128x128/8+v+s1")
+    expect(sgmat.tileOf(128, 768)).toBe("64x64/4+v+s1")
+    expect(sgmat.tileOf(25088, 64)).toBe("64x64/4+v+s1")
+    expect(sgmat.tileOf(120, 4096)).toBe("64x64/4+v+s1")
     expect(sgmat.splitsOf(128, 768, 3072, "64x64/4+ws")).toBe(11)
     // BERT-base's QKV (72 tiles) and FFN up (96) are not split since session 5; its out projection (24) is.
     expect(sgmat.splitsOf(128, 2304, 768, "64x64/4+ws")).toBe(1)
@@ -308,7 +309,10 @@ describe("matmul_sgmat", async () => {
     expect(sgmat.tileOf(1000, 4100, false)).toBe("128x128/8")
     expect(sgmat.alignedOf({ x: { buffer: 0 }, w: { buffer: 0 }, y: { buffer: 0 }, M: 3, N: 16, K: 8, wLayout: "nk", xOffset: 4 })).toBe(false)
     // Llama-2-7B's gate_up at 1k tokens: the GEMM's 22016 columns, as before the fusion.
-    expect(sgmat.tileOf(1024, gluRows(11008, "blocks"))).toBe("256x128/8+v")
+    expect(sgmat.tileOf(1024, gluRows(11008, "blocks"))).toBe("128x128/8+v+s1")
+    // Split-K cuts K in whole K-steps of the tile: 64 for "64x64/4+v+s1" (BERT-base's down projection: 11 splits asked,
+    // 320 deep, so 10).
+    expect(sgmat.splitsOf(128, 768, 3072, "64x64/4+v+s1")).toBe(11)
     // K-steps: the shape's, twice as deep with "+s1".
     expect([sgmat.stepOf("256x128/8+v"), sgmat.stepOf("256x128/8+v+s1"), sgmat.stepOf("128x128/8+v+s1"), sgmat.stepOf("64x64/4+s1")]).toEqual([16, 32, 64, 64])
     // "+p2" and "+s1" never combine with staging subgroups or each other, nor "+s1" with 128x128/4; "+wg" is gone.

@@ -75,28 +75,30 @@ const MIN_BIG_TILES = 128
 const MIN_HUGE_TILES = 128
 
 /**
+ * DJINN_SGMAT_S1=0 (A/B runs) routes as before "+s1": "256x128/8+v" where it makes a wave, "128x128/8+v" for other
+ * big shapes, "64x64/4+v" for small ones.
+ */
+const SINGLE_STAGE = envVar("DJINN_SGMAT_S1") !== "0"
+
+/**
  * Measured on the H100 with Dawn's robustness off (the default, see `GpuConfig.robustness`; docs/perf-notes.md,
- * "Robustness" and "Tensor-core GEMM, session 4"): workgroup tiles of vec4<u32> ("+v") beat f16 ones on every shape;
- * "256x128/8+v" (64×64 per subgroup) is the best where it still makes a full wave of workgroups (Llama-2-7B 1k prefill:
- * its GEMMs 91.6 → 87.2 ms of GPU against "128x128/8+v"), but with fewer (o_proj and down at 512 tokens: 64 of them)
- * the SMs idle and it loses by 1.7×: "128x128/8+v" then. Unaligned shapes load element by element: every subgroup
- * stages there too ("128x128/8").
+ * "Robustness", "Tensor-core GEMM, session 4" and "One stage of deeper K-steps"): one stage of K-steps twice as deep
+ * ("+s1") beats the double-buffered tiles on every shape measured — 1024×4096×4096: "256x128/8+v" 196 µs,
+ * "128x128/8+v+s1" 144, "256x128/8+v+s1" 145, "128x256/8+v+s1" 141; 1024×22016×4096: 1152, 769, 836, 795;
+ * 1024×4096×11008: 532, 372, 354, 352 — so "128x128/8+v+s1" takes every big aligned shape (the best sum over a Llama
+ * layer, and twice the workgroups of the 256-row tile, which 512-token shapes need to fill the SMs), "64x64/4+v+s1"
+ * the small ones (BERT-base's 11.9 → 9.2 µs, ResNet-50's 3×3 GEMM 20.2 → 17.0). Before "+s1": "256x128/8+v" where it
+ * made a full wave of workgroups, "128x128/8+v" for other big shapes. Tiles of vec4<u32> ("+v") beat f16 ones on every
+ * shape. Unaligned shapes load element by element: every subgroup stages there too ("128x128/8").
  */
 export const tileOf = (M: number, N: number, aligned = true): SgTile => {
   // N ≤ 64 (ResNet's stem and first stage) would leave half of every 128-wide tile idle.
   const big = N > 64 && Math.ceil(M / 128) * Math.ceil(N / 128) >= MIN_BIG_TILES
   if (!aligned) return big ? "128x128/8" : "64x64/4"
-  if (!big) return withSingleStage(SMALL_TILE)
+  if (!big) return SMALL_TILE
   if (BIG_TILE !== undefined) return BIG_TILE
-  return withSingleStage(Math.ceil(M / 256) * Math.ceil(N / 128) >= MIN_HUGE_TILES ? "256x128/8+v" : "128x128/8+v")
-}
-
-/** DJINN_SGMAT_S1=1 (A/B runs): every aligned tile that can take it gets "+s1" (one stage of deeper K-steps). */
-const SINGLE_STAGE_ALL = envVar("DJINN_SGMAT_S1") === "1"
-const withSingleStage = (tile: SgTile): SgTile => {
-  if (!SINGLE_STAGE_ALL) return tile
-  const s1 = `${tile}+s1`
-  return parseTile(s1) !== undefined ? (s1 as SgTile) : tile
+  if (SINGLE_STAGE) return "128x128/8+v+s1"
+  return Math.ceil(M / 256) * Math.ceil(N / 128) >= MIN_HUGE_TILES ? "256x128/8+v" : "128x128/8+v"
 }
 
 const MAX_GROUPS = 65535
@@ -122,7 +124,7 @@ const BIG_TILE: SgTile | undefined = tileFromEnv("DJINN_SGMAT_BIG_TILE")
  * 64x64/4+ws, the best with robustness on). On the H100 "+v" took ResNet-50's 3×3 GEMMs 15–20% faster (6272×128×1152:
  * 25.1 → 20.1 µs) and BERT's 5–10%.
  */
-const SMALL_TILE: SgTile = tileFromEnv("DJINN_SGMAT_SMALL_TILE") ?? "64x64/4+v"
+const SMALL_TILE: SgTile = tileFromEnv("DJINN_SGMAT_SMALL_TILE") ?? (SINGLE_STAGE ? "64x64/4+v+s1" : "64x64/4+v")
 
 /** A call's arguments, y optional (`encodePartials` writes none). */
 type MaybeY = Omit<LinearArgs, "y"> & Partial<Pick<LinearArgs, "y">>
