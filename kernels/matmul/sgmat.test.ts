@@ -118,6 +118,16 @@ const cases: Case[] = [
   [128, 768, 3072, "nk", true, "gelu_erf", 0, "64x64/4+v+s1"],
   [70, 200, 200, "nk", true, "none", 0, "64x64/4+v+s1", { splits: 3, emulate: true }],
   [300, 264, 200, "nk", true, "gelu_tanh", 0, "256x128/8+v+s1", { splits: 3 }],
+  // "+s1+p2": two of the deeper steps ahead; K of one step, two, three and a bit; split-K.
+  [300, 264, 520, "nk", true, "none", 0, "128x128/8+v+s1+p2", E],
+  [200, 136, 64, "kn", true, "gelu_tanh", 8, "128x128/8+v+s1+p2"],
+  [200, 136, 128, "nk", true, "none", 0, "128x128/8+v+s1+p2"],
+  [67, 131, 200, "nk", false, "none", 1, "128x128/8+s1+p2"],
+  [512, 256, 1024, "nk", true, "none", 0, "128x128/8+v+s1+p2"],
+  [130, 264, 520, "kn", false, "none", 8, "64x64/4+v+s1+p2", E],
+  [300, 264, 520, "nk", true, "none", 0, "256x128/8+v+s1+p2"],
+  [128, 768, 3072, "nk", true, "gelu_erf", 0, "64x64/4+v+s1+p2"],
+  [70, 200, 200, "nk", true, "none", 0, "64x64/4+v+s1+p2", { splits: 3 }],
 ]
 
 // The residual epilogue (ResNet: relu(x·W + b + shortcut), 1×1 and 3×3 convolutions as GEMMs): before and after the
@@ -139,6 +149,7 @@ const residualCases: ResidualCase[] = [
   [260, 136, 72, true, "relu", 0, "128x128/8+v+s1"],
   [300, 264, 520, false, "gelu_tanh", 0, "256x128/8+v+s1"],
   [67, 131, 45, true, "relu", 3, "64x64/4+s1"],
+  [260, 136, 520, true, "relu", 0, "128x128/8+v+s1+p2"],
   [392, 512, 2048, true, "relu", 0],
   [392, 512, 4608, false, "none", 5],
 ]
@@ -160,6 +171,7 @@ const swigluCases: SwigluCase[] = [
   [130, 264, 512, false, "64x64/4+p2"],
   [256, 256, 1024, true, "128x128/8+v+s1"],
   [300, 264, 520, false, "256x128/8+v+s1"],
+  [1024, 11008, 256, false, "128x128/8+v+s1+p2"],
   [130, 131, 64, true, "64x64/4+v"],
   [67, 86, 45, false],
   [67, 86, 45, true, "256x128/8+v"],
@@ -244,7 +256,7 @@ describe("matmul_sgmat", async () => {
   // and a ragged unaligned one): against the CPU reference, and against the unfused path (the GEMM's reduce with the
   // bias, then LayerNorm(res + t)), which rounds the same sums the same way.
   type PartialsCase = [M: number, N: number, K: number, layout: WLayout, xOffset: number, splits: number]
-  const partialsCases: PartialsCase[] = [[128, 768, 768, "nk", 0, 3], [128, 768, 3072, "nk", 0, 11], [70, 200, 1100, "kn", 3, 4]]
+  const partialsCases: PartialsCase[] = [[128, 768, 768, "nk", 0, 3], [128, 768, 3072, "nk", 0, 10], [70, 200, 1100, "kn", 3, 4]]
   for (const [M, N, K, wLayout, xOffset, splits] of partialsCases) {
     it.skipIf(skip)(`f16 ${M}×${N}×${K} ${wLayout}${xOffset ? ` xOffset=${xOffset}` : ""}: split-K partials into layernorm PARTIALS (skipped where the adapter lacks subgroup matrices)`, async () => {
       const x = roundF16(randomFloats(xOffset + M * K, M + K))
@@ -315,9 +327,10 @@ describe("matmul_sgmat", async () => {
     expect(sgmat.splitsOf(128, 768, 3072, "64x64/4+v+s1")).toBe(11)
     // K-steps: the shape's, twice as deep with "+s1".
     expect([sgmat.stepOf("256x128/8+v"), sgmat.stepOf("256x128/8+v+s1"), sgmat.stepOf("128x128/8+v+s1"), sgmat.stepOf("64x64/4+s1")]).toEqual([16, 32, 64, 64])
-    // "+p2" and "+s1" never combine with staging subgroups or each other, nor "+s1" with 128x128/4; "+wg" is gone.
+    // "+p2" and "+s1" never combine with staging subgroups, "+s1" never with 128x128/4 and comes before "+p2"; "+wg"
+    // is gone.
     const args = { x: { buffer: 0 }, w: { buffer: 0 }, y: { buffer: 0 }, M: 1024, N: 4096, K: 4096, wLayout: "nk", dtype: "f16" } as const
-    for (const tile of ["128x128/4+ws+p2", "128x128/4+ws+v+p2", "128x128/8+p2+v", "128x128/8+v+wg", "128x128/8+ws+s1", "128x128/8+v+p2+s1", "128x128/8+v+s1+p2", "128x128/4+v+s1"]) {
+    for (const tile of ["128x128/4+ws+p2", "128x128/4+ws+v+p2", "128x128/8+p2+v", "128x128/8+v+wg", "128x128/8+ws+s1", "128x128/8+v+p2+s1", "128x128/8+ws+s1+p2", "128x128/4+v+s1"]) {
       expect(() => sgmat.encode(gpu, args, tile as sgmat.SgTile)).toThrow(/no tile/)
     }
   })
@@ -392,13 +405,13 @@ describe("matmul_sgmat", async () => {
       }
       // Loads two K-steps ahead, or one stage of deeper steps (never with staging subgroups): every tile (but 128x128/4
       // for SINGLE_STAGE), layout and alignment, with and without vec4 tiles and split-K.
-      for (const [schedule, tiles] of [["PREFETCH2", [["TILE_128_4", "FM4", "FN4"]]], ["SINGLE_STAGE", []]] as const) {
+      for (const [schedule, tiles] of [[["PREFETCH2"], [["TILE_128_4", "FM4", "FN4"]]], [["SINGLE_STAGE"], []], [["SINGLE_STAGE", "PREFETCH2"], []]] as const) {
       for (const layout of [[], ["W_NK"]]) {
         for (const aligned of [[], ["ALIGNED"]]) {
           for (const tile of [["TILE_128_8", "FM4"], ["TILE_128_256", "FM4", "FN4"], ["TILE_256_128", "FM4", "FN4"], ["TILE_64"], ...tiles]) {
             for (const epilogue of [[], ["BIAS", "GELU_TANH"], ["BIAS", "RELU", "RESIDUAL", "RESIDUAL_PRE"]]) {
               for (const rest of [[], ["VEC_TILES"], ["SPLITK"], ["SPLITK", "VEC_TILES"]]) {
-                const defines = [...layout, ...aligned, ...tile, ...epilogue, ...rest, schedule]
+                const defines = [...layout, ...aligned, ...tile, ...epilogue, ...rest, ...schedule]
                 out.push(...await compileMessages(device, preprocess(sgmat.spec.wgsl, { dtype: "f16", defines }), `${defines.join(",")}: `))
               }
             }
@@ -418,8 +431,8 @@ describe("matmul_sgmat", async () => {
             }
           }
           for (const vec of [[], ["VEC_TILES"]]) {
-            for (const schedule of tile[0] === "TILE_128_4" ? ["PREFETCH2"] : ["PREFETCH2", "SINGLE_STAGE"]) {
-              const defines = ["W_NK", "SWIGLU", "GLU_BLOCKS", "BIAS", schedule, ...aligned, ...tile, ...vec]
+            for (const schedule of tile[0] === "TILE_128_4" ? [["PREFETCH2"]] : [["PREFETCH2"], ["SINGLE_STAGE"], ["SINGLE_STAGE", "PREFETCH2"]]) {
+              const defines = ["W_NK", "SWIGLU", "GLU_BLOCKS", "BIAS", ...schedule, ...aligned, ...tile, ...vec]
               out.push(...await compileMessages(device, preprocess(sgmat.spec.wgsl, { dtype: "f16", defines }), `${defines.join(",")}: `))
             }
           }

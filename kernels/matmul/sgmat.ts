@@ -26,12 +26,13 @@ export const spec: KernelSpec = {
  * "+v" keeps the workgroup tiles as 16-byte pieces (one store per staged piece, 16-byte-aligned fragment loads).
  * "+p2" (without "+ws") fetches the tiles two K-steps ahead into registers instead of one (PREFETCH2).
  * "+s1" (without "+ws"; not "128x128/4", whose staging would need eight pieces a thread) keeps one stage of K-steps
- * twice as deep, with two barriers a step (SINGLE_STAGE): a step's loads have all of its matrix work to land.
+ * twice as deep, with two barriers a step (SINGLE_STAGE): a step's loads have all of its matrix work to land;
+ * "+s1+p2" fetches two of those steps ahead.
  */
 type SgShape = "128x128/8" | "128x128/4" | "128x256/8" | "256x128/8" | "64x64/4"
 export type SgTile =
   | `${SgShape}${"" | "+ws" | "+ws8"}${"" | "+v"}`
-  | `${SgShape}${"" | "+v"}${"+p2" | "+s1"}`
+  | `${SgShape}${"" | "+v"}${"+p2" | "+s1" | "+s1+p2"}`
 /** Each shape's defines, size and K-step (BK_TILE; doubled by "+s1"). */
 const TILES: Record<SgShape, { defines: string[]; rows: number; cols: number; bk: number }> = {
   "128x128/8": { defines: ["TILE_128_8", "FM4"], rows: 128, cols: 128, bk: 32 },
@@ -43,10 +44,10 @@ const TILES: Record<SgShape, { defines: string[]; rows: number; cols: number; bk
 
 /** A tile name's parts, or undefined if it names no tile. */
 const parseTile = (name: string): { shape: SgShape; stagers: 0 | 4 | 8; vec: boolean; prefetch2: boolean; singleStage: boolean } | undefined => {
-  const m = /^([^+]+)(\+ws8?)?(\+v)?(\+p2|\+s1)?$/.exec(name)
+  const m = /^([^+]+)(\+ws8?)?(\+v)?(\+s1)?(\+p2)?$/.exec(name)
   if (m === null || !(m[1] in TILES)) return undefined
-  const prefetch2 = m[4] === "+p2"
-  const singleStage = m[4] === "+s1"
+  const singleStage = m[4] !== undefined
+  const prefetch2 = m[5] !== undefined
   if ((prefetch2 || singleStage) && m[2] !== undefined) return undefined
   if (singleStage && m[1] === "128x128/4") return undefined
   return { shape: m[1] as SgShape, stagers: m[2] === undefined ? 0 : m[2] === "+ws8" ? 8 : 4, vec: m[3] !== undefined, prefetch2, singleStage }
