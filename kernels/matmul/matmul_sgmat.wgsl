@@ -134,9 +134,14 @@ const_assert FN == 4u;
 const_assert FN == 2u;
 // #endif
 // #if SINGLE_STAGE
-// One stage of K-steps twice as deep (see main).
+// One stage of K-steps twice as deep (see main); SHALLOW keeps the tile's K-step (half the workgroup memory and
+// staging registers: room for two workgroups an SM).
 const STAGES: u32 = 1u;
+// #if SHALLOW
+const BK: u32 = BK_TILE;
+// #else
 const BK: u32 = 2u * BK_TILE;
+// #endif
 // #else
 const STAGES: u32 = 2u;
 const BK: u32 = BK_TILE;

@@ -128,6 +128,15 @@ const cases: Case[] = [
   [300, 264, 520, "nk", true, "none", 0, "256x128/8+v+s1+p2"],
   [128, 768, 3072, "nk", true, "gelu_erf", 0, "64x64/4+v+s1+p2"],
   [70, 200, 200, "nk", true, "none", 0, "64x64/4+v+s1+p2", { splits: 3 }],
+  // "+s1n": one stage of the shape's own K-step.
+  [300, 264, 520, "nk", true, "none", 0, "128x128/8+v+s1n", E],
+  [200, 136, 72, "kn", true, "gelu_tanh", 8, "128x128/8+v+s1n"],
+  [67, 131, 45, "nk", false, "none", 1, "128x128/8+s1n"],
+  [130, 264, 520, "kn", false, "none", 8, "64x64/4+v+s1n", E],
+  [128, 768, 3072, "nk", true, "gelu_erf", 0, "64x64/4+v+s1n"],
+  [300, 264, 520, "nk", true, "none", 0, "256x128/8+v+s1n"],
+  [300, 264, 520, "nk", true, "gelu_tanh", 0, "128x128/4+v+s1n", E],
+  [200, 136, 72, "kn", true, "none", 0, "128x128/4+v+s1n"],
 ]
 
 // The residual epilogue (ResNet: relu(x·W + b + shortcut), 1×1 and 3×3 convolutions as GEMMs): before and after the
@@ -326,11 +335,11 @@ describe("matmul_sgmat", async () => {
     // 320 deep, so 10).
     expect(sgmat.splitsOf(128, 768, 3072, "64x64/4+v+s1")).toBe(11)
     // K-steps: the shape's, twice as deep with "+s1".
-    expect([sgmat.stepOf("256x128/8+v"), sgmat.stepOf("256x128/8+v+s1"), sgmat.stepOf("128x128/8+v+s1"), sgmat.stepOf("64x64/4+s1")]).toEqual([16, 32, 64, 64])
+    expect([sgmat.stepOf("256x128/8+v"), sgmat.stepOf("256x128/8+v+s1"), sgmat.stepOf("128x128/8+v+s1"), sgmat.stepOf("64x64/4+s1"), sgmat.stepOf("128x128/8+v+s1n")]).toEqual([16, 32, 64, 64, 32])
     // "+p2" and "+s1" never combine with staging subgroups, "+s1" never with 128x128/4 and comes before "+p2"; "+wg"
     // is gone.
     const args = { x: { buffer: 0 }, w: { buffer: 0 }, y: { buffer: 0 }, M: 1024, N: 4096, K: 4096, wLayout: "nk", dtype: "f16" } as const
-    for (const tile of ["128x128/4+ws+p2", "128x128/4+ws+v+p2", "128x128/8+p2+v", "128x128/8+v+wg", "128x128/8+ws+s1", "128x128/8+v+p2+s1", "128x128/8+ws+s1+p2", "128x128/4+v+s1"]) {
+    for (const tile of ["128x128/4+ws+p2", "128x128/4+ws+v+p2", "128x128/8+p2+v", "128x128/8+v+wg", "128x128/8+ws+s1", "128x128/8+v+p2+s1", "128x128/8+ws+s1+p2", "128x128/4+v+s1", "128x128/8+v+s1n+p2"]) {
       expect(() => sgmat.encode(gpu, args, tile as sgmat.SgTile)).toThrow(/no tile/)
     }
   })
@@ -405,7 +414,7 @@ describe("matmul_sgmat", async () => {
       }
       // Loads two K-steps ahead, or one stage of deeper steps (never with staging subgroups): every tile (but 128x128/4
       // for SINGLE_STAGE), layout and alignment, with and without vec4 tiles and split-K.
-      for (const [schedule, tiles] of [[["PREFETCH2"], [["TILE_128_4", "FM4", "FN4"]]], [["SINGLE_STAGE"], []], [["SINGLE_STAGE", "PREFETCH2"], []]] as const) {
+      for (const [schedule, tiles] of [[["PREFETCH2"], [["TILE_128_4", "FM4", "FN4"]]], [["SINGLE_STAGE"], []], [["SINGLE_STAGE", "PREFETCH2"], []], [["SINGLE_STAGE", "SHALLOW"], [["TILE_128_4", "FM4", "FN4"]]]] as const) {
       for (const layout of [[], ["W_NK"]]) {
         for (const aligned of [[], ["ALIGNED"]]) {
           for (const tile of [["TILE_128_8", "FM4"], ["TILE_128_256", "FM4", "FN4"], ["TILE_256_128", "FM4", "FN4"], ["TILE_64"], ...tiles]) {

@@ -186,17 +186,19 @@ const prefill: [Shape, WLayout][] = [
 
 /**
  * Tile A/B on Llama-2-7B's 1k-token prefill GEMMs (q/k/v/o, the fused gate_up's 22016 columns, down): the default
- * the default ("128x128/8+v+s1") against its loads two steps ahead ("+s1+p2"), and "128x256/8+v+s1" (the best on
- * two of the three in session 6's call 2) likewise, shape by shape so that drift lands on each alike. These and the small-tile A/B below are the only cases whose names hold "+v" (`--filter +v`).
+ * the default ("128x128/8+v+s1") against one stage of its own 32-deep K-step ("+s1n": 28 KiB, two workgroups an SM
+ * if the registers allow), "128x256/8+v+s1" (the best on two of the three in session 6's call 2), "128x128/4+v+s1n"
+ * (four subgroups of 64×64, one 32-deep stage in 20 KiB: two workgroups an SM), and the default again, shape by shape
+ * (the default's two rows show the drift). These and the small-tile A/B below are the only cases whose names hold "+v" (`--filter +v`).
  */
 const TILE_AB_SHAPES: Shape[] = [{ M: 1024, N: 4096, K: 4096 }, { M: 1024, N: 22016, K: 4096 }, { M: 1024, N: 4096, K: 11008 }]
-const TILE_AB: sgmat.SgTile[] = ["128x128/8+v+s1", "128x128/8+v+s1+p2", "128x256/8+v+s1", "128x256/8+v+s1+p2"]
+const TILE_AB: sgmat.SgTile[] = ["128x128/8+v+s1", "128x128/8+v+s1n", "128x256/8+v+s1", "128x128/4+v+s1n", "128x128/8+v+s1"]
 /**
- * The small tile ("64x64/4+v+s1") against its "+s1+p2" on BERT-base's GEMMs at 128 tokens (QKV, FFN up, FFN down: split-K) and ResNet-50's
+ * The small tile ("64x64/4+v+s1") against its "+s1n" on BERT-base's GEMMs at 128 tokens (QKV, FFN up, FFN down: split-K) and ResNet-50's
  * 3×3 GEMM of stage 2 at batch 8 (`--filter 64x64/4+v`).
  */
 const SMALL_AB_SHAPES: Shape[] = [{ M: 128, N: 2304, K: 768 }, { M: 128, N: 3072, K: 768 }, { M: 128, N: 768, K: 3072 }, { M: 6272, N: 128, K: 1152 }]
-const SMALL_AB: sgmat.SgTile[] = ["64x64/4+v+s1", "64x64/4+v+s1+p2"]
+const SMALL_AB: sgmat.SgTile[] = ["64x64/4+v+s1", "64x64/4+v+s1n"]
 
 export interface CaseOptions {
   readonly small: boolean
