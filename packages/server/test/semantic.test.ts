@@ -89,6 +89,10 @@ describe("semantic mode over TCP (server in a child process)", () => {
     expect(inline.refs).toEqual([])
     expect(inline.lastLogits!.shape).toEqual([1, 4096])
     expect(inline.tokens).toEqual([golden("gpt2-mini").json.greedy_32![0]])
+    // Without a ref the LM head runs on the last row only: native's last row all the same.
+    const t = inline.lastLogits!
+    const lastRow = t.dtype === "f16" ? f16ToF32(new Uint16Array(new Uint8Array(t.data).buffer)) : new Float32Array(new Uint8Array(t.data).buffer)
+    expect(relError(lastRow, logits.subarray(logits.length - 4096))).toBeLessThan(t.dtype === "f16" ? 1e-2 : 1e-6)
     await session.close()
   })
 
