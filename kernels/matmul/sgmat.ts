@@ -151,8 +151,11 @@ const SPLITK_MAX_TILES = (() => {
   const v = Number(envVar("DJINN_SGMAT_SPLITK_TILES") ?? 64)
   return Number.isInteger(v) && v > 0 ? v : 64
 })()
-/** Tiles that fill an H100 (132 SMs) about twice over. */
-const FILL_TILES = 264
+/** Tiles that fill an H100 (132 SMs) about twice over (DJINN_SGMAT_FILL for A/B runs): split-K aims at this many. */
+const FILL_TILES = (() => {
+  const v = Number(envVar("DJINN_SGMAT_FILL") ?? 264)
+  return Number.isInteger(v) && v > 0 ? v : 264
+})()
 /** The least k a split takes (eight K-steps of 32). */
 const MIN_SPLIT_K = 256
 
