@@ -190,8 +190,12 @@ const B_VECS: u32 = BN / 8u;
 const B_LOADS: u32 = BK * B_VECS / STAGERS;
 // #endif
 
-// `Staged` holds up to 4 pieces of each tile per thread.
+// `Staged` holds up to 4 pieces of each tile per thread, 8 with STAGE_WIDE.
+// #if STAGE_WIDE
+const_assert (A_LOADS == 1u || A_LOADS == 2u || A_LOADS == 4u || A_LOADS == 8u) && (B_LOADS == 1u || B_LOADS == 2u || B_LOADS == 4u || B_LOADS == 8u);
+// #else
 const_assert (A_LOADS == 1u || A_LOADS == 2u || A_LOADS == 4u) && (B_LOADS == 1u || B_LOADS == 2u || B_LOADS == 4u);
+// #endif
 const_assert A_LOADS * STAGERS == BM * A_VECS;
 
 // #if VEC_TILES

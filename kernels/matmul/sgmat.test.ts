@@ -137,6 +137,12 @@ const cases: Case[] = [
   [300, 264, 520, "nk", true, "none", 0, "256x128/8+v+s1n"],
   [300, 264, 520, "nk", true, "gelu_tanh", 0, "128x128/4+v+s1n", E],
   [200, 136, 72, "kn", true, "none", 0, "128x128/4+v+s1n"],
+  // "128x128/4+s1": 64-deep steps staged by 128 threads, eight pieces of each tile a thread (STAGE_WIDE).
+  [300, 264, 520, "nk", true, "none", 0, "128x128/4+v+s1", E],
+  [200, 136, 72, "kn", true, "gelu_tanh", 8, "128x128/4+v+s1"],
+  [67, 131, 45, "nk", false, "none", 1, "128x128/4+s1"],
+  [256, 256, 1024, "nk", true, "none", 0, "128x128/4+v+s1"],
+  [130, 264, 520, "kn", true, "none", 0, "128x128/4+v+s1+p2"],
 ]
 
 // The residual epilogue (ResNet: relu(x·W + b + shortcut), 1×1 and 3×3 convolutions as GEMMs): before and after the
@@ -159,6 +165,7 @@ const residualCases: ResidualCase[] = [
   [300, 264, 520, false, "gelu_tanh", 0, "256x128/8+v+s1"],
   [67, 131, 45, true, "relu", 3, "64x64/4+s1"],
   [260, 136, 520, true, "relu", 0, "128x128/8+v+s1+p2"],
+  [260, 136, 520, false, "relu", 0, "128x128/4+v+s1"],
   [392, 512, 2048, true, "relu", 0],
   [392, 512, 4608, false, "none", 5],
 ]
@@ -181,6 +188,7 @@ const swigluCases: SwigluCase[] = [
   [256, 256, 1024, true, "128x128/8+v+s1"],
   [300, 264, 520, false, "256x128/8+v+s1"],
   [1024, 11008, 256, false, "128x128/8+v+s1+p2"],
+  [300, 264, 520, false, "128x128/4+v+s1"],
   [130, 131, 64, true, "64x64/4+v"],
   [67, 86, 45, false],
   [67, 86, 45, true, "256x128/8+v"],
@@ -336,10 +344,9 @@ describe("matmul_sgmat", async () => {
     expect(sgmat.splitsOf(128, 768, 3072, "64x64/4+v+s1")).toBe(11)
     // K-steps: the shape's, twice as deep with "+s1".
     expect([sgmat.stepOf("256x128/8+v"), sgmat.stepOf("256x128/8+v+s1"), sgmat.stepOf("128x128/8+v+s1"), sgmat.stepOf("64x64/4+s1"), sgmat.stepOf("128x128/8+v+s1n")]).toEqual([16, 32, 64, 64, 32])
-    // "+p2" and "+s1" never combine with staging subgroups, "+s1" never with 128x128/4 and comes before "+p2"; "+wg"
-    // is gone.
+    // "+p2" and "+s1" never combine with staging subgroups, "+s1" comes before "+p2"; "+wg" is gone.
     const args = { x: { buffer: 0 }, w: { buffer: 0 }, y: { buffer: 0 }, M: 1024, N: 4096, K: 4096, wLayout: "nk", dtype: "f16" } as const
-    for (const tile of ["128x128/4+ws+p2", "128x128/4+ws+v+p2", "128x128/8+p2+v", "128x128/8+v+wg", "128x128/8+ws+s1", "128x128/8+v+p2+s1", "128x128/8+ws+s1+p2", "128x128/4+v+s1", "128x128/8+v+s1n+p2"]) {
+    for (const tile of ["128x128/4+ws+p2", "128x128/4+ws+v+p2", "128x128/8+p2+v", "128x128/8+v+wg", "128x128/8+ws+s1", "128x128/8+v+p2+s1", "128x128/8+ws+s1+p2", "128x128/8+v+s1n+p2"]) {
       expect(() => sgmat.encode(gpu, args, tile as sgmat.SgTile)).toThrow(/no tile/)
     }
   })
@@ -414,7 +421,7 @@ describe("matmul_sgmat", async () => {
       }
       // Loads two K-steps ahead, or one stage of deeper steps (never with staging subgroups): every tile (but 128x128/4
       // for SINGLE_STAGE), layout and alignment, with and without vec4 tiles and split-K.
-      for (const [schedule, tiles] of [[["PREFETCH2"], [["TILE_128_4", "FM4", "FN4"]]], [["SINGLE_STAGE"], []], [["SINGLE_STAGE", "PREFETCH2"], []], [["SINGLE_STAGE", "SHALLOW"], [["TILE_128_4", "FM4", "FN4"]]]] as const) {
+      for (const [schedule, tiles] of [[["PREFETCH2"], [["TILE_128_4", "FM4", "FN4"]]], [["SINGLE_STAGE"], [["TILE_128_4", "FM4", "FN4", "STAGE_WIDE"]]], [["SINGLE_STAGE", "PREFETCH2"], [["TILE_128_4", "FM4", "FN4", "STAGE_WIDE"]]], [["SINGLE_STAGE", "SHALLOW"], [["TILE_128_4", "FM4", "FN4"]]]] as const) {
       for (const layout of [[], ["W_NK"]]) {
         for (const aligned of [[], ["ALIGNED"]]) {
           for (const tile of [["TILE_128_8", "FM4"], ["TILE_128_256", "FM4", "FN4"], ["TILE_256_128", "FM4", "FN4"], ["TILE_64"], ...tiles]) {
@@ -440,7 +447,7 @@ describe("matmul_sgmat", async () => {
             }
           }
           for (const vec of [[], ["VEC_TILES"]]) {
-            for (const schedule of tile[0] === "TILE_128_4" ? [["PREFETCH2"]] : [["PREFETCH2"], ["SINGLE_STAGE"], ["SINGLE_STAGE", "PREFETCH2"]]) {
+            for (const schedule of tile[0] === "TILE_128_4" ? [["PREFETCH2"], ["SINGLE_STAGE", "STAGE_WIDE"]] : [["PREFETCH2"], ["SINGLE_STAGE"], ["SINGLE_STAGE", "PREFETCH2"]]) {
               const defines = ["W_NK", "SWIGLU", "GLU_BLOCKS", "BIAS", ...schedule, ...aligned, ...tile, ...vec]
               out.push(...await compileMessages(device, preprocess(sgmat.spec.wgsl, { dtype: "f16", defines }), `${defines.join(",")}: `))
             }

@@ -25,7 +25,7 @@ export const spec: KernelSpec = {
  * big tiles to fill the GPU). "+ws" adds four subgroups that only stage tiles (warp specialisation), "+ws8" eight.
  * "+v" keeps the workgroup tiles as 16-byte pieces (one store per staged piece, 16-byte-aligned fragment loads).
  * "+p2" (without "+ws") fetches the tiles two K-steps ahead into registers instead of one (PREFETCH2).
- * "+s1" (without "+ws"; not "128x128/4", whose staging would need eight pieces a thread; "+s1n" takes it) keeps one stage of K-steps
+ * "+s1" (without "+ws"; on "128x128/4" each thread stages eight pieces of each tile, STAGE_WIDE) keeps one stage of K-steps
  * twice as deep, with two barriers a step (SINGLE_STAGE): a step's loads have all of its matrix work to land;
  * "+s1+p2" fetches two of those steps ahead; "+s1n" is one stage of the shape's own K-step (half the workgroup memory
  * and staging registers of "+s1": two workgroups an SM may fit).
@@ -52,7 +52,6 @@ const parseTile = (name: string): { shape: SgShape; stagers: 0 | 4 | 8; vec: boo
   const prefetch2 = m[5] !== undefined
   if (shallow && prefetch2) return undefined
   if ((prefetch2 || singleStage) && m[2] !== undefined) return undefined
-  if (singleStage && !shallow && m[1] === "128x128/4") return undefined
   return { shape: m[1] as SgShape, stagers: m[2] === undefined ? 0 : m[2] === "+ws8" ? 8 : 4, vec: m[3] !== undefined, prefetch2, singleStage, shallow }
 }
 
@@ -226,6 +225,8 @@ const record = (gpu: GpuDevice, args: MaybeY, tile: SgTile, splits: number): Par
   if (parts.vec) defines.push("VEC_TILES")
   if (parts.prefetch2) defines.push("PREFETCH2")
   if (parts.singleStage) defines.push("SINGLE_STAGE")
+  // 64-deep steps of a 128×128 tile staged by 128 threads: eight 16-byte pieces of each tile a thread.
+  if (parts.singleStage && !parts.shallow && parts.shape === "128x128/4") defines.push("STAGE_WIDE")
   if (parts.shallow) defines.push("SHALLOW")
   // x runs over row tiles, y over column tiles (see main in the WGSL).
   const gx = Math.ceil(args.M / shape.rows)
