@@ -34,7 +34,10 @@ export interface StepArgs {
   readonly allLogits: boolean
 }
 
-/** A decoder-only LM the generation loop can drive: every method only records GPU work. */
+/**
+ * A decoder-only LM the generation loop can drive: every method only records GPU work (a long `step` may submit part
+ * of what it recorded, so that the GPU starts early; the caller submits the rest).
+ */
 export interface CausalLM {
   readonly dtype: DType
   readonly vocabSize: number

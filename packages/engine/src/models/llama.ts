@@ -212,7 +212,10 @@ export class Llama implements CausalLM {
     }
   }
 
-  /** Records one forward over T tokens at positions pos0…pos0+T−1 (no submit, no readback). */
+  /**
+   * Records one forward over T tokens at positions pos0…pos0+T−1 (no readback). A prefill submits what it has
+   * recorded after its first layer and every fourth; the caller submits the rest.
+   */
   step(args: StepArgs): void {
     const { gpu, dtype, eps, theta } = this
     const { D, F, H, Hkv, hd, qD, kvD } = this.dims
@@ -271,6 +274,9 @@ export class Llama implements CausalLM {
         }
       }
       linearResidual(s.mlp, L.wdown, s.x2, s.x, D, F)
+      // A prefill's recording takes ~0.15 ms a layer of CPU (Llama-2-7B: 4.7 ms at 1k tokens) against ~1–2 ms of GPU:
+      // submitted after the first layer and every fourth, the GPU starts while the rest is encoded instead of after.
+      if (!decode && (i === 0 || i % 4 === 3)) gpu.submit()
     }
     if (decode) {
       // The final RMSNorm in the lm_head gemv's prologue: every row, or the last alone (at an x offset).
