@@ -91,6 +91,8 @@ interface Scratch {
  * and the separate silu_mul (A/B runs).
  */
 const gluLayoutOf = (): matmul.GluLayout => (envVar("DJINN_FUSED_SWIGLU") === "0" ? "halves" : "blocks")
+/** DJINN_LLAMA_SUBMITS=0 (A/B runs): a prefill records everything before the caller's one submit, as before session 6. */
+const PREFILL_SUBMITS = envVar("DJINN_LLAMA_SUBMITS") !== "0"
 
 /**
  * Layer l's gate and up projections ([F, D] each) as one weight of gluRows(F) rows in `layout`: concatenated on the
@@ -276,7 +278,7 @@ export class Llama implements CausalLM {
       linearResidual(s.mlp, L.wdown, s.x2, s.x, D, F)
       // A prefill's recording takes ~0.15 ms a layer of CPU (Llama-2-7B: 4.7 ms at 1k tokens) against ~1–2 ms of GPU:
       // submitted after the first layer and every fourth, the GPU starts while the rest is encoded instead of after.
-      if (!decode && (i === 0 || i % 4 === 3)) gpu.submit()
+      if (PREFILL_SUBMITS && !decode && (i === 0 || i % 4 === 3)) gpu.submit()
     }
     if (decode) {
       // The final RMSNorm in the lm_head gemv's prologue: every row, or the last alone (at an x offset).
