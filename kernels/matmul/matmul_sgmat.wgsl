@@ -19,8 +19,8 @@
 // during step s - 1) while step s + 2's loads are issued before the multiplies; after them step s + 1 is stored and
 // the registers rotate. Still two stages and one barrier a step, but a load has two steps of matrix work to land
 // (a K-step of 16 is only 16 multiplies a subgroup, shorter than global latency under load).
-// SINGLE_STAGE (not with SPLIT) keeps one stage of K-steps twice as deep (BK = 2 · BK_TILE) and barriers twice a
-// step: the loads of the next step have the whole of this step's deeper matrix work to land; with PREFETCH2, two steps.
+// SINGLE_STAGE (not with SPLIT or PREFETCH2) keeps one stage of K-steps twice as deep (BK = 2 · BK_TILE) and barriers
+// twice a step: the loads of the next step have the whole of this step's deeper matrix work to land.
 // VEC_TILES keeps the workgroup tiles as 16-byte pieces (vec4<u32>) instead of halves: a staged piece is one store
 // instead of eight, and every fragment load starts at a 16-byte-aligned piece with a stride in pieces, which the
 // driver need not prove (the f16 tiles hand it a 2-byte pointer). Offsets below stay in halves; they are divided by 8
@@ -134,13 +134,11 @@ const_assert FN == 4u;
 const_assert FN == 2u;
 // #endif
 // #if SINGLE_STAGE
-// One stage of K-steps twice as deep (see main); SHALLOW keeps the tile's K-step (half the workgroup memory and
-// staging registers: room for two workgroups an SM).
+// One stage of K-steps twice as deep (see main).
 const STAGES: u32 = 1u;
-// #if SHALLOW
-const BK: u32 = BK_TILE;
-// #else
 const BK: u32 = 2u * BK_TILE;
+// #if PREFETCH2
+const_assert false; // SINGLE_STAGE with PREFETCH2 (two deep steps in registers) lost 30-45% on the H100: removed
 // #endif
 // #else
 const STAGES: u32 = 2u;
@@ -190,12 +188,8 @@ const B_VECS: u32 = BN / 8u;
 const B_LOADS: u32 = BK * B_VECS / STAGERS;
 // #endif
 
-// `Staged` holds up to 4 pieces of each tile per thread, 8 with STAGE_WIDE.
-// #if STAGE_WIDE
-const_assert (A_LOADS == 1u || A_LOADS == 2u || A_LOADS == 4u || A_LOADS == 8u) && (B_LOADS == 1u || B_LOADS == 2u || B_LOADS == 4u || B_LOADS == 8u);
-// #else
+// `Staged` holds up to 4 pieces of each tile per thread.
 const_assert (A_LOADS == 1u || A_LOADS == 2u || A_LOADS == 4u) && (B_LOADS == 1u || B_LOADS == 2u || B_LOADS == 4u);
-// #endif
 const_assert A_LOADS * STAGERS == BM * A_VECS;
 
 // #if VEC_TILES
@@ -261,24 +255,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   // K-step of 16 is shorter than global latency under load). Two barriers a step: every subgroup is done reading the
   // stage before it is overwritten, and the new tiles are whole before they are read; per unit of K, as many as
   // the double-buffered loop's one a step.
-  // #if PREFETCH2
-  // With PREFETCH2 the registers hold step s + 1 entering step s, and step s + 2's loads are issued before its matrix
-  // work: a load has two steps to land, and the store between the barriers no longer waits on one.
-  let first = fetch(row0, col0, kbase, t);
-  var held: Staged;
-  if (steps > 1u) { held = fetch(row0, col0, kbase + BK, t); }
-  put(0u, t, first);
-  workgroupBarrier();
-  for (var s = 0u; s < steps; s++) {
-    var ahead: Staged;
-    if (s + 2u < steps) { ahead = fetch(row0, col0, kbase + (s + 2u) * BK, t); }
-    multiply(&acc, 0u, sg);
-    workgroupBarrier();
-    if (s + 1u < steps) { put(0u, t, held); }
-    held = ahead;
-    workgroupBarrier();
-  }
-  // #else
   put(0u, t, fetch(row0, col0, kbase, t));
   workgroupBarrier();
   for (var s = 0u; s < steps; s++) {
@@ -290,7 +266,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     if (more) { put(0u, t, next); }
     workgroupBarrier();
   }
-  // #endif
   // #else
   // #if PREFETCH2
   // Entering step s, `held` has step s + 1's tiles (zeros past the last step); `ahead` takes step s + 2's.

@@ -25,15 +25,15 @@ export const spec: KernelSpec = {
  * big tiles to fill the GPU). "+ws" adds four subgroups that only stage tiles (warp specialisation), "+ws8" eight.
  * "+v" keeps the workgroup tiles as 16-byte pieces (one store per staged piece, 16-byte-aligned fragment loads).
  * "+p2" (without "+ws") fetches the tiles two K-steps ahead into registers instead of one (PREFETCH2).
- * "+s1" (without "+ws"; on "128x128/4" each thread stages eight pieces of each tile, STAGE_WIDE) keeps one stage of K-steps
- * twice as deep, with two barriers a step (SINGLE_STAGE): a step's loads have all of its matrix work to land;
- * "+s1+p2" fetches two of those steps ahead; "+s1n" is one stage of the shape's own K-step (half the workgroup memory
- * and staging registers of "+s1": two workgroups an SM may fit).
+ * "+s1" (without "+ws" or "+p2"; not "128x128/4", whose staging would need eight pieces a thread) keeps one stage of
+ * K-steps twice as deep, with two barriers a step (SINGLE_STAGE): a step's loads have all of its matrix work to land.
+ * Measured on the H100 and removed (session 6): "+s1+p2" (30–45% slower), "+s1n" (one stage of the shape's own depth,
+ * 46% slower), "128x128/4+s1" with eight staged pieces a thread (a tie on the kernels, 2.5% slower end to end).
  */
 type SgShape = "128x128/8" | "128x128/4" | "128x256/8" | "256x128/8" | "64x64/4"
 export type SgTile =
   | `${SgShape}${"" | "+ws" | "+ws8"}${"" | "+v"}`
-  | `${SgShape}${"" | "+v"}${"+p2" | "+s1" | "+s1+p2" | "+s1n"}`
+  | `${SgShape}${"" | "+v"}${"+p2" | "+s1"}`
 /** Each shape's defines, size and K-step (BK_TILE; doubled by "+s1"). */
 const TILES: Record<SgShape, { defines: string[]; rows: number; cols: number; bk: number }> = {
   "128x128/8": { defines: ["TILE_128_8", "FM4"], rows: 128, cols: 128, bk: 32 },
@@ -44,21 +44,20 @@ const TILES: Record<SgShape, { defines: string[]; rows: number; cols: number; bk
 }
 
 /** A tile name's parts, or undefined if it names no tile. */
-const parseTile = (name: string): { shape: SgShape; stagers: 0 | 4 | 8; vec: boolean; prefetch2: boolean; singleStage: boolean; shallow: boolean } | undefined => {
-  const m = /^([^+]+)(\+ws8?)?(\+v)?(\+s1n?)?(\+p2)?$/.exec(name)
+const parseTile = (name: string): { shape: SgShape; stagers: 0 | 4 | 8; vec: boolean; prefetch2: boolean; singleStage: boolean } | undefined => {
+  const m = /^([^+]+)(\+ws8?)?(\+v)?(\+p2|\+s1)?$/.exec(name)
   if (m === null || !(m[1] in TILES)) return undefined
-  const singleStage = m[4] !== undefined
-  const shallow = m[4] === "+s1n"
-  const prefetch2 = m[5] !== undefined
-  if (shallow && prefetch2) return undefined
+  const prefetch2 = m[4] === "+p2"
+  const singleStage = m[4] === "+s1"
+  if (singleStage && m[1] === "128x128/4") return undefined
   if ((prefetch2 || singleStage) && m[2] !== undefined) return undefined
-  return { shape: m[1] as SgShape, stagers: m[2] === undefined ? 0 : m[2] === "+ws8" ? 8 : 4, vec: m[3] !== undefined, prefetch2, singleStage, shallow }
+  return { shape: m[1] as SgShape, stagers: m[2] === undefined ? 0 : m[2] === "+ws8" ? 8 : 4, vec: m[3] !== undefined, prefetch2, singleStage }
 }
 
 /** A tile's K-step: the shape's, doubled by "+s1". */
 export const stepOf = (tile: SgTile): number => {
   const parts = tileParts(tile)
-  return TILES[parts.shape].bk * (parts.singleStage && !parts.shallow ? 2 : 1)
+  return TILES[parts.shape].bk * (parts.singleStage ? 2 : 1)
 }
 
 /** The unit split-K cuts K in: whole K-steps of the tile, and no less than 32 (the splits every tile had before "+s1"). */
@@ -225,9 +224,6 @@ const record = (gpu: GpuDevice, args: MaybeY, tile: SgTile, splits: number): Par
   if (parts.vec) defines.push("VEC_TILES")
   if (parts.prefetch2) defines.push("PREFETCH2")
   if (parts.singleStage) defines.push("SINGLE_STAGE")
-  // 64-deep steps of a 128×128 tile staged by 128 threads: eight 16-byte pieces of each tile a thread.
-  if (parts.singleStage && !parts.shallow && parts.shape === "128x128/4") defines.push("STAGE_WIDE")
-  if (parts.shallow) defines.push("SHALLOW")
   // x runs over row tiles, y over column tiles (see main in the WGSL).
   const gx = Math.ceil(args.M / shape.rows)
   const gy = Math.ceil(N / shape.cols)

@@ -97,14 +97,9 @@ fn put_b(stage: u32, t: u32, i: u32, v: vec4<u32>) {
 
 // One step's share of the x and W tiles for staging thread t: A_LOADS and B_LOADS pieces of 16 bytes (the conditions
 // are constant: each configuration compiles to straight-line code).
-// STAGE_WIDE: up to 8 of each (128x128/4 with SINGLE_STAGE: 64-deep steps staged by 128 threads).
 struct Staged {
   a0: vec4<u32>, a1: vec4<u32>, a2: vec4<u32>, a3: vec4<u32>,
   b0: vec4<u32>, b1: vec4<u32>, b2: vec4<u32>, b3: vec4<u32>,
-  // #if STAGE_WIDE
-  a4: vec4<u32>, a5: vec4<u32>, a6: vec4<u32>, a7: vec4<u32>,
-  b4: vec4<u32>, b5: vec4<u32>, b6: vec4<u32>, b7: vec4<u32>,
-  // #endif
 }
 
 fn fetch(row0: u32, col0: u32, k0: u32, t: u32) -> Staged {
@@ -112,15 +107,9 @@ fn fetch(row0: u32, col0: u32, k0: u32, t: u32) -> Staged {
   s.a0 = load_a(row0, k0, t, 0u);
   if (A_LOADS > 1u) { s.a1 = load_a(row0, k0, t, 1u); }
   if (A_LOADS > 2u) { s.a2 = load_a(row0, k0, t, 2u); s.a3 = load_a(row0, k0, t, 3u); }
-  // #if STAGE_WIDE
-  if (A_LOADS > 4u) { s.a4 = load_a(row0, k0, t, 4u); s.a5 = load_a(row0, k0, t, 5u); s.a6 = load_a(row0, k0, t, 6u); s.a7 = load_a(row0, k0, t, 7u); }
-  // #endif
   s.b0 = load_b(col0, k0, t, 0u);
   if (B_LOADS > 1u) { s.b1 = load_b(col0, k0, t, 1u); }
   if (B_LOADS > 2u) { s.b2 = load_b(col0, k0, t, 2u); s.b3 = load_b(col0, k0, t, 3u); }
-  // #if STAGE_WIDE
-  if (B_LOADS > 4u) { s.b4 = load_b(col0, k0, t, 4u); s.b5 = load_b(col0, k0, t, 5u); s.b6 = load_b(col0, k0, t, 6u); s.b7 = load_b(col0, k0, t, 7u); }
-  // #endif
   return s;
 }
 
@@ -128,13 +117,7 @@ fn put(stage: u32, t: u32, s: Staged) {
   put_a(stage, t, 0u, s.a0);
   if (A_LOADS > 1u) { put_a(stage, t, 1u, s.a1); }
   if (A_LOADS > 2u) { put_a(stage, t, 2u, s.a2); put_a(stage, t, 3u, s.a3); }
-  // #if STAGE_WIDE
-  if (A_LOADS > 4u) { put_a(stage, t, 4u, s.a4); put_a(stage, t, 5u, s.a5); put_a(stage, t, 6u, s.a6); put_a(stage, t, 7u, s.a7); }
-  // #endif
   put_b(stage, t, 0u, s.b0);
   if (B_LOADS > 1u) { put_b(stage, t, 1u, s.b1); }
   if (B_LOADS > 2u) { put_b(stage, t, 2u, s.b2); put_b(stage, t, 3u, s.b3); }
-  // #if STAGE_WIDE
-  if (B_LOADS > 4u) { put_b(stage, t, 4u, s.b4); put_b(stage, t, 5u, s.b5); put_b(stage, t, 6u, s.b6); put_b(stage, t, 7u, s.b7); }
-  // #endif
 }
