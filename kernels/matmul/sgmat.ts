@@ -154,7 +154,7 @@ const FILL_TILES = (() => {
   const v = Number(envVar("DJINN_SGMAT_FILL") ?? 264)
   return Number.isInteger(v) && v > 0 ? v : 264
 })()
-/** The least k a split takes (eight K-steps of 32). */
+/** The least k a split takes (eight K-steps of 32, four of 64). */
 const MIN_SPLIT_K = 256
 
 /**
