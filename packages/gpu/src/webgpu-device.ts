@@ -2,11 +2,11 @@ import { envVar } from "./env.ts"
 import { gpuError, GpuError } from "./errors.ts"
 import { type CpuStats, DispatchProfiler, type DispatchSample, noCpuStats, SubmitTimer } from "./profiling.ts"
 import { BindGroupCache } from "./bind-groups.ts"
+import { type PipelineEntry, Pipelines } from "./pipelines.ts"
 import { Readbacks } from "./readbacks.ts"
 import { buildRecording, CaptureLog, encodeSteps, WebGpuRecording } from "./replay.ts"
 import { uniformBindingSize, uniformSlotSize } from "./uniforms.ts"
 import { StagedUploads } from "./uploads.ts"
-import { fastVariantKey, preprocess, variantKey } from "./wgsl.ts"
 import type {
   AdapterDescription,
   Binding,
@@ -22,14 +22,6 @@ import type {
 
 const STORAGE = 0x0080 | 0x0004 | 0x0008 // STORAGE | COPY_SRC | COPY_DST
 
-interface PipelineEntry {
-  readonly pipeline: GPUComputePipeline
-  readonly layout: GPUBindGroupLayout
-  readonly uniforms: boolean
-  /** The variant key (kernel and variant), for profiles. */
-  readonly label: string
-}
-
 type Command =
   | { readonly kind: "dispatch"; readonly call: Dispatch; readonly uniformOffset: number }
   | { readonly kind: "copy"; readonly src: BufferId; readonly srcOffset: number; readonly dst: BufferId; readonly dstOffset: number; readonly size: number }
@@ -42,10 +34,7 @@ type Command =
 export class WebGpuDevice implements GpuDevice {
   private readonly buffers = new Map<BufferId, GPUBuffer>()
   private nextBuffer = 1
-  private readonly pipelines: PipelineEntry[] = []
-  private readonly pipelineIds = new Map<string, PipelineId>()
-  /** The same pipelines by `fastVariantKey`: the per-call path, which skips sorting the variant. */
-  private readonly fastPipelineIds = new Map<string, PipelineId>()
+  private readonly pipelines: Pipelines
   private commands: Command[] = []
   private uniformBytes = new Uint8Array(64 * 1024)
   private uniformUsed = 0
@@ -69,7 +58,6 @@ export class WebGpuDevice implements GpuDevice {
 
   readonly device: GPUDevice
   readonly adapter: AdapterDescription
-  private readonly kernels: KernelRegistry
 
   /** Objects that must stay alive as long as the device (Dawn's GPU instance and adapter). */
   private readonly keepAlive: readonly unknown[]
@@ -78,7 +66,7 @@ export class WebGpuDevice implements GpuDevice {
     this.keepAlive = keepAlive
     this.device = device
     this.adapter = adapter
-    this.kernels = kernels
+    this.pipelines = new Pipelines(device, adapter, kernels)
     this.uniformBuffer = this.newUniformBuffer(this.uniformBytes.byteLength)
     this.uploads = envVar("DJINN_STAGED_UPLOAD") !== "0" ? new StagedUploads(device) : undefined
     this.replayEnabled = envVar("DJINN_REPLAY") !== "0"
@@ -149,32 +137,7 @@ export class WebGpuDevice implements GpuDevice {
   }
 
   pipeline(kernel: string, variant: Variant = {}): PipelineId {
-    const fast = fastVariantKey(kernel, variant)
-    const hit = this.fastPipelineIds.get(fast)
-    if (hit !== undefined) return hit
-    const id = this.canonicalPipeline(kernel, variant)
-    this.fastPipelineIds.set(fast, id)
-    return id
-  }
-
-  private canonicalPipeline(kernel: string, variant: Variant): PipelineId {
-    const key = variantKey(kernel, variant)
-    const cached = this.pipelineIds.get(key)
-    if (cached !== undefined) return cached
-    const spec = this.kernels.get(kernel)
-    if (spec === undefined) throw gpuError("UnknownKernel", `no kernel '${kernel}' in the registry`)
-    if (variant.dtype === "f16" && !this.adapter.f16) throw gpuError("Unsupported", `kernel '${kernel}': shader-f16 is not available on this adapter`)
-    const code = preprocess(spec.wgsl, variant)
-    const module = this.device.createShaderModule({ code, label: key })
-    const pipeline = this.device.createComputePipeline({
-      layout: "auto",
-      label: key,
-      compute: { module, entryPoint: spec.entryPoint ?? "main", constants: { ...(variant.constants ?? {}) } },
-    })
-    const id = this.pipelines.length
-    this.pipelines.push({ pipeline, layout: pipeline.getBindGroupLayout(0), uniforms: spec.uniforms, label: key })
-    this.pipelineIds.set(key, id)
-    return id
+    return this.pipelines.id(kernel, variant)
   }
 
   dispatch(call: Dispatch): void {
@@ -244,7 +207,7 @@ export class WebGpuDevice implements GpuDevice {
         continue
       }
       if (profiler !== undefined) {
-        const label = this.pipelines[command.call.pipeline]?.label ?? `pipeline ${command.call.pipeline}`
+        const label = this.pipelines.entry(command.call.pipeline)?.label ?? `pipeline ${command.call.pipeline}`
         pass?.end()
         pass = profiler.pass(encoder, label, command.call.workgroups)
         lastPipeline = -1
@@ -257,7 +220,7 @@ export class WebGpuDevice implements GpuDevice {
         lastPipeline = -1
       }
       const { call, uniformOffset } = command
-      const entry = this.pipelines[call.pipeline]
+      const entry = this.pipelines.entry(call.pipeline)
       if (entry === undefined) throw gpuError("Validation", `unknown pipeline id ${call.pipeline}`)
       if (call.pipeline !== lastPipeline) { pass.setPipeline(entry.pipeline); lastPipeline = call.pipeline }
       const uniformSize = call.uniforms === undefined ? 0 : uniformBindingSize(call.uniforms.byteLength)
@@ -320,7 +283,7 @@ export class WebGpuDevice implements GpuDevice {
     }
     this.flush()
     if (log.spoiled !== undefined) return undefined
-    const recording = buildRecording({ device: this.device, bufferOf: (id) => this.buffer(id), pipelineOf: (id) => this.pipelines[id] }, log)
+    const recording = buildRecording({ device: this.device, bufferOf: (id) => this.buffer(id), pipelineOf: (id) => this.pipelines.entry(id) }, log)
     if (recording !== undefined) this.cpu.captures++
     return recording
   }
