@@ -1,4 +1,4 @@
-import { envVar, grid, packUniforms, u32s, type AdapterDescription, type Binding, type DType, type GpuDevice, type KernelSpec, type UniformField } from "@djinn/gpu"
+import { envPositiveInt, envVar, grid, packUniforms, u32s, type AdapterDescription, type Binding, type DType, type GpuDevice, type KernelSpec, type UniformField } from "@djinn/gpu"
 import { usable as tensorCores } from "../matmul/sgmat.ts"
 import { wgsl } from "../source.ts"
 import { deviceWorkspace } from "../workspace.ts"
@@ -101,11 +101,8 @@ export const FLASH_MAX_HEAD_DIM = 128
 const FLASH_SHARED: Readonly<Record<32 | 64, number>> = { 32: 18944, 64: 28672 }
 /** Workgroups the query-tiled kernel aims for: tiles of 64 rows from 3 per SM of an H100, key splits below 2 per SM. */
 const FLASH_BIG = 3 * 132
-const FLASH_FILL = (() => {
-  // DJINN_FLASH_FILL (A/B runs): the workgroups below which keys are split; 1 never splits.
-  const v = Number(envVar("DJINN_FLASH_FILL") ?? 2 * 132)
-  return Number.isInteger(v) && v > 0 ? v : 2 * 132
-})()
+// DJINN_FLASH_FILL (A/B runs): the workgroups below which keys are split; 1 never splits.
+const FLASH_FILL = envPositiveInt("DJINN_FLASH_FILL", 2 * 132)
 
 export type Route = "flash_sgmat" | "flash" | "stream"
 

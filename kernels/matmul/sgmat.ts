@@ -3,7 +3,7 @@
  * Only for adapters that grant `chromium-experimental-subgroup-matrix` with the f16×f16→f32 16×16×16 configuration
  * and subgroups of 32; `usable` says whether this one does.
  */
-import { envVar, grid, packUniforms, type AdapterDescription, type Binding, type GpuDevice, type KernelSpec } from "@djinn/gpu"
+import { envPositiveInt, envVar, grid, packUniforms, type AdapterDescription, type Binding, type GpuDevice, type KernelSpec } from "@djinn/gpu"
 import { wgsl } from "../source.ts"
 import { deviceWorkspace } from "../workspace.ts"
 import { checkShape, dtypeOf, encodeReduce, epilogueDefines, epilogueWgsl, gluRows, splitK, type LinearArgs, type Partials, type ProductArgs } from "./linear.ts"
@@ -145,15 +145,9 @@ const SPLITK_OFF = envVar("DJINN_SGMAT_SPLITK") === "0"
  * and FFN up, 96, split 3 ways plus a reduce dispatch each), 1.54 with 80, 1.49 with 64; ResNet-50 b8's 1.90, 1.82,
  * 1.82. Unsplit, those GEMMs run their bias and activation in the epilogue and 24 reduce dispatches go.
  */
-const SPLITK_MAX_TILES = (() => {
-  const v = Number(envVar("DJINN_SGMAT_SPLITK_TILES") ?? 64)
-  return Number.isInteger(v) && v > 0 ? v : 64
-})()
+const SPLITK_MAX_TILES = envPositiveInt("DJINN_SGMAT_SPLITK_TILES", 64)
 /** Tiles that fill an H100 (132 SMs) about twice over (DJINN_SGMAT_FILL for A/B runs): split-K aims at this many. */
-const FILL_TILES = (() => {
-  const v = Number(envVar("DJINN_SGMAT_FILL") ?? 264)
-  return Number.isInteger(v) && v > 0 ? v : 264
-})()
+const FILL_TILES = envPositiveInt("DJINN_SGMAT_FILL", 264)
 /** The least k a split takes (eight K-steps of 32, four of 64). */
 const MIN_SPLIT_K = 256
 

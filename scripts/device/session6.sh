@@ -22,13 +22,13 @@ tests() { say "tests: $(OUT=$out timeout 240 bash ../scripts/device/run-tests.sh
 profile() {
   local only=$1 reps=$2; shift 2
   local f="$out/profile-$SECONDS"
-  timeout 150 env DJINN_AB=1 "$@" node profile.mjs --only "$only" --reps "$reps" --out "$f.json" > "$f.txt" 2>&1
+  timeout 150 env "$@" node profile.mjs --only "$only" --reps "$reps" --out "$f.json" > "$f.txt" 2>&1
   say "${*:-default}: $(grep -ho '"workload":"[a-z0-9_]*"\|"wall_ms":[0-9.]*\|"record_ms":[0-9.]*\|"gpu_ms":[0-9.]*' "$f.txt" | paste -sd' ')"
 }
 # sweep NAME WORKLOADS BASELINES RUNS [ENV=VALUE...]: an interleaved sweep into $out/NAME.
 sweep() {
   local name=$1 workloads=$2 baselines=$3 runs=$4; shift 4
-  timeout 280 env DJINN_AB=1 "$@" node harness.mjs sweep --config $C --workloads "$workloads" --baselines "$baselines" --interleave \
+  timeout 280 env "$@" node harness.mjs sweep --config $C --workloads "$workloads" --baselines "$baselines" --interleave \
     --runs "$runs" --warmup 2 --output-dir "$out/$name" --tag h100-s6 > /dev/null 2> "$out/$name.log"
   say "$name sweep rc=$?: $(grep -h "ok, mean" "$out/$name.log" | tr '\n' ';')"
 }

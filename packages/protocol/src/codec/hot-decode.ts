@@ -156,41 +156,36 @@ class Reader extends WordReader {
     }
   }
 
+  /**
+   * A Generate's or Forward's struct behind pointer (s, w) (2 data words, `pointers` pointers) and the fields they
+   * share: session, model, inputs and hints; its segment and first pointer for the rest.
+   */
+  private request(s: number, w: number, pointers: number) {
+    const at = this.struct(s, w, 2, pointers)
+    if (at < 0) defer()
+    const seg = this.sseg
+    const ps = at + this.sd
+    const dv = this.dv[seg]
+    const o = this.off(seg, at)
+    const head = {
+      sessionId: this.u64(dv, o) as SessionId,
+      modelHandle: this.u64(dv, o + 8) as ModelHandle,
+      inputs: this.inputs(seg, ps),
+      hints: this.hints(seg, ps + 1),
+    }
+    return { seg, ps, head }
+  }
+
   /** The body behind pointer (s, w) of union member `which`. */
   body(which: number, s: number, w: number): MessageBody {
     switch (which) {
       case GENERATE: {
-        const at = this.struct(s, w, 2, 4)
-        if (at < 0) defer()
-        const seg = this.sseg
-        const ps = at + this.sd
-        const dv = this.dv[seg]
-        const o = this.off(seg, at)
-        return {
-          _tag: "Generate",
-          sessionId: this.u64(dv, o) as SessionId,
-          modelHandle: this.u64(dv, o + 8) as ModelHandle,
-          inputs: this.inputs(seg, ps),
-          hints: this.hints(seg, ps + 1),
-          params: this.params(seg, ps + 2),
-          want: this.want(seg, ps + 3),
-        }
+        const { seg, ps, head } = this.request(s, w, 4)
+        return { _tag: "Generate", ...head, params: this.params(seg, ps + 2), want: this.want(seg, ps + 3) }
       }
       case FORWARD: {
-        const at = this.struct(s, w, 2, 3)
-        if (at < 0) defer()
-        const seg = this.sseg
-        const ps = at + this.sd
-        const dv = this.dv[seg]
-        const o = this.off(seg, at)
-        return {
-          _tag: "Forward",
-          sessionId: this.u64(dv, o) as SessionId,
-          modelHandle: this.u64(dv, o + 8) as ModelHandle,
-          inputs: this.inputs(seg, ps),
-          hints: this.hints(seg, ps + 1),
-          want: this.want(seg, ps + 2),
-        }
+        const { seg, ps, head } = this.request(s, w, 3)
+        return { _tag: "Forward", ...head, want: this.want(seg, ps + 2) }
       }
       case TOKEN_EVENT: {
         const at = this.struct(s, w, 1, 0)
