@@ -54,14 +54,14 @@ const parseTile = (name: string): { shape: SgShape; stagers: 0 | 4 | 8; vec: boo
   return { shape: m[1] as SgShape, stagers: m[2] === undefined ? 0 : m[2] === "+ws8" ? 8 : 4, vec: m[3] !== undefined, prefetch2, singleStage }
 }
 
+type TileParts = NonNullable<ReturnType<typeof parseTile>>
+const stepOfParts = (parts: TileParts): number => TILES[parts.shape].bk * (parts.singleStage ? 2 : 1)
+
 /** A tile's K-step: the shape's, doubled by "+s1". */
-export const stepOf = (tile: SgTile): number => {
-  const parts = tileParts(tile)
-  return TILES[parts.shape].bk * (parts.singleStage ? 2 : 1)
-}
+export const stepOf = (tile: SgTile): number => stepOfParts(tileParts(tile))
 
 /** The unit split-K cuts K in: whole K-steps of the tile, and no less than 32 (the splits every tile had before "+s1"). */
-const splitStepOf = (tile: SgTile): number => Math.max(32, stepOf(tile))
+const splitStepOf = (parts: TileParts): number => Math.max(32, stepOfParts(parts))
 
 /**
  * The configuration this kernel needs is only known to hold on NVIDIA (f16 16×16×16, subgroups of 32); other vendors
@@ -105,7 +105,7 @@ export const tileOf = (M: number, N: number, aligned = true): SgTile => {
 
 const MAX_GROUPS = 65535
 
-const tileParts = (tile: SgTile): NonNullable<ReturnType<typeof parseTile>> => {
+const tileParts = (tile: SgTile): TileParts => {
   const parts = parseTile(tile)
   if (parts === undefined) throw new Error(`matmul_sgmat: no tile '${tile}'`)
   return parts
@@ -195,7 +195,7 @@ export const encodePartials = (
   gpu: GpuDevice, args: ProductArgs, tile: SgTile = tileOf(args.M, args.N, alignedOf(args)),
   splits = splitsOf(args.M, args.N, args.K, tile),
 ): Partials | undefined => {
-  if (splitK(args.K, splits, splitStepOf(tile)).splits === 1) return undefined
+  if (splitK(args.K, splits, splitStepOf(tileParts(tile))).splits === 1) return undefined
   return record(gpu, args, tile, splits)
 }
 
@@ -205,12 +205,12 @@ const record = (gpu: GpuDevice, args: MaybeY, tile: SgTile, splits: number): Par
   if (dtypeOf(args) !== "f16") throw new Error("matmul_sgmat: f16 only")
   if (args.swiglu !== undefined && splits !== 1) throw new Error("matmul_sgmat: swiglu without split-K")
   const N = columnsOf(args)
+  const parts = tileParts(tile)
   // k per split, a whole number of the tile's K-steps.
-  const { kc, splits: nSplits } = splitK(args.K, splits, splitStepOf(tile))
+  const { kc, splits: nSplits } = splitK(args.K, splits, splitStepOf(parts))
   const defines = nSplits > 1 ? ["SPLITK"] : epilogueDefines(args)
   if (args.wLayout === "nk") defines.push("W_NK")
   if (alignedOf(args)) defines.push("ALIGNED")
-  const parts = tileParts(tile)
   const shape = TILES[parts.shape]
   defines.push(...shape.defines)
   if (parts.stagers > 0) defines.push("SPLIT")
