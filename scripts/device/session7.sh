@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Session 7's A/B calls on the GPU host, in dist/ after unpack.sh: `bash ../scripts/device/session7.sh CALL...`.
+# Each call writes $OUT/CALL/ (summary.txt, logs, JSON) and tars it into $OUT/CALL.tgz; summary lines also go to
+# stdout. Results of the runs made with them: results/h100/session7/. Calls:
+#   p2       the GEMM tests, the kernel runner's tile A/B (every case whose name holds "+v": "+s1" against "+p2" with
+#            the loop unrolled by two), then profile.mjs of Llama, BERT and ResNet with the "+p2" tiles routed
+#            (DJINN_SGMAT_BIG_TILE, DJINN_SGMAT_SMALL_TILE) against the default, alternating
+#   d3       the same for one stage of K-steps three times as deep ("+d3") on the 64×64-per-subgroup tiles and 64x64/4
+set -uo pipefail
+C=configs/overhead_hf_smoke.yaml
+
+say() { echo "$*" | tee -a "$out/summary.txt"; }
+tests() { say "tests: $(OUT=$out timeout 240 bash ../scripts/device/run-tests.sh "$@" 2>&1 | tr '\n' ';')"; }
+# profile WORKLOADS REPS [ENV=VALUE...]: one profile.mjs run, its figures on one summary line.
+profile() {
+  local only=$1 reps=$2; shift 2
+  local f="$out/profile-$SECONDS"
+  timeout 150 env "$@" node profile.mjs --only "$only" --reps "$reps" --out "$f.json" > "$f.txt" 2>&1
+  say "${*:-default}: $(grep -ho '"workload":"[a-z0-9_]*"\|"wall_ms":[0-9.]*\|"record_ms":[0-9.]*\|"gpu_ms":[0-9.]*' "$f.txt" | paste -sd' ')"
+}
+# sweep NAME WORKLOADS BASELINES RUNS [ENV=VALUE...]: an interleaved sweep into $out/NAME.
+sweep() {
+  local name=$1 workloads=$2 baselines=$3 runs=$4; shift 4
+  timeout 280 env "$@" node harness.mjs sweep --config $C --workloads "$workloads" --baselines "$baselines" --interleave \
+    --runs "$runs" --warmup 2 --output-dir "$out/$name" --tag h100-s7 > /dev/null 2> "$out/$name.log"
+  say "$name sweep rc=$?: $(grep -h "ok, mean" "$out/$name.log" | tr '\n' ';')"
+}
+
+ALL=llama_prefill_1k,llama_decode_1tok,bert_latency_bound,resnet50_batch8
+call_p2() {
+  tests test-sgmat.mjs test-matmul.mjs
+  timeout 150 node kernels.mjs --perf --full --filter "+v" --no-write --out-dir "$out" > "$out/gemm.txt" 2>&1
+  grep -E "^\| matmul" "$out/gemm.txt" | tee -a "$out/summary.txt"
+  for round in 1 2; do
+    profile $ALL 5
+    profile $ALL 5 DJINN_SGMAT_BIG_TILE=128x128/8+v+p2 DJINN_SGMAT_SMALL_TILE=64x64/4+v+p2
+  done
+  profile $ALL 5 DJINN_SGMAT_BIG_TILE=256x128/8+v+p2
+}
+call_d3() {
+  tests test-sgmat.mjs test-matmul.mjs test-sgmat_wgsl.mjs
+  timeout 150 node kernels.mjs --perf --full --filter "+v" --no-write --out-dir "$out" > "$out/gemm.txt" 2>&1
+  grep -E "^\| matmul" "$out/gemm.txt" | tee -a "$out/summary.txt"
+  for round in 1 2; do
+    profile $ALL 5
+    profile $ALL 5 DJINN_SGMAT_BIG_TILE=256x128/8+v+d3 DJINN_SGMAT_SMALL_TILE=64x64/4+v+d3
+    profile $ALL 5 DJINN_SGMAT_BIG_TILE=128x256/8+v+d3
+  done
+}
+
+root=${OUT:-.}
+for call in "$@"; do
+  out=$root/$call
+  mkdir -p "$out"
+  say "$call: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader)"
+  "call_$call"
+  (cd "$root" && tar czf "$call.tgz" "$call" && rm -rf "$call")
+done
