@@ -21,10 +21,7 @@
 // stages and one barrier a step, but a load has two steps of matrix work to land (a K-step of 16 or 32 is shorter
 // than global latency under load).
 // SINGLE_STAGE (not with SPLIT or PREFETCH2) keeps one stage of K-steps twice as deep (BK = 2 · BK_TILE) and barriers
-// twice a step: the loads of the next step have the whole of this step's deeper matrix work to land. DEEP3 (with
-// SINGLE_STAGE) makes the step three times as deep (48 on the 64×64-per-subgroup tiles, 96 on "64x64/4"); its tiles
-// leave no room for the epilogue's scratch, which then lives in the x tile (ALIAS_SCRATCH: the tiles are dead after
-// the loop's last barrier).
+// twice a step: the loads of the next step have the whole of this step's deeper matrix work to land.
 // VEC_TILES keeps the workgroup tiles as 16-byte pieces (vec4<u32>) instead of halves: a staged piece is one store
 // instead of eight, and every fragment load starts at a 16-byte-aligned piece with a stride in pieces, which the
 // driver need not prove (the f16 tiles hand it a 2-byte pointer). Offsets below stay in halves; they are divided by 8
@@ -34,7 +31,7 @@
 // even, are the gate and up of 16 outputs (tiles and subgroup columns start on multiples of 32); emit_glu passes both
 // through the scratch, one after the other, and writes y[m, n] = silu(gate) · up, y of p.y_n columns.
 // Variants: W_NK, BIAS, RESIDUAL (y = act(…) + res; with RESIDUAL_PRE y = act(… + res)), ALIGNED, SPLIT, VEC_TILES,
-// PREFETCH2, SINGLE_STAGE (DEEP3, ALIAS_SCRATCH), SWIGLU, the tile shape (TILE_128_8, TILE_128_4, TILE_128_256, TILE_256_128, TILE_64 with FM4, FN4), the
+// PREFETCH2, SINGLE_STAGE, SWIGLU, the tile shape (TILE_128_8, TILE_128_4, TILE_128_256, TILE_256_128, TILE_64 with FM4, FN4), the
 // activations of epilogue.wgsl.
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
@@ -138,20 +135,13 @@ const_assert FN == 4u;
 const_assert FN == 2u;
 // #endif
 // #if SINGLE_STAGE
-// One stage of K-steps twice (DEEP3: three times) as deep (see main).
+// One stage of K-steps twice as deep (see main).
 const STAGES: u32 = 1u;
-// #if DEEP3
-const BK: u32 = 3u * BK_TILE;
-// #else
 const BK: u32 = 2u * BK_TILE;
-// #endif
 // #if PREFETCH2
 const_assert false; // SINGLE_STAGE with PREFETCH2 (two deep steps in registers) lost 30-45% on the H100: removed
 // #endif
 // #else
-// #if DEEP3
-const_assert false; // DEEP3 is a depth of SINGLE_STAGE's one stage
-// #endif
 const STAGES: u32 = 2u;
 const BK: u32 = BK_TILE;
 // #endif
@@ -199,14 +189,9 @@ const B_VECS: u32 = BN / 8u;
 const B_LOADS: u32 = BK * B_VECS / STAGERS;
 // #endif
 
-// `Staged` holds up to 8 pieces of each tile per thread.
-const_assert A_LOADS >= 1u && A_LOADS <= 8u && B_LOADS >= 1u && B_LOADS <= 8u;
+// `Staged` holds up to 4 pieces of each tile per thread.
+const_assert (A_LOADS == 1u || A_LOADS == 2u || A_LOADS == 4u) && (B_LOADS == 1u || B_LOADS == 2u || B_LOADS == 4u);
 const_assert A_LOADS * STAGERS == BM * A_VECS;
-// #if W_NK
-const_assert B_LOADS * STAGERS == BN * B_VECS;
-// #else
-const_assert B_LOADS * STAGERS == BK * B_VECS;
-// #endif
 
 // #if VEC_TILES
 var<workgroup> tile_a: array<vec4<u32>, STAGES * A_STAGE / 8u>;
@@ -215,21 +200,10 @@ var<workgroup> tile_b: array<vec4<u32>, STAGES * B_STAGE / 8u>;
 var<workgroup> tile_a: array<f16, STAGES * A_STAGE>;
 var<workgroup> tile_b: array<f16, STAGES * B_STAGE>;
 // #endif
-// One 16×16 f32 accumulator per subgroup on its way out: scratch_put stores one at element `at` (row stride 16),
-// scratch_get reads element i back.
-// #if ALIAS_SCRATCH
-// In the x tile (VEC_TILES: 16-byte pieces, four f32 each), after the main loop.
-const_assert SG_M * SG_N * 256u <= STAGES * A_STAGE / 2u;
-const_assert STAGES * (A_STAGE + B_STAGE) * 2u <= 49152u;
-fn scratch_put(c: Acc, at: u32) { subgroupMatrixStore<row_major>(&tile_a, at / 4u, c, 4u); }
-fn scratch_get(i: u32) -> f32 { return bitcast<f32>(tile_a[i / 4u][i % 4u]); }
-// #else
+// One 16×16 f32 accumulator per subgroup on its way out.
 var<workgroup> scratch: array<f32, SG_M * SG_N * 256u>;
 // The stages of both tiles and the scratch within the 48 KiB of workgroup memory an H100 grants (Vulkan).
 const_assert STAGES * (A_STAGE + B_STAGE) * 2u + SG_M * SG_N * 1024u <= 49152u;
-fn scratch_put(c: Acc, at: u32) { subgroupMatrixStore<row_major>(&scratch, at, c, 16u); }
-fn scratch_get(i: u32) -> f32 { return scratch[i]; }
-// #endif
 // SPLITK: this workgroup's split.
 var<private> split_z: u32;
 

@@ -118,22 +118,6 @@ const cases: Case[] = [
   [128, 768, 3072, "nk", true, "gelu_erf", 0, "64x64/4+v+s1"],
   [70, 200, 200, "nk", true, "none", 0, "64x64/4+v+s1", { splits: 3, emulate: true }],
   [300, 264, 200, "nk", true, "gelu_tanh", 0, "256x128/8+v+s1", { splits: 3 }],
-  // One stage three times as deep ("+d3": 48 on the 64×64-per-subgroup tiles, 96 on 64x64/4; the epilogue's scratch
-  // in the x tile on the tensor cores), every shape it takes, aligned and not, both layouts; K shorter than a step,
-  // exactly one, one and a third; split-K with a short last split (K = 200 in 3: two of 96, then 8).
-  [300, 264, 520, "nk", true, "none", 0, "256x128/8+v+d3"],
-  [520, 264, 520, "kn", true, "gelu_erf", 0, "256x128/8+v+d3"],
-  [67, 300, 45, "nk", false, "gelu_tanh", 3, "256x128/8+v+d3"],
-  [512, 256, 1024, "nk", true, "none", 0, "256x128/8+v+d3"],
-  [300, 264, 16, "nk", true, "none", 0, "256x128/8+v+d3"],
-  [300, 264, 48, "kn", true, "none", 0, "256x128/8+v+d3"],
-  [300, 264, 64, "nk", true, "none", 0, "256x128/8+v+d3"],
-  [130, 264, 520, "nk", true, "none", 0, "128x256/8+v+d3"],
-  [67, 300, 45, "kn", false, "gelu_tanh", 0, "128x256/8+v+d3"],
-  [130, 264, 520, "kn", false, "none", 8, "64x64/4+v+d3", E],
-  [128, 768, 3072, "nk", true, "gelu_erf", 0, "64x64/4+v+d3", E],
-  [70, 200, 200, "nk", true, "none", 0, "64x64/4+v+d3", { splits: 3, emulate: true }],
-  [300, 264, 200, "nk", true, "gelu_tanh", 0, "256x128/8+v+d3", { splits: 3 }],
 ]
 
 // The residual epilogue (ResNet: relu(x·W + b + shortcut), 1×1 and 3×3 convolutions as GEMMs): before and after the
@@ -155,9 +139,6 @@ const residualCases: ResidualCase[] = [
   [260, 136, 72, true, "relu", 0, "128x128/8+v+s1"],
   [300, 264, 520, false, "gelu_tanh", 0, "256x128/8+v+s1"],
   [67, 131, 45, true, "relu", 3, "64x64/4+s1"],
-  [260, 136, 72, true, "relu", 0, "256x128/8+v+d3"],
-  [300, 264, 520, false, "gelu_tanh", 0, "128x256/8+v+d3"],
-  [200, 264, 520, true, "relu", 8, "64x64/4+v+d3"],
   [392, 512, 2048, true, "relu", 0],
   [392, 512, 4608, false, "none", 5],
 ]
@@ -179,9 +160,6 @@ const swigluCases: SwigluCase[] = [
   [130, 264, 512, false, "64x64/4+p2"],
   [256, 256, 1024, true, "128x128/8+v+s1"],
   [300, 264, 520, false, "256x128/8+v+s1"],
-  [256, 256, 1024, true, "256x128/8+v+d3"],
-  [300, 264, 520, false, "128x256/8+v+d3"],
-  [130, 264, 512, false, "64x64/4+v+d3", E],
   [130, 131, 64, true, "64x64/4+v"],
   [67, 86, 45, false],
   [67, 86, 45, true, "256x128/8+v"],

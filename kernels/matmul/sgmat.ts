@@ -27,16 +27,14 @@ export const spec: KernelSpec = {
  * "+p2" (without "+ws") fetches the tiles two K-steps ahead into registers instead of one (PREFETCH2).
  * "+s1" (without "+ws" or "+p2"; not "128x128/4", whose staging would need eight pieces a thread) keeps one stage of
  * K-steps twice as deep, with two barriers a step (SINGLE_STAGE): a step's loads have all of its matrix work to land.
- * "+d3" is "+s1" three times as deep (DEEP3; "256x128/8", "128x256/8": 48, "64x64/4": 96), with the epilogue's
- * scratch in the x tile (ALIAS_SCRATCH); always with "+v".
  * Measured on the H100 and removed (session 6): "+s1+p2" (30–45% slower), "+s1n" (one stage of the shape's own depth,
- * 46% slower), "128x128/4+s1" with eight staged pieces a thread (a tie on the kernels, 2.5% slower end to end).
+ * 46% slower), "128x128/4+s1" with eight staged pieces a thread (a tie on the kernels, 2.5% slower end to end);
+ * (session 7) "+d3", one stage three times as deep (a tie on the 1k shapes, slower at 512 tokens and on small ones).
  */
 type SgShape = "128x128/8" | "128x128/4" | "128x256/8" | "256x128/8" | "64x64/4"
 export type SgTile =
   | `${SgShape}${"" | "+ws" | "+ws8"}${"" | "+v"}`
   | `${SgShape}${"" | "+v"}${"+p2" | "+s1"}`
-  | `${"256x128/8" | "128x256/8" | "64x64/4"}+v+d3`
 /** Each shape's defines, size and K-step (BK_TILE; doubled by "+s1"). */
 const TILES: Record<SgShape, { defines: string[]; rows: number; cols: number; bk: number }> = {
   "128x128/8": { defines: ["TILE_128_8", "FM4"], rows: 128, cols: 128, bk: 32 },
@@ -47,23 +45,20 @@ const TILES: Record<SgShape, { defines: string[]; rows: number; cols: number; bk
 }
 
 /** A tile name's parts, or undefined if it names no tile. */
-const parseTile = (name: string): { shape: SgShape; stagers: 0 | 4 | 8; vec: boolean; prefetch2: boolean; singleStage: boolean; deep3: boolean } | undefined => {
-  const m = /^([^+]+)(\+ws8?)?(\+v)?(\+p2|\+s1|\+d3)?$/.exec(name)
+const parseTile = (name: string): { shape: SgShape; stagers: 0 | 4 | 8; vec: boolean; prefetch2: boolean; singleStage: boolean } | undefined => {
+  const m = /^([^+]+)(\+ws8?)?(\+v)?(\+p2|\+s1)?$/.exec(name)
   if (m === null || !(m[1] in TILES)) return undefined
   const prefetch2 = m[4] === "+p2"
-  const deep3 = m[4] === "+d3"
-  const singleStage = m[4] === "+s1" || deep3
+  const singleStage = m[4] === "+s1"
   if (singleStage && m[1] === "128x128/4") return undefined
   if ((prefetch2 || singleStage) && m[2] !== undefined) return undefined
-  // Three 32-deep steps of "128x128/8" do not fit 48 KiB; the scratch lives in vec4 tiles.
-  if (deep3 && (m[1] === "128x128/8" || m[3] === undefined)) return undefined
-  return { shape: m[1] as SgShape, stagers: m[2] === undefined ? 0 : m[2] === "+ws8" ? 8 : 4, vec: m[3] !== undefined, prefetch2, singleStage, deep3 }
+  return { shape: m[1] as SgShape, stagers: m[2] === undefined ? 0 : m[2] === "+ws8" ? 8 : 4, vec: m[3] !== undefined, prefetch2, singleStage }
 }
 
 type TileParts = NonNullable<ReturnType<typeof parseTile>>
-const stepOfParts = (parts: TileParts): number => TILES[parts.shape].bk * (parts.deep3 ? 3 : parts.singleStage ? 2 : 1)
+const stepOfParts = (parts: TileParts): number => TILES[parts.shape].bk * (parts.singleStage ? 2 : 1)
 
-/** A tile's K-step: the shape's, doubled by "+s1", tripled by "+d3". */
+/** A tile's K-step: the shape's, doubled by "+s1". */
 export const stepOf = (tile: SgTile): number => stepOfParts(tileParts(tile))
 
 /** The unit split-K cuts K in: whole K-steps of the tile, and no less than 32 (the splits every tile had before "+s1"). */
@@ -224,7 +219,6 @@ const record = (gpu: GpuDevice, args: MaybeY, tile: SgTile, splits: number): Par
   if (parts.vec) defines.push("VEC_TILES")
   if (parts.prefetch2) defines.push("PREFETCH2")
   if (parts.singleStage) defines.push("SINGLE_STAGE")
-  if (parts.deep3) defines.push("DEEP3", "ALIAS_SCRATCH")
   // x runs over row tiles, y over column tiles (see main in the WGSL).
   const gx = Math.ceil(args.M / shape.rows)
   const gy = Math.ceil(N / shape.cols)

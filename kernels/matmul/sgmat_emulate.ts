@@ -101,8 +101,6 @@ export const emulatedWgsl = (source: string): string => {
   if (!/scratch\[/.test(s)) throw new Error("sgmat_emulate: no scratch reads")
   s = s.replaceAll(/scratch\[([^\]]+)\]/g, "scratch[emu_own($1)]")
   s = swap(s, "var<workgroup> scratch: array<f32, SG_M * SG_N * 256u>;", "var<private> scratch: array<f32, 9>;")
-  // The scratch is a lane's own here, never the x tile (ALIAS_SCRATCH's branch is dropped).
-  s = swap(s, "// #if ALIAS_SCRATCH\n", "// #if ALIAS_SCRATCH_NOT_EMULATED\n")
   s = swap(s, "enable subgroups;\n", "")
   s = swap(s, "enable chromium_experimental_subgroup_matrix;\n", "")
   s = swap(s, "alias Left = subgroup_matrix_left<f16, 16, 16>;\nalias Right = subgroup_matrix_right<f16, 16, 16>;\nalias Acc = subgroup_matrix_result<f32, 16, 16>;\n", OPS)

@@ -50,7 +50,7 @@ fn residual8(gm: u32, gn: u32) -> array<f32, 8> {
 fn emit(c: Acc, i: u32, j: u32, row0: u32, col0: u32, sg: u32, lane: u32) {
   let multiplies = sg < SG_M * SG_N;
   let mine = sg * 256u;
-  if (multiplies) { scratch_put(c, mine); }
+  if (multiplies) { subgroupMatrixStore<row_major>(&scratch, mine, c, 16u); }
   workgroupBarrier();
   let r = lane / 2u;
   let c0 = (lane % 2u) * 8u;
@@ -60,14 +60,14 @@ fn emit(c: Acc, i: u32, j: u32, row0: u32, col0: u32, sg: u32, lane: u32) {
   if (multiplies && gm < p.M) {
     let base = split_z * p.M * p.N + gm * p.N;
     for (var k = 0u; k < 8u; k++) {
-      if (gn + k < p.N) { part[base + gn + k] = scratch_get(mine + r * 16u + c0 + k); }
+      if (gn + k < p.N) { part[base + gn + k] = scratch[mine + r * 16u + c0 + k]; }
     }
   }
   // #else
   if (multiplies && gm < p.M) {
     var v: array<f32, 8>;
     let rv = residual8(gm, gn);
-    for (var k = 0u; k < 8u; k++) { v[k] = finish(scratch_get(mine + r * 16u + c0 + k), gn + k, rv[k]); }
+    for (var k = 0u; k < 8u; k++) { v[k] = finish(scratch[mine + r * 16u + c0 + k], gn + k, rv[k]); }
     // #if ALIGNED
     if (gn < p.N) {
       y[(p.y_off + gm * p.N + gn) / 8u] = vec4<u32>(pack2x16float(vec2<f32>(v[0], v[1])), pack2x16float(vec2<f32>(v[2], v[3])),
@@ -102,18 +102,18 @@ fn emit_glu(g: Acc, u: Acc, i: u32, j: u32, row0: u32, col0: u32, sg: u32, lane:
   // The gate block's first column of the GEMM (a multiple of 32), and this lane's first output.
   let gn = col0 + ((sg % SG_N) * FN + j) * 16u;
   let on = gn / 2u + c0;
-  if (multiplies) { scratch_put(g, mine); }
+  if (multiplies) { subgroupMatrixStore<row_major>(&scratch, mine, g, 16u); }
   workgroupBarrier();
   var gate: array<f32, 8>;
-  for (var k = 0u; k < 8u; k++) { gate[k] = scratch_get(mine + r * 16u + c0 + k); }
+  for (var k = 0u; k < 8u; k++) { gate[k] = scratch[mine + r * 16u + c0 + k]; }
   workgroupBarrier();
-  if (multiplies) { scratch_put(u, mine); }
+  if (multiplies) { subgroupMatrixStore<row_major>(&scratch, mine, u, 16u); }
   workgroupBarrier();
   if (multiplies && gm < p.M) {
     var v: array<f32, 8>;
     for (var k = 0u; k < 8u; k++) {
       var gv = gate[k];
-      var uv = scratch_get(mine + r * 16u + c0 + k);
+      var uv = scratch[mine + r * 16u + c0 + k];
       // #if BIAS
       gv += f32(b[min(gn + c0 + k, p.N - 1u)]);
       uv += f32(b[min(gn + 16u + c0 + k, p.N - 1u)]);

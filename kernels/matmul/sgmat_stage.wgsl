@@ -95,49 +95,29 @@ fn put_b(stage: u32, t: u32, i: u32, v: vec4<u32>) {
   // #endif
 }
 
-// One step's share of the x and W tiles for staging thread t: A_LOADS and B_LOADS (up to 8 each) pieces of 16 bytes (the conditions
+// One step's share of the x and W tiles for staging thread t: A_LOADS and B_LOADS pieces of 16 bytes (the conditions
 // are constant: each configuration compiles to straight-line code).
 struct Staged {
-  a0: vec4<u32>, a1: vec4<u32>, a2: vec4<u32>, a3: vec4<u32>, a4: vec4<u32>, a5: vec4<u32>, a6: vec4<u32>, a7: vec4<u32>,
-  b0: vec4<u32>, b1: vec4<u32>, b2: vec4<u32>, b3: vec4<u32>, b4: vec4<u32>, b5: vec4<u32>, b6: vec4<u32>, b7: vec4<u32>,
+  a0: vec4<u32>, a1: vec4<u32>, a2: vec4<u32>, a3: vec4<u32>,
+  b0: vec4<u32>, b1: vec4<u32>, b2: vec4<u32>, b3: vec4<u32>,
 }
 
 fn fetch(row0: u32, col0: u32, k0: u32, t: u32) -> Staged {
   var s: Staged;
   s.a0 = load_a(row0, k0, t, 0u);
   if (A_LOADS > 1u) { s.a1 = load_a(row0, k0, t, 1u); }
-  if (A_LOADS > 2u) { s.a2 = load_a(row0, k0, t, 2u); }
-  if (A_LOADS > 3u) { s.a3 = load_a(row0, k0, t, 3u); }
-  if (A_LOADS > 4u) { s.a4 = load_a(row0, k0, t, 4u); }
-  if (A_LOADS > 5u) { s.a5 = load_a(row0, k0, t, 5u); }
-  if (A_LOADS > 6u) { s.a6 = load_a(row0, k0, t, 6u); }
-  if (A_LOADS > 7u) { s.a7 = load_a(row0, k0, t, 7u); }
+  if (A_LOADS > 2u) { s.a2 = load_a(row0, k0, t, 2u); s.a3 = load_a(row0, k0, t, 3u); }
   s.b0 = load_b(col0, k0, t, 0u);
   if (B_LOADS > 1u) { s.b1 = load_b(col0, k0, t, 1u); }
-  if (B_LOADS > 2u) { s.b2 = load_b(col0, k0, t, 2u); }
-  if (B_LOADS > 3u) { s.b3 = load_b(col0, k0, t, 3u); }
-  if (B_LOADS > 4u) { s.b4 = load_b(col0, k0, t, 4u); }
-  if (B_LOADS > 5u) { s.b5 = load_b(col0, k0, t, 5u); }
-  if (B_LOADS > 6u) { s.b6 = load_b(col0, k0, t, 6u); }
-  if (B_LOADS > 7u) { s.b7 = load_b(col0, k0, t, 7u); }
+  if (B_LOADS > 2u) { s.b2 = load_b(col0, k0, t, 2u); s.b3 = load_b(col0, k0, t, 3u); }
   return s;
 }
 
 fn put(stage: u32, t: u32, s: Staged) {
   put_a(stage, t, 0u, s.a0);
   if (A_LOADS > 1u) { put_a(stage, t, 1u, s.a1); }
-  if (A_LOADS > 2u) { put_a(stage, t, 2u, s.a2); }
-  if (A_LOADS > 3u) { put_a(stage, t, 3u, s.a3); }
-  if (A_LOADS > 4u) { put_a(stage, t, 4u, s.a4); }
-  if (A_LOADS > 5u) { put_a(stage, t, 5u, s.a5); }
-  if (A_LOADS > 6u) { put_a(stage, t, 6u, s.a6); }
-  if (A_LOADS > 7u) { put_a(stage, t, 7u, s.a7); }
+  if (A_LOADS > 2u) { put_a(stage, t, 2u, s.a2); put_a(stage, t, 3u, s.a3); }
   put_b(stage, t, 0u, s.b0);
   if (B_LOADS > 1u) { put_b(stage, t, 1u, s.b1); }
-  if (B_LOADS > 2u) { put_b(stage, t, 2u, s.b2); }
-  if (B_LOADS > 3u) { put_b(stage, t, 3u, s.b3); }
-  if (B_LOADS > 4u) { put_b(stage, t, 4u, s.b4); }
-  if (B_LOADS > 5u) { put_b(stage, t, 5u, s.b5); }
-  if (B_LOADS > 6u) { put_b(stage, t, 6u, s.b6); }
-  if (B_LOADS > 7u) { put_b(stage, t, 7u, s.b7); }
+  if (B_LOADS > 2u) { put_b(stage, t, 2u, s.b2); put_b(stage, t, 3u, s.b3); }
 }

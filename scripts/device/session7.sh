@@ -6,6 +6,7 @@
 #            the loop unrolled by two), then profile.mjs of Llama, BERT and ResNet with the "+p2" tiles routed
 #            (DJINN_SGMAT_BIG_TILE, DJINN_SGMAT_SMALL_TILE) against the default, alternating
 #   d3       the same for one stage of K-steps three times as deep ("+d3") on the 64×64-per-subgroup tiles and 64x64/4
+#            (run at 1c27d5f; "+d3" was removed after it)
 set -uo pipefail
 C=configs/overhead_hf_smoke.yaml
 
