@@ -1,4 +1,4 @@
-import { grid, packUniforms, type Binding, type DType, type GpuDevice, type KernelSpec } from "@djinn/gpu"
+import { envVar, grid, packUniforms, type Binding, type DType, type GpuDevice, type KernelSpec } from "@djinn/gpu"
 import { wgsl } from "../source.ts"
 
 export const spec: KernelSpec = { id: "rmsnorm", wgsl: wgsl("rmsnorm"), storage: ["read", "read", "read_write"], uniforms: true }
@@ -16,9 +16,21 @@ export interface RmsNormArgs {
   readonly dtype?: DType
 }
 
-export const encode = (gpu: GpuDevice, args: RmsNormArgs): void => {
+/** The VEC variant's reach: four 16-byte pieces of eight halves for each of its 256 threads. */
+const VEC_MAX_COLS = 4 * 256 * 8
+
+/** f16 rows of whole 16-byte pieces, every binding 16-byte aligned: the vectorised variant. */
+export const vectorOf = (args: RmsNormArgs): boolean =>
+  args.dtype === "f16" && args.cols % 8 === 0 && args.cols <= VEC_MAX_COLS &&
+  [args.x, args.weight, args.y].every((b) => (b.offset ?? 0) % 16 === 0)
+
+/** DJINN_RMSNORM_VEC=0 keeps the scalar variant (A/B runs). */
+const VEC_OFF = envVar("DJINN_RMSNORM_VEC") === "0"
+
+export const encode = (gpu: GpuDevice, args: RmsNormArgs, vector = !VEC_OFF && vectorOf(args)): void => {
   if (args.cols < 1) throw new Error(`rmsnorm: cols ${args.cols} must be positive`)
-  const pipeline = gpu.pipeline(spec.id, { dtype: args.dtype ?? "f32" })
+  if (vector && !vectorOf(args)) throw new Error("rmsnorm: the vector variant needs f16, cols a multiple of 8 up to 8192 and 16-byte-aligned bindings")
+  const pipeline = gpu.pipeline(spec.id, { dtype: args.dtype ?? "f32", defines: vector ? ["VEC"] : [] })
   const workgroups = grid(args.rows)
   gpu.dispatch({
     pipeline,

@@ -1,6 +1,10 @@
 import { describe, expect, it } from "vitest"
 import { dtypesOf, guardedOutput, randomFloats, relError, roundF16, testDevice, tolerance, upload } from "../testing/harness.ts"
-import { encode, encodeQkv, reference, referenceQkv, type RopeQkvShape, type RopeShape } from "./rope.ts"
+import { encode, encodeQkv, reference, referenceQkv, vectorOf, vectorOfQkv, type RopeQkvShape, type RopeShape } from "./rope.ts"
+
+// f16 cases run twice: as routed (the vector variant where the shape allows it: heads of a multiple of 16 values,
+// offsets and strides multiples of 8) and on the scalar variant.
+const routes = (dtype: string): (false | undefined)[] => (dtype === "f16" ? [undefined, false] : [undefined])
 
 describe("rope", async () => {
   const gpu = await testDevice()
@@ -15,8 +19,8 @@ describe("rope", async () => {
     ["very long positions", { T: 2, heads: 1, headDim: 64, stride: 64, pos0: 32760, theta: 10000 }],
   ]
   for (const dtype of dtypesOf(gpu)) {
-    for (const [name, shape] of cases) {
-      it(`${dtype} ${name}`, async () => {
+    for (const [name, shape] of cases) for (const vector of routes(dtype)) {
+      it(`${dtype} ${name}${vector === false ? " (scalar)" : ""}`, async () => {
         const xLen = (shape.xOffset ?? 0) + (shape.T - 1) * shape.stride + shape.heads * shape.headDim
         let x = randomFloats(xLen, xLen + shape.pos0, -2, 2)
         if (dtype === "f16") x = roundF16(x)
@@ -24,7 +28,7 @@ describe("rope", async () => {
         const y = guardedOutput(gpu, want.length, dtype)
         // Zero y first: elements between heads' rows must come back untouched.
         gpu.writeBuffer(y.binding.buffer, y.binding.offset ?? 0, new Uint8Array(y.binding.size ?? 0))
-        encode(gpu, { ...shape, x: upload(gpu, x, dtype), y: y.binding, dtype })
+        encode(gpu, { ...shape, x: upload(gpu, x, dtype), y: y.binding, dtype }, vector)
         const got = await y.read()
         expect(relError(got, want)).toBeLessThan(tolerance(dtype))
         // Against exact float64 angles the f32 angle's own rounding (up to pos·2^-24 rad) shows at long positions.
@@ -44,8 +48,8 @@ describe("rope", async () => {
     ["llama-7b decode", { T: 1, heads: 32, kvHeads: 32, headDim: 128, stride: 3 * 4096, qStride: 4096, kOffset: 511 * 4096, kStride: 4096, vOffset: 511 * 4096, vStride: 4096, pos0: 511, theta: 10000 }],
   ]
   for (const dtype of dtypesOf(gpu)) {
-    for (const [name, shape] of qkvCases) {
-      it(`${dtype} qkv ${name}`, async () => {
+    for (const [name, shape] of qkvCases) for (const vector of routes(dtype)) {
+      it(`${dtype} qkv ${name}${vector === false ? " (scalar)" : ""}`, async () => {
         const xLen = (shape.xOffset ?? 0) + (shape.T - 1) * shape.stride + (shape.heads + 2 * shape.kvHeads) * shape.headDim
         let x = randomFloats(xLen, xLen + shape.pos0, -2, 2)
         if (dtype === "f16") x = roundF16(x)
@@ -55,7 +59,7 @@ describe("rope", async () => {
           gpu.writeBuffer(y.binding.buffer, y.binding.offset ?? 0, new Uint8Array(y.binding.size ?? 0))
           return y
         })
-        encodeQkv(gpu, { ...shape, x: upload(gpu, x, dtype), q: outs[0].binding, k: outs[1].binding, v: outs[2].binding, dtype })
+        encodeQkv(gpu, { ...shape, x: upload(gpu, x, dtype), q: outs[0].binding, k: outs[1].binding, v: outs[2].binding, dtype }, vector)
         expect(relError(await outs[0].read(), want.q)).toBeLessThan(tolerance(dtype))
         expect(relError(await outs[1].read(), want.k)).toBeLessThan(tolerance(dtype))
         // v is copied, bit for bit.
@@ -77,6 +81,20 @@ describe("rope", async () => {
     const got = await kv.read()
     expect(relError(got.subarray(0, want.k.length), want.k)).toBeLessThan(tolerance("f32"))
     expect(Array.from(got.subarray(64, 64 + want.v.length))).toEqual(Array.from(want.v))
+  })
+
+  it("routes f16 heads of whole 16-byte pieces to the vector variant, and only those", () => {
+    const b = { buffer: 0, offset: 256 }
+    const llama = cases.find(([n]) => n === "llama-7b prefill")![1]
+    expect(vectorOf({ ...llama, x: b, y: b, dtype: "f16" })).toBe(true)
+    expect(vectorOf({ ...llama, x: b, y: b, dtype: "f32" })).toBe(false)
+    expect(vectorOf({ ...llama, x: b, y: b, dtype: "f16", xOffset: 4 })).toBe(false)
+    expect(vectorOf({ ...llama, x: { buffer: 0, offset: 8 }, y: b, dtype: "f16" })).toBe(false)
+    expect(vectorOf({ ...llama, headDim: 8, x: b, y: b, dtype: "f16" })).toBe(false)
+    const decode = qkvCases.find(([n]) => n === "llama-7b decode")![1]
+    expect(vectorOfQkv({ ...decode, x: b, q: b, k: b, v: b, dtype: "f16" })).toBe(true)
+    expect(vectorOfQkv({ ...decode, x: b, q: b, k: b, v: b, dtype: "f16", vStride: 4100 })).toBe(false)
+    expect(() => encode(gpu, { ...llama, x: b, y: b, dtype: "f16", xOffset: 4 }, true)).toThrow(/vector variant/)
   })
 
   it("rejects an odd head dimension", () => {

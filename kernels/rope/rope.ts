@@ -1,4 +1,4 @@
-import { grid, type Binding, type DType, type GpuDevice, type KernelSpec } from "@djinn/gpu"
+import { envVar, grid, type Binding, type DType, type GpuDevice, type KernelSpec } from "@djinn/gpu"
 import { wgsl } from "../source.ts"
 
 /** Bindings: x, y, then (QKV) k and v. */
@@ -72,11 +72,28 @@ const uniforms = (header: readonly number[], headDim: number, theta: number): Ui
   return new Uint8Array(u.buffer)
 }
 
-export const encode = (gpu: GpuDevice, args: RopeArgs): void => {
+/** DJINN_ROPE_VEC=0 keeps the scalar variants (A/B runs). */
+const VEC_OFF = envVar("DJINN_ROPE_VEC") === "0"
+
+/**
+ * The vectorised variant (VEC: eight pairs a thread, 16-byte loads and stores) takes f16 heads of a multiple of 16
+ * values whose offsets and strides (in elements) are multiples of 8, in 16-byte-aligned bindings.
+ */
+const vectorFits = (dtype: DType | undefined, headDim: number, elements: readonly (number | undefined)[], bindings: readonly Binding[]): boolean =>
+  dtype === "f16" && headDim % 16 === 0 && elements.every((e) => (e ?? 0) % 8 === 0) && bindings.every((b) => (b.offset ?? 0) % 16 === 0)
+
+export const vectorOf = (a: RopeArgs): boolean => vectorFits(a.dtype, a.headDim, [a.stride, a.xOffset, a.yOffset, a.yStride], [a.x, a.y])
+export const vectorOfQkv = (a: RopeQkvArgs): boolean =>
+  vectorFits(a.dtype, a.headDim, [a.stride, a.xOffset, a.qOffset, a.qStride, a.kOffset, a.kStride, a.vOffset, a.vStride], [a.x, a.q, a.k, a.v])
+
+const NOT_VECTOR = "rope: the vector variant needs f16, headDim a multiple of 16, offsets and strides multiples of 8 and 16-byte-aligned bindings"
+
+export const encode = (gpu: GpuDevice, args: RopeArgs, vector = !VEC_OFF && vectorOf(args)): void => {
   check(args)
+  if (vector && !vectorOf(args)) throw new Error(NOT_VECTOR)
   const half = args.headDim / 2
-  const n = args.T * args.heads * half
-  const pipeline = gpu.pipeline(spec.id, { dtype: args.dtype ?? "f32" })
+  const n = (args.T * args.heads * half) / (vector ? 8 : 1)
+  const pipeline = gpu.pipeline(spec.id, { dtype: args.dtype ?? "f32", defines: vector ? ["VEC"] : [] })
   const workgroups = grid(Math.ceil(n / WG))
   const header = [
     args.T, args.heads, half, args.stride, args.xOffset ?? 0, args.yOffset ?? 0, args.yStride ?? args.stride, args.pos0,
@@ -117,11 +134,12 @@ export interface RopeQkvArgs extends RopeQkvShape {
 }
 
 /** One dispatch for a fused q|k|v projection: RoPE on q (into q) and k (into k), v copied into v. */
-export const encodeQkv = (gpu: GpuDevice, args: RopeQkvArgs): void => {
+export const encodeQkv = (gpu: GpuDevice, args: RopeQkvArgs, vector = !VEC_OFF && vectorOfQkv(args)): void => {
   check(args)
+  if (vector && !vectorOfQkv(args)) throw new Error(NOT_VECTOR)
   const half = args.headDim / 2
-  const n = args.T * (args.heads + 2 * args.kvHeads) * half
-  const pipeline = gpu.pipeline(spec.id, { dtype: args.dtype ?? "f32", defines: ["QKV"] })
+  const n = (args.T * (args.heads + 2 * args.kvHeads) * half) / (vector ? 8 : 1)
+  const pipeline = gpu.pipeline(spec.id, { dtype: args.dtype ?? "f32", defines: vector ? ["QKV", "VEC"] : ["QKV"] })
   const workgroups = grid(Math.ceil(n / WG))
   const header = [
     args.T, args.heads, half, args.stride, args.xOffset ?? 0, args.qOffset ?? 0, args.qStride, args.pos0,

@@ -7,6 +7,9 @@
 #            (DJINN_SGMAT_BIG_TILE, DJINN_SGMAT_SMALL_TILE) against the default, alternating
 #   d3       the same for one stage of K-steps three times as deep ("+d3") on the 64×64-per-subgroup tiles and 64x64/4
 #            (run at 1c27d5f; "+d3" was removed after it)
+#   vec      RMSNorm and RoPE with 16-byte loads (the VEC variants): their tests and the Llama tests, then profile.mjs
+#            of both Llama workloads with the scalar variants (DJINN_RMSNORM_VEC=0 DJINN_ROPE_VEC=0) against the
+#            default, alternating
 set -uo pipefail
 C=configs/overhead_hf_smoke.yaml
 
@@ -47,6 +50,14 @@ call_d3() {
     profile $ALL 5 DJINN_SGMAT_BIG_TILE=256x128/8+v+d3 DJINN_SGMAT_SMALL_TILE=64x64/4+v+d3
     profile $ALL 5 DJINN_SGMAT_BIG_TILE=128x256/8+v+d3
   done
+}
+call_vec() {
+  tests test-rmsnorm.mjs test-rope.mjs test-llama.mjs test-replay.mjs
+  for round in 1 2; do
+    profile llama_prefill_1k,llama_decode_1tok 5 DJINN_RMSNORM_VEC=0 DJINN_ROPE_VEC=0
+    profile llama_prefill_1k,llama_decode_1tok 5
+  done
+  for f in "$out"/profile-*.txt; do head -1 "$f" | cut -c1-60; grep -E "rmsnorm|rope" "$f"; done | tee -a "$out/summary.txt"
 }
 
 root=${OUT:-.}
