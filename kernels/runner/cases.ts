@@ -1,9 +1,14 @@
-/** The perf runner's cases: the linear layers of decode (gemv) and prefill (matmul), and a bandwidth probe. */
+/**
+ * The perf runner's cases: the linear layers of decode (gemv) and prefill (matmul), Llama's RMSNorm and fused-QKV RoPE
+ * (memory-bound, each variant), and a bandwidth probe.
+ */
 import { dtypeBytes, f16ToF32, type Binding, type BufferId, type DType, type GpuDevice } from "@djinn/gpu"
 import { MAX_M } from "../gemv/gemv.ts"
 import { activate, encode as tiled, linear, sgmat, type LinearArgs, type WLayout } from "../matmul/matmul.ts"
 import { relError, tolerance } from "../testing/harness.ts"
 import { settle, type PerfCase, type PerfInstance, type Validation } from "../testing/perf.ts"
+import * as rmsnorm from "../rmsnorm/rmsnorm.ts"
+import * as rope from "../rope/rope.ts"
 import * as probe from "./bandwidth.ts"
 import { fill, periodic, PERIOD, type Periodic } from "./data.ts"
 
@@ -199,6 +204,100 @@ const TILE_AB: sgmat.SgTile[] = ["128x128/8+v+s1", "256x128/8+v+s1", "128x256/8+
 const SMALL_AB_SHAPES: Shape[] = [{ M: 128, N: 2304, K: 768 }, { M: 128, N: 3072, K: 768 }, { M: 128, N: 768, K: 3072 }, { M: 6272, N: 128, K: 1152 }]
 const SMALL_AB: sgmat.SgTile[] = ["64x64/4+v+s1", "64x64/4+v+p2"]
 
+/** Buffers of periodic data (f16 here), destroyed together. */
+const buffers = (gpu: GpuDevice) => {
+  const ids: BufferId[] = []
+  return {
+    make: (elements: number, data: Periodic | undefined, label: string): BufferId => {
+      const id = gpu.createBuffer(Math.ceil((elements * 2) / 4) * 4, label)
+      if (data !== undefined) fill(gpu, id, elements, data)
+      ids.push(id)
+      return id
+    },
+    dispose: () => { for (const id of ids) gpu.destroyBuffer(id) },
+  }
+}
+const at = (d: Periodic, i: number): number => d.block[i % PERIOD]
+
+/**
+ * RMSNorm over `rows` rows of `cols` f16 values (Llama-2-7B: 4096), the scalar or the vector (VEC) variant: x and the
+ * weight read once, y written once. Checked on whole rows against the CPU reference.
+ */
+export const rmsnormCase = (rows: number, cols: number, vector: boolean): PerfCase => ({
+  kernel: "rmsnorm",
+  variant: `f16 ${vector ? "vec" : "scalar"}`,
+  shape: `${rows}×${cols}`,
+  bytes: (2 * rows * cols + cols) * 2,
+  flops: 0,
+  bound: "memory",
+  setup: async (gpu) => {
+    const b = buffers(gpu)
+    const xData = periodic(7, "f16", -3, 3)
+    const wData = periodic(8, "f16", 0.5, 1.5)
+    const x = b.make(rows * cols, xData, "rmsnorm x"), w = b.make(cols, wData, "rmsnorm w"), y = b.make(rows * cols, undefined, "rmsnorm y")
+    const args = { x: { buffer: x }, weight: { buffer: w }, y: { buffer: y }, rows, cols, eps: 1e-5, dtype: "f16" } as const
+    const validate = async (): Promise<Validation> => {
+      gpu.writeBuffer(y, 0, new Uint8Array(Math.ceil((rows * cols * 2) / 4) * 4).fill(0x7f))
+      rmsnorm.encode(gpu, args, vector)
+      const out = await readOutput(gpu, y, rows * cols, "f16")
+      await gpu.checkErrors()
+      const got: number[] = [], want: number[] = []
+      for (const r of [0, rows >> 1, rows - 1]) {
+        const xs = Float32Array.from({ length: cols }, (_, c) => at(xData, r * cols + c))
+        const ref = rmsnorm.reference(xs, Float32Array.from({ length: cols }, (_, c) => at(wData, c)), 1, cols, 1e-5)
+        for (let c = 0; c < cols; c++) { got.push(out[r * cols + c]); want.push(ref[c]) }
+      }
+      const error = relError(got, want)
+      const tol = 4 * tolerance("f16")
+      return { ok: error < tol, error, tolerance: tol, checked: got.length }
+    }
+    await settle(gpu)
+    return { encode: () => rmsnorm.encode(gpu, args, vector), rotation: 1, validate, dispose: b.dispose }
+  },
+})
+
+/**
+ * RoPE on a fused q|k|v projection of T tokens (Llama-2-7B: 32 heads of 128, k and v as many), the scalar or the
+ * vector variant: x read once, q, k and v written once. Checked on sampled tokens against the CPU reference.
+ */
+export const ropeCase = (T: number, heads: number, headDim: number, vector: boolean): PerfCase => ({
+  kernel: "rope",
+  variant: `f16 qkv ${vector ? "vec" : "scalar"}`,
+  shape: `${T}×${heads}×${headDim}`,
+  bytes: 2 * T * 3 * heads * headDim * 2,
+  flops: 0,
+  bound: "memory",
+  setup: async (gpu) => {
+    const b = buffers(gpu)
+    const D = heads * headDim
+    const xData = periodic(9, "f16", -2, 2)
+    const x = b.make(T * 3 * D, xData, "rope x")
+    const outs = ["q", "k", "v"].map((n) => b.make(T * D, undefined, `rope ${n}`))
+    const shape = { T, heads, kvHeads: heads, headDim, stride: 3 * D, qStride: D, kStride: D, vStride: D, pos0: 0, theta: 10000 }
+    const args = { ...shape, x: { buffer: x }, q: { buffer: outs[0] }, k: { buffer: outs[1] }, v: { buffer: outs[2] }, dtype: "f16" } as const
+    const validate = async (): Promise<Validation> => {
+      for (const o of outs) gpu.writeBuffer(o, 0, new Uint8Array(T * D * 2).fill(0x7f))
+      rope.encodeQkv(gpu, args, vector)
+      const [q, k, v] = await Promise.all(outs.map((o) => readOutput(gpu, o, T * D, "f16")))
+      await gpu.checkErrors()
+      const got: number[] = [], want: number[] = []
+      for (const t of [0, 1, T >> 1, T - 1]) {
+        const row = Float32Array.from({ length: 3 * D }, (_, i) => at(xData, t * 3 * D + i))
+        const ref = rope.referenceQkv(row, { ...shape, T: 1, pos0: t })
+        for (let i = 0; i < D; i++) {
+          got.push(q[t * D + i], k[t * D + i], v[t * D + i])
+          want.push(ref.q[i], ref.k[i], ref.v[i])
+        }
+      }
+      const error = relError(got, want)
+      const tol = 4 * tolerance("f16")
+      return { ok: error < tol, error, tolerance: tol, checked: got.length }
+    }
+    await settle(gpu)
+    return { encode: () => rope.encodeQkv(gpu, args, vector), rotation: 1, validate, dispose: b.dispose }
+  },
+})
+
 export interface CaseOptions {
   readonly small: boolean
   readonly dtypes: readonly DType[]
@@ -222,5 +321,12 @@ export const perfCases = ({ small, dtypes }: CaseOptions): PerfCase[] => {
     for (const shape of SMALL_AB_SHAPES) for (const tile of SMALL_AB) out.push(linearCase(shape, "nk", "f16", rotateBytes, tile))
   }
   for (const shape of s.gemv) for (const dtype of dtypes) for (const layout of ["nk", "kn"] as const) out.push(linearCase(shape, layout, dtype, rotateBytes))
+  // Llama-2-7B's norm and RoPE at 1k (prefill) and 512 tokens; f16 only (the vector variants are f16's).
+  if (dtypes.includes("f16")) {
+    const tokens = small ? [64] : [1024, 512]
+    const D = small ? 512 : 4096
+    for (const T of tokens) for (const vector of [false, true]) out.push(rmsnormCase(T, D, vector))
+    for (const T of tokens) for (const vector of [false, true]) out.push(ropeCase(T, D / 128, 128, vector))
+  }
   return out
 }
