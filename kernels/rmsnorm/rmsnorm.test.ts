@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest"
 import { dtypesOf, guardedOutput, randomFloats, relError, roundF16, testDevice, tolerance, upload } from "../testing/harness.ts"
-import { encode, reference, vectorOf } from "./rmsnorm.ts"
+import { encode, reference, vectorOf, vectorWorkgroup } from "./rmsnorm.ts"
 
 describe("rmsnorm", async () => {
   const gpu = await testDevice()
@@ -42,7 +42,20 @@ describe("rmsnorm", async () => {
       expect(vectorOf({ ...base, cols: 16, x: { ...b, offset: 8 } })).toBe(false)
       expect(vectorOf({ ...base, cols: 16, dtype: "f32" })).toBe(false)
       expect(() => encode(gpu, { ...base, cols: 12 }, true)).toThrow(/vector variant/)
+      expect(() => encode(gpu, { ...base, cols: 4096 }, true, 64)).toThrow(/cannot hold/)
     })
+    it("the vector variant's workgroup is the fewest threads whose four pieces cover the row", () => {
+      expect([8, 1024, 1032, 4096, 8192].map(vectorWorkgroup)).toEqual([32, 32, 64, 128, 256])
+    })
+    // Llama's rows on the automatic workgroup (128) and on 256 threads (half of them with one piece, the rest none).
+    for (const wg of [128, 256]) {
+      it(`f16 vector rows=4 cols=4096 on ${wg} threads`, async () => {
+        const x = roundF16(randomFloats(4 * 4096, 77, -3, 3)), w = roundF16(randomFloats(4096, 78, 0.5, 1.5))
+        const y = guardedOutput(gpu, 4 * 4096, "f16")
+        encode(gpu, { x: upload(gpu, x, "f16"), weight: upload(gpu, w, "f16"), y: y.binding, rows: 4, cols: 4096, eps: 1e-5, dtype: "f16" }, true, wg)
+        expect(relError(await y.read(), reference(x, w, 4, 4096, 1e-5))).toBeLessThan(tolerance("f16"))
+      })
+    }
   }
   it("eps dominates an all-zero row", async () => {
     const cols = 9

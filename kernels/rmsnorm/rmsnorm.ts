@@ -1,4 +1,4 @@
-import { envVar, grid, packUniforms, type Binding, type DType, type GpuDevice, type KernelSpec } from "@djinn/gpu"
+import { envPositiveInt, envVar, grid, packUniforms, type Binding, type DType, type GpuDevice, type KernelSpec } from "@djinn/gpu"
 import { wgsl } from "../source.ts"
 
 export const spec: KernelSpec = { id: "rmsnorm", wgsl: wgsl("rmsnorm"), storage: ["read", "read", "read_write"], uniforms: true }
@@ -27,10 +27,24 @@ export const vectorOf = (args: RmsNormArgs): boolean =>
 /** DJINN_RMSNORM_VEC=0 keeps the scalar variant (A/B runs). */
 const VEC_OFF = envVar("DJINN_RMSNORM_VEC") === "0"
 
-export const encode = (gpu: GpuDevice, args: RmsNormArgs, vector = !VEC_OFF && vectorOf(args)): void => {
+/**
+ * The vector variant's workgroup: the fewest threads (a power of two, 32 to 256) whose four pieces each cover the row
+ * (Llama-2-7B's 4096: 128), so a row's reduction takes as few barrier rounds as it can; DJINN_RMSNORM_WG fixes it
+ * (A/B runs; it must still cover the row).
+ */
+const VEC_WG = envPositiveInt("DJINN_RMSNORM_WG", 0)
+export const vectorWorkgroup = (cols: number): number => {
+  if (VEC_WG >= 32 && VEC_WG <= 256 && (VEC_WG & (VEC_WG - 1)) === 0) return VEC_WG
+  let wg = 32
+  while (wg * 32 < cols && wg < 256) wg *= 2
+  return wg
+}
+
+export const encode = (gpu: GpuDevice, args: RmsNormArgs, vector = !VEC_OFF && vectorOf(args), wg = vector ? vectorWorkgroup(args.cols) : 256): void => {
   if (args.cols < 1) throw new Error(`rmsnorm: cols ${args.cols} must be positive`)
   if (vector && !vectorOf(args)) throw new Error("rmsnorm: the vector variant needs f16, cols a multiple of 8 up to 8192 and 16-byte-aligned bindings")
-  const pipeline = gpu.pipeline(spec.id, { dtype: args.dtype ?? "f32", defines: vector ? ["VEC"] : [] })
+  if (vector && wg * 32 < args.cols) throw new Error(`rmsnorm: a workgroup of ${wg} cannot hold a row of ${args.cols}`)
+  const pipeline = gpu.pipeline(spec.id, { dtype: args.dtype ?? "f32", defines: vector ? ["VEC"] : [], constants: { WG: wg } })
   const workgroups = grid(args.rows)
   gpu.dispatch({
     pipeline,

@@ -220,12 +220,13 @@ const buffers = (gpu: GpuDevice) => {
 const at = (d: Periodic, i: number): number => d.block[i % PERIOD]
 
 /**
- * RMSNorm over `rows` rows of `cols` f16 values (Llama-2-7B: 4096), the scalar or the vector (VEC) variant: x and the
- * weight read once, y written once. Checked on whole rows against the CPU reference.
+ * RMSNorm over `rows` rows of `cols` f16 values (Llama-2-7B: 4096), the scalar or the vector (VEC) variant (on its
+ * automatic workgroup, or `wg` threads): x and the weight read once, y written once. Checked on whole rows against
+ * the CPU reference.
  */
-export const rmsnormCase = (rows: number, cols: number, vector: boolean): PerfCase => ({
+export const rmsnormCase = (rows: number, cols: number, vector: boolean, wg?: number): PerfCase => ({
   kernel: "rmsnorm",
-  variant: `f16 ${vector ? "vec" : "scalar"}`,
+  variant: `f16 ${vector ? "vec" : "scalar"}${wg !== undefined ? ` wg${wg}` : ""}`,
   shape: `${rows}×${cols}`,
   bytes: (2 * rows * cols + cols) * 2,
   flops: 0,
@@ -238,7 +239,7 @@ export const rmsnormCase = (rows: number, cols: number, vector: boolean): PerfCa
     const args = { x: { buffer: x }, weight: { buffer: w }, y: { buffer: y }, rows, cols, eps: 1e-5, dtype: "f16" } as const
     const validate = async (): Promise<Validation> => {
       gpu.writeBuffer(y, 0, new Uint8Array(Math.ceil((rows * cols * 2) / 4) * 4).fill(0x7f))
-      rmsnorm.encode(gpu, args, vector)
+      rmsnorm.encode(gpu, args, vector, wg)
       const out = await readOutput(gpu, y, rows * cols, "f16")
       await gpu.checkErrors()
       const got: number[] = [], want: number[] = []
@@ -252,7 +253,7 @@ export const rmsnormCase = (rows: number, cols: number, vector: boolean): PerfCa
       return { ok: error < tol, error, tolerance: tol, checked: got.length }
     }
     await settle(gpu)
-    return { encode: () => rmsnorm.encode(gpu, args, vector), rotation: 1, validate, dispose: b.dispose }
+    return { encode: () => rmsnorm.encode(gpu, args, vector, wg), rotation: 1, validate, dispose: b.dispose }
   },
 })
 
@@ -325,7 +326,7 @@ export const perfCases = ({ small, dtypes }: CaseOptions): PerfCase[] => {
   if (dtypes.includes("f16")) {
     const tokens = small ? [64] : [1024, 512]
     const D = small ? 512 : 4096
-    for (const T of tokens) for (const vector of [false, true]) out.push(rmsnormCase(T, D, vector))
+    for (const T of tokens) out.push(rmsnormCase(T, D, false), rmsnormCase(T, D, true), rmsnormCase(T, D, true, 256))
     for (const T of tokens) for (const vector of [false, true]) out.push(ropeCase(T, D / 128, 128, vector))
   }
   return out

@@ -10,6 +10,9 @@
 #   vec      RMSNorm and RoPE with 16-byte loads (the VEC variants): their tests and the Llama tests, then profile.mjs
 #            of both Llama workloads with the scalar variants (DJINN_RMSNORM_VEC=0 DJINN_ROPE_VEC=0) against the
 #            default, alternating
+#   kernels  the tests of the kernels and models the suite runs, the full kernel perf table (written to $out), then
+#            profile.mjs of both Llama workloads with RMSNorm's vector variant on 256 threads (DJINN_RMSNORM_WG=256)
+#            against its automatic workgroup (128 for 4096 values), alternating
 set -uo pipefail
 C=configs/overhead_hf_smoke.yaml
 
@@ -58,6 +61,17 @@ call_vec() {
     profile llama_prefill_1k,llama_decode_1tok 5
   done
   for f in "$out"/profile-*.txt; do head -1 "$f" | cut -c1-60; grep -E "rmsnorm|rope" "$f"; done | tee -a "$out/summary.txt"
+}
+call_kernels() {
+  tests test-sgmat.mjs test-matmul.mjs test-rmsnorm.mjs test-rope.mjs test-attention.mjs test-gemv.mjs test-llama.mjs test-bert.mjs test-resnet.mjs test-gpt2.mjs test-replay.mjs
+  timeout 240 node kernels.mjs --perf --full --out-dir "$out" > "$out/kernels.txt" 2>&1
+  say "kernels rc=$?: $(grep -c '^| ' "$out/kernels.txt") rows"
+  grep -E "^\| (rmsnorm|rope|bandwidth)" "$out/kernels.txt" | tee -a "$out/summary.txt"
+  for round in 1 2; do
+    profile llama_prefill_1k,llama_decode_1tok 5 DJINN_RMSNORM_WG=256
+    profile llama_prefill_1k,llama_decode_1tok 5
+  done
+  for f in "$out"/profile-*.txt; do head -1 "$f" | cut -c1-60; grep -E "rmsnorm" "$f"; done | tee -a "$out/summary.txt"
 }
 
 root=${OUT:-.}
