@@ -13,6 +13,8 @@
 #   kernels  the tests of the kernels and models the suite runs, the full kernel perf table (written to $out), then
 #            profile.mjs of both Llama workloads with RMSNorm's vector variant on 256 threads (DJINN_RMSNORM_WG=256)
 #            against its automatic workgroup (128 for 4096 values), alternating
+#   cublas   cuBLAS through PyTorch (torch_gemm.py) on the prefill shapes beside the kernel runner's tensor-core GEMM
+#            (the "+v" cases), in that order; then the zoo bench's Llama-2-7B (steady decode, prefill)
 set -uo pipefail
 C=configs/overhead_hf_smoke.yaml
 
@@ -72,6 +74,13 @@ call_kernels() {
     profile llama_prefill_1k,llama_decode_1tok 5
   done
   for f in "$out"/profile-*.txt; do head -1 "$f" | cut -c1-60; grep -E "rmsnorm" "$f"; done | tee -a "$out/summary.txt"
+}
+call_cublas() {
+  timeout 120 python3 ../scripts/device/torch_gemm.py 2>&1 | tee -a "$out/summary.txt"
+  timeout 150 node kernels.mjs --perf --full --filter "+v" --no-write --out-dir "$out" > "$out/gemm.txt" 2>&1
+  grep -E "^\| matmul" "$out/gemm.txt" | tee -a "$out/summary.txt"
+  timeout 200 node zoo.mjs --only llama > "$out/zoo.json" 2> "$out/zoo.log"
+  say "zoo rc=$?: $(tail -c 1500 "$out/zoo.json" | tr '\n' ' ')"
 }
 
 root=${OUT:-.}
