@@ -21,7 +21,8 @@
 // stages and one barrier a step, but a load has two steps of matrix work to land (a K-step of 16 or 32 is shorter
 // than global latency under load).
 // SINGLE_STAGE (not with SPLIT or PREFETCH2) keeps one stage of K-steps twice as deep (BK = 2 · BK_TILE) and barriers
-// twice a step: the loads of the next step have the whole of this step's deeper matrix work to land.
+// twice a step: the loads of the next step have the whole of this step's deeper matrix work to land. Its timing probes
+// (wrong results by design) drop a part: PROBE_NOSTAGE the global loads and staging, PROBE_NOMMA the matrix work.
 // VEC_TILES keeps the workgroup tiles as 16-byte pieces (vec4<u32>) instead of halves: a staged piece is one store
 // instead of eight, and every fragment load starts at a 16-byte-aligned piece with a stride in pieces, which the
 // driver need not prove (the f16 tiles hand it a 2-byte pointer). Offsets below stay in halves; they are divided by 8
@@ -258,6 +259,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   // the double-buffered loop's one a step.
   put(0u, t, fetch(row0, col0, kbase, t));
   workgroupBarrier();
+  // #if PROBE_NOSTAGE
+  // Timing probe (wrong results by design): the first step's tiles multiplied `steps` times, a barrier a step (which
+  // also keeps the driver from hoisting the fragment loads out of the loop), no global loads or staging stores.
+  for (var s = 0u; s < steps; s++) {
+    multiply(&acc, 0u, sg);
+    workgroupBarrier();
+  }
+  // #else
+  // #if PROBE_NOMMA
+  // Timing probe (wrong results by design): every step's loads, staging stores and both barriers, no matrix work.
+  for (var s = 0u; s < steps; s++) {
+    let more = s + 1u < steps;
+    var next: Staged;
+    if (more) { next = fetch(row0, col0, kbase + (s + 1u) * BK, t); }
+    workgroupBarrier();
+    if (more) { put(0u, t, next); }
+    workgroupBarrier();
+  }
+  // #else
   for (var s = 0u; s < steps; s++) {
     let more = s + 1u < steps;
     var next: Staged;
@@ -267,6 +287,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     if (more) { put(0u, t, next); }
     workgroupBarrier();
   }
+  // #endif
+  // #endif
   // #else
   // #if PREFETCH2
   // Two sets of staging registers take turns, the loop unrolled by two so that neither is ever copied into the other:

@@ -54,6 +54,10 @@ describe("matmul_sgmat's WGSL (Dawn null backend)", () => {
           }
         }
       }
+      // The single-stage loop's timing probes (the kernel runner's --probes).
+      for (const tile of SINGLE_STAGE_TILES) {
+        for (const probe of ["PROBE_NOSTAGE", "PROBE_NOMMA"]) out.push(...await compile(device, ["W_NK", "ALIGNED", "BIAS", "VEC_TILES", "SINGLE_STAGE", probe, ...tile]))
+      }
       // SwiGLU's epilogue ("nk" W in blocks of gate and up rows; never with split-K or a residual).
       for (const aligned of [[], ["ALIGNED"]]) {
         for (const tile of TILES) {

@@ -299,15 +299,25 @@ export const ropeCase = (T: number, heads: number, headDim: number, vector: bool
   },
 })
 
+/**
+ * Timing probes of the routed big tile ("128x128/8+v+s1") on the 1k prefill shapes: "!nostage" (matrix work and a
+ * barrier a step on resident tiles: fragment loads and multiplies alone) and "!nomma" (loads, staging and barriers
+ * alone). Their outputs are wrong by design: only with `probes` (the runner's --probes, which skips validation).
+ */
+const PROBE_TILES: sgmat.SgTile[] = ["128x128/8+v+s1", "128x128/8+v+s1!nostage", "128x128/8+v+s1!nomma"]
+
 export interface CaseOptions {
   readonly small: boolean
   readonly dtypes: readonly DType[]
+  /** The GEMM's timing probes alone (PROBE_TILES). */
+  readonly probes?: boolean
 }
 
 /** Every registered perf case, probe first. */
-export const perfCases = ({ small, dtypes }: CaseOptions): PerfCase[] => {
+export const perfCases = ({ small, dtypes, probes = false }: CaseOptions): PerfCase[] => {
   const s = shapes(small)
   const rotateBytes = small ? 32 << 20 : 256 << 20
+  if (probes) return TILE_AB_SHAPES.flatMap((shape) => PROBE_TILES.map((tile) => linearCase(shape, "nk", "f16", rotateBytes, tile)))
   const out: PerfCase[] = [probeCase(s.probeBytes)]
   for (const shape of s.matmul) for (const dtype of dtypes) for (const layout of ["nk", "kn"] as const) out.push(linearCase(shape, layout, dtype, rotateBytes, "tiled"))
   // Prefill shapes on tensor cores, each beside the tiled GEMM on the same shape.

@@ -20,6 +20,8 @@ const USAGE = `usage: pnpm kernels (--perf | --check) [options]
   --warmup N             untimed runs first (default 3)
   --warmup-ms MS         then keep warming up for this long, so the GPU reaches its boost clock (default 300)
   --no-validate          skip the CPU-reference checks around the timing
+  --probes               only the tensor-core GEMM's timing probes beside its routed tile (wrong results by design:
+                         no validation)
   --ceiling-gbps X       bandwidth ceiling for % (default: 3000 on GPUs, the probe's measurement on CPU adapters)
   --ceiling-tflops X     arithmetic ceiling for % (default: 60 on GPUs, none on CPU adapters)
   --ceiling-tensor-tflops X  tensor-core ceiling for f16 GEMMs where subgroup matrices exist (default 490: an
@@ -35,7 +37,7 @@ const flags = (() => {
       options: {
         perf: { type: "boolean" }, check: { type: "boolean" }, small: { type: "boolean" }, full: { type: "boolean" },
         filter: { type: "string" }, reps: { type: "string" }, warmup: { type: "string" }, "warmup-ms": { type: "string" },
-        "no-validate": { type: "boolean" },
+        "no-validate": { type: "boolean" }, probes: { type: "boolean" },
         "ceiling-gbps": { type: "string" }, "ceiling-tflops": { type: "string" }, "ceiling-tensor-tflops": { type: "string" }, out: { type: "string" }, "out-dir": { type: "string" },
         "no-write": { type: "boolean" }, backend: { type: "string" }, help: { type: "boolean", short: "h" },
       },
@@ -66,7 +68,7 @@ if (flags.help === true || (flags.perf !== true && flags.check !== true)) {
 const reps = Math.round(positive("reps", flags.reps, 20)!)
 const warmup = Math.round(positive("warmup", flags.warmup, 3)!)
 const warmupMs = positive("warmup-ms", flags["warmup-ms"], 300)!
-const validateRuns = flags["no-validate"] !== true
+const validateRuns = flags["no-validate"] !== true && flags.probes !== true
 const minSampleUs = 1000
 
 /** CPU adapters (Mesa's llvmpipe/lavapipe, SwiftShader) get the small shapes. */
@@ -82,7 +84,7 @@ const cpu = isCpuAdapter(gpu.adapter)
 const small = flags.small === true || (flags.full !== true && cpu)
 const dtypes: DType[] = gpu.adapter.f16 ? ["f16", "f32"] : ["f32"]
 const filters = (flags.filter ?? "").split(",").map((f) => f.trim()).filter((f) => f !== "")
-const cases = perfCases({ small, dtypes }).filter((c) => filters.length === 0 || filters.some((f) => `${c.kernel} ${c.variant} ${c.shape}`.includes(f)))
+const cases = perfCases({ small, dtypes, probes: flags.probes === true }).filter((c) => filters.length === 0 || filters.some((f) => `${c.kernel} ${c.variant} ${c.shape}`.includes(f)))
 const log = (line: string) => process.stderr.write(line + "\n")
 log(`adapter: ${name}${cpu ? " (CPU)" : ""} · ${small ? "small" : "full"} shapes · ${cases.length} cases · f16 ${gpu.adapter.f16 ? "yes" : "no"} · subgroups ${gpu.adapter.subgroups ? "yes" : "no"} · timestamps ${gpu.adapter.timestamps ? "yes" : "no"}`)
 
