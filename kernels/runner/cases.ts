@@ -300,11 +300,12 @@ export const ropeCase = (T: number, heads: number, headDim: number, vector: bool
 })
 
 /**
- * Timing probes of the routed big tile ("128x128/8+v+s1") on the 1k prefill shapes: "!nostage" (matrix work and a
- * barrier a step on resident tiles: fragment loads and multiplies alone) and "!nomma" (loads, staging and barriers
- * alone). Their outputs are wrong by design: only with `probes` (the runner's --probes, which skips validation).
+ * Timing probes of the "+s1" tiles (the routed "128x128/8+v+s1", the 64×64-per-subgroup ones, "64x64/4") on the 1k
+ * prefill shapes: "!nostage" (matrix work and a barrier a step on resident tiles: fragment loads and multiplies alone)
+ * and "!nomma" (loads, staging and barriers alone). Their outputs are wrong by design: only with `probes` (the runner's --probes, which skips validation).
  */
-const PROBE_TILES: sgmat.SgTile[] = ["128x128/8+v+s1", "128x128/8+v+s1!nostage", "128x128/8+v+s1!nomma"]
+const PROBE_TILES: sgmat.SgTile[] = (["128x128/8", "256x128/8", "128x256/8", "64x64/4"] as const).flatMap((shape) =>
+  [`${shape}+v+s1`, `${shape}+v+s1!nostage`, `${shape}+v+s1!nomma`] as const)
 
 export interface CaseOptions {
   readonly small: boolean

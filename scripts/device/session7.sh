@@ -15,8 +15,8 @@
 #            against its automatic workgroup (128 for 4096 values), alternating
 #   cublas   cuBLAS through PyTorch (torch_gemm.py) on the prefill shapes beside the kernel runner's tensor-core GEMM
 #            (the "+v" cases), in that order; then the zoo bench's Llama-2-7B (steady decode, prefill)
-#   probes   the routed GEMM tile beside its timing probes (!nostage: matrix work on resident tiles; !nomma: staging
-#            alone) on the 1k prefill shapes, twice
+#   probes   the "+s1" GEMM tiles beside their timing probes (!nostage: matrix work on resident tiles; !nomma: staging
+#            alone) on the 1k prefill shapes (call 7 ran the routed tile's alone, twice)
 set -uo pipefail
 C=configs/overhead_hf_smoke.yaml
 
@@ -85,7 +85,7 @@ call_cublas() {
   say "zoo rc=$?: $(tail -c 1500 "$out/zoo.json" | tr '\n' ' ')"
 }
 call_probes() {
-  for round in 1 2; do
+  for round in 1; do
     timeout 150 node kernels.mjs --perf --full --probes --no-write > "$out/probes-$round.txt" 2>&1
     grep -E "^\| matmul" "$out/probes-$round.txt" | tee -a "$out/summary.txt"
   done
