@@ -27,7 +27,8 @@ export const spec: KernelSpec = {
  * "+p2" (without "+ws") fetches the tiles two K-steps ahead into registers instead of one (PREFETCH2).
  * "+s1" (without "+ws" or "+p2"; not "128x128/4", whose staging would need eight pieces a thread) keeps one stage of
  * K-steps twice as deep, with two barriers a step (SINGLE_STAGE): a step's loads have all of its matrix work to land.
- * Timing probes of "+s1" (wrong results by design, the kernel runner's `--probes`): "!nostage" multiplies the first
+ * "+s1h" ("nk" W, with "+v") stages that one stage in two halves of K, each half's stores beside the other half's
+ * matrix work (HALF_STAGE). Timing probes of "+s1" (wrong results by design, the kernel runner's `--probes`): "!nostage" multiplies the first
  * step's tiles every step without global loads or staging, "!nomma" stages every step without the matrix work.
  * Measured on the H100 and removed (session 6): "+s1+p2" (30–45% slower), "+s1n" (one stage of the shape's own depth,
  * 46% slower), "128x128/4+s1" with eight staged pieces a thread (a tie on the kernels, 2.5% slower end to end);
@@ -38,6 +39,7 @@ export type SgTile =
   | `${SgShape}${"" | "+ws" | "+ws8"}${"" | "+v"}`
   | `${SgShape}${"" | "+v"}${"+p2" | "+s1"}`
   | `${SgShape}${"" | "+v"}+s1!${"nostage" | "nomma"}`
+  | `${SgShape}+v+s1h`
 /** Each shape's defines, size and K-step (BK_TILE; doubled by "+s1"). */
 const TILES: Record<SgShape, { defines: string[]; rows: number; cols: number; bk: number }> = {
   "128x128/8": { defines: ["TILE_128_8", "FM4"], rows: 128, cols: 128, bk: 32 },
@@ -48,16 +50,18 @@ const TILES: Record<SgShape, { defines: string[]; rows: number; cols: number; bk
 }
 
 /** A tile name's parts, or undefined if it names no tile. */
-const parseTile = (name: string): { shape: SgShape; stagers: 0 | 4 | 8; vec: boolean; prefetch2: boolean; singleStage: boolean; probe?: "nostage" | "nomma" } | undefined => {
-  const m = /^([^+!]+)(\+ws8?)?(\+v)?(\+p2|\+s1)?(?:!(nostage|nomma))?$/.exec(name)
+const parseTile = (name: string): { shape: SgShape; stagers: 0 | 4 | 8; vec: boolean; prefetch2: boolean; singleStage: boolean; halves: boolean; probe?: "nostage" | "nomma" } | undefined => {
+  const m = /^([^+!]+)(\+ws8?)?(\+v)?(\+p2|\+s1h?)?(?:!(nostage|nomma))?$/.exec(name)
   if (m === null || !(m[1] in TILES)) return undefined
   const prefetch2 = m[4] === "+p2"
-  const singleStage = m[4] === "+s1"
+  const halves = m[4] === "+s1h"
+  const singleStage = m[4] === "+s1" || halves
+  if (halves && (m[3] === undefined || m[5] !== undefined)) return undefined
   if (singleStage && m[1] === "128x128/4") return undefined
   if ((prefetch2 || singleStage) && m[2] !== undefined) return undefined
   if (m[5] !== undefined && !singleStage) return undefined
   const probe = m[5] as "nostage" | "nomma" | undefined
-  return { shape: m[1] as SgShape, stagers: m[2] === undefined ? 0 : m[2] === "+ws8" ? 8 : 4, vec: m[3] !== undefined, prefetch2, singleStage, ...(probe !== undefined ? { probe } : {}) }
+  return { shape: m[1] as SgShape, stagers: m[2] === undefined ? 0 : m[2] === "+ws8" ? 8 : 4, vec: m[3] !== undefined, prefetch2, singleStage, halves, ...(probe !== undefined ? { probe } : {}) }
 }
 
 type TileParts = NonNullable<ReturnType<typeof parseTile>>
@@ -224,6 +228,10 @@ const record = (gpu: GpuDevice, args: MaybeY, tile: SgTile, splits: number): Par
   if (parts.vec) defines.push("VEC_TILES")
   if (parts.prefetch2) defines.push("PREFETCH2")
   if (parts.singleStage) defines.push("SINGLE_STAGE")
+  if (parts.halves) {
+    if (args.wLayout !== "nk") throw new Error(`matmul_sgmat: tile '${tile}' stages "nk" W only`)
+    defines.push("HALF_STAGE")
+  }
   if (parts.probe === "nostage") defines.push("PROBE_NOSTAGE")
   if (parts.probe === "nomma") defines.push("PROBE_NOMMA")
   // x runs over row tiles, y over column tiles (see main in the WGSL).

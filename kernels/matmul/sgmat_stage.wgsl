@@ -121,3 +121,58 @@ fn put(stage: u32, t: u32, s: Staged) {
   if (B_LOADS > 1u) { put_b(stage, t, 1u, s.b1); }
   if (B_LOADS > 2u) { put_b(stage, t, 2u, s.b2); put_b(stage, t, 3u, s.b3); }
 }
+
+// #if HALF_STAGE
+// Half h of a step (k from h · BK / 2; W_NK): A_LOADS / 2 pieces of x and B_LOADS / 2 of W a thread, the pieces of
+// a half-row numbered as in the whole-step staging with BK / 16 pieces a row instead of BK / 8.
+const A_HALF: u32 = A_VECS / 2u;
+const B_HALF: u32 = B_VECS / 2u;
+const_assert A_LOADS % 2u == 0u && B_LOADS % 2u == 0u && A_HALF == B_HALF;
+
+fn load_half(src_is_x: bool, r0: u32, k0: u32, h: u32, t: u32, i: u32) -> vec4<u32> {
+  let idx = t + i * STAGERS;
+  let gr = r0 + idx / A_HALF;
+  let gk = k0 + (h * A_HALF + idx % A_HALF) * 8u;
+  if (gk >= p.K) { return vec4<u32>(); }
+  if (src_is_x) {
+    if (gr >= p.M) { return vec4<u32>(); }
+    // #if ALIGNED
+    return x[(p.x_off + gr * p.K + gk) / 8u];
+    // #else
+    return pack8(true, p.x_off + gr * p.K + gk, gk, p.K);
+    // #endif
+  }
+  if (gr >= p.N) { return vec4<u32>(); }
+  // #if ALIGNED
+  return w[(gr * p.K + gk) / 8u];
+  // #else
+  return pack8(false, gr * p.K + gk, gk, p.K);
+  // #endif
+}
+
+fn put_half_piece(is_a: bool, h: u32, t: u32, i: u32, v: vec4<u32>) {
+  let idx = t + i * STAGERS;
+  let col = (h * A_HALF + idx % A_HALF) * 8u;
+  if (is_a) { tile_a[((idx / A_HALF) * SA + col) / 8u] = v; } else { tile_b[((idx / B_HALF) * SB + col) / 8u] = v; }
+}
+
+fn fetch_half(row0: u32, col0: u32, k0: u32, h: u32, t: u32) -> Staged {
+  var s: Staged;
+  s.a0 = load_half(true, row0, k0, h, t, 0u);
+  if (A_LOADS > 2u) { s.a1 = load_half(true, row0, k0, h, t, 1u); }
+  if (A_LOADS > 4u) { s.a2 = load_half(true, row0, k0, h, t, 2u); s.a3 = load_half(true, row0, k0, h, t, 3u); }
+  s.b0 = load_half(false, col0, k0, h, t, 0u);
+  if (B_LOADS > 2u) { s.b1 = load_half(false, col0, k0, h, t, 1u); }
+  if (B_LOADS > 4u) { s.b2 = load_half(false, col0, k0, h, t, 2u); s.b3 = load_half(false, col0, k0, h, t, 3u); }
+  return s;
+}
+
+fn put_half(h: u32, t: u32, s: Staged) {
+  put_half_piece(true, h, t, 0u, s.a0);
+  if (A_LOADS > 2u) { put_half_piece(true, h, t, 1u, s.a1); }
+  if (A_LOADS > 4u) { put_half_piece(true, h, t, 2u, s.a2); put_half_piece(true, h, t, 3u, s.a3); }
+  put_half_piece(false, h, t, 0u, s.b0);
+  if (B_LOADS > 2u) { put_half_piece(false, h, t, 1u, s.b1); }
+  if (B_LOADS > 4u) { put_half_piece(false, h, t, 2u, s.b2); put_half_piece(false, h, t, 3u, s.b3); }
+}
+// #endif

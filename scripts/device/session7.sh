@@ -17,6 +17,8 @@
 #            (the "+v" cases), in that order; then the zoo bench's Llama-2-7B (steady decode, prefill)
 #   probes   the "+s1" GEMM tiles beside their timing probes (!nostage: matrix work on resident tiles; !nomma: staging
 #            alone) on the 1k prefill shapes (call 7 ran the routed tile's alone, twice)
+#   halves   the one stage staged in two halves of K ("+s1h"): the GEMM tests, the tile A/B (the "+v" cases), then
+#            profile.mjs with "+s1h" routed to every big and small aligned shape against the default
 set -uo pipefail
 C=configs/overhead_hf_smoke.yaml
 
@@ -89,6 +91,14 @@ call_probes() {
     timeout 150 node kernels.mjs --perf --full --probes --no-write > "$out/probes-$round.txt" 2>&1
     grep -E "^\| matmul" "$out/probes-$round.txt" | tee -a "$out/summary.txt"
   done
+}
+call_halves() {
+  tests test-sgmat.mjs test-sgmat_wgsl.mjs
+  timeout 150 node kernels.mjs --perf --full --filter "+v" --no-write --out-dir "$out" > "$out/gemm.txt" 2>&1
+  grep -E "^\| matmul" "$out/gemm.txt" | tee -a "$out/summary.txt"
+  profile $ALL 5
+  profile $ALL 5 DJINN_SGMAT_BIG_TILE=128x128/8+v+s1h DJINN_SGMAT_SMALL_TILE=64x64/4+v+s1h
+  profile $ALL 5
 }
 
 root=${OUT:-.}
