@@ -91,6 +91,8 @@ const MIN_HUGE_TILES = 128
  * big shapes, "64x64/4+v" for small ones.
  */
 const SINGLE_STAGE = envVar("DJINN_SGMAT_S1") !== "0"
+/** DJINN_SGMAT_OLD_LOOP=1: the step's slices written out in the loop instead of through multiply_slice (A/B). */
+const OLD_LOOP = envVar("DJINN_SGMAT_OLD_LOOP") === "1"
 
 /**
  * Measured on the H100 with Dawn's robustness off (the default, see `GpuConfig.robustness`; docs/perf-notes.md,
@@ -228,6 +230,7 @@ const record = (gpu: GpuDevice, args: MaybeY, tile: SgTile, splits: number): Par
   if (parts.vec) defines.push("VEC_TILES")
   if (parts.prefetch2) defines.push("PREFETCH2")
   if (parts.singleStage) defines.push("SINGLE_STAGE")
+  if (OLD_LOOP) defines.push("OLD_LOOP")
   if (parts.halves) {
     if (args.wLayout !== "nk") throw new Error(`matmul_sgmat: tile '${tile}' stages "nk" W only`)
     defines.push("HALF_STAGE")

@@ -75,7 +75,40 @@ fn multiply(acc: ptr<function, Accs>, stage: u32, sg: u32) {
   // #else
   let b_at = stage * B_STAGE + (sg % SG_N) * FN * 16u;
   // #endif
+  // #if OLD_LOOP
+  for (var kk = 0u; kk < BK; kk += 16u) {
+    let a0 = frag_a(a_at, 0u, kk);
+    let a1 = frag_a(a_at, 1u, kk);
+    let b0 = frag_b(b_at, 0u, kk);
+    let b1 = frag_b(b_at, 1u, kk);
+    (*acc).c00 = subgroupMatrixMultiplyAccumulate(a0, b0, (*acc).c00);
+    (*acc).c01 = subgroupMatrixMultiplyAccumulate(a0, b1, (*acc).c01);
+    (*acc).c10 = subgroupMatrixMultiplyAccumulate(a1, b0, (*acc).c10);
+    (*acc).c11 = subgroupMatrixMultiplyAccumulate(a1, b1, (*acc).c11);
+    // #if FM4
+    let a2 = frag_a(a_at, 2u, kk);
+    let a3 = frag_a(a_at, 3u, kk);
+    (*acc).c20 = subgroupMatrixMultiplyAccumulate(a2, b0, (*acc).c20);
+    (*acc).c21 = subgroupMatrixMultiplyAccumulate(a2, b1, (*acc).c21);
+    (*acc).c30 = subgroupMatrixMultiplyAccumulate(a3, b0, (*acc).c30);
+    (*acc).c31 = subgroupMatrixMultiplyAccumulate(a3, b1, (*acc).c31);
+    // #endif
+    // #if FN4
+    let b2 = frag_b(b_at, 2u, kk);
+    let b3 = frag_b(b_at, 3u, kk);
+    (*acc).c02 = subgroupMatrixMultiplyAccumulate(a0, b2, (*acc).c02);
+    (*acc).c03 = subgroupMatrixMultiplyAccumulate(a0, b3, (*acc).c03);
+    (*acc).c12 = subgroupMatrixMultiplyAccumulate(a1, b2, (*acc).c12);
+    (*acc).c13 = subgroupMatrixMultiplyAccumulate(a1, b3, (*acc).c13);
+    (*acc).c22 = subgroupMatrixMultiplyAccumulate(a2, b2, (*acc).c22);
+    (*acc).c23 = subgroupMatrixMultiplyAccumulate(a2, b3, (*acc).c23);
+    (*acc).c32 = subgroupMatrixMultiplyAccumulate(a3, b2, (*acc).c32);
+    (*acc).c33 = subgroupMatrixMultiplyAccumulate(a3, b3, (*acc).c33);
+    // #endif
+  }
+  // #else
   for (var kk = 0u; kk < BK; kk += 16u) { multiply_slice(acc, a_at, b_at, kk); }
+  // #endif
 }
 
 // #if HALF_STAGE

@@ -19,6 +19,8 @@
 #            alone) on the 1k prefill shapes (call 7 ran the routed tile's alone, twice)
 #   halves   the one stage staged in two halves of K ("+s1h"): the GEMM tests, the tile A/B (the "+v" cases), then
 #            profile.mjs with "+s1h" routed to every big and small aligned shape against the default
+#   slice    the step's matrix work through multiply_slice (the default) against the loop written out
+#            (DJINN_SGMAT_OLD_LOOP=1): the routed tile on the 1k shapes, then Llama 1k, alternating
 set -uo pipefail
 C=configs/overhead_hf_smoke.yaml
 
@@ -99,6 +101,15 @@ call_halves() {
   profile $ALL 5
   profile $ALL 5 DJINN_SGMAT_BIG_TILE=128x128/8+v+s1h DJINN_SGMAT_SMALL_TILE=64x64/4+v+s1h
   profile $ALL 5
+}
+call_slice() {
+  for env in 1 0 1 0; do
+    say "DJINN_SGMAT_OLD_LOOP=$env: $(DJINN_SGMAT_OLD_LOOP=$env timeout 60 node kernels.mjs --perf --full --filter "128x128/8+v+s1 1024" --no-write 2>&1 | grep -E '^\| matmul' | awk -F'|' '{print $4 $5}' | tr '\n' ';')"
+  done
+  profile llama_prefill_1k 3 DJINN_SGMAT_OLD_LOOP=1
+  profile llama_prefill_1k 3
+  profile llama_prefill_1k 3 DJINN_SGMAT_OLD_LOOP=1
+  profile llama_prefill_1k 3
 }
 
 root=${OUT:-.}
