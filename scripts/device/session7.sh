@@ -21,6 +21,7 @@
 #            profile.mjs with "+s1h" routed to every big and small aligned shape against the default
 #   slice    the step's matrix work through multiply_slice (the default) against the loop written out
 #            (DJINN_SGMAT_OLD_LOOP=1): the routed tile on the 1k shapes, then Llama 1k, alternating
+#   slice2   the same on the small tile's shapes, then 512 + 1, BERT and ResNet
 set -uo pipefail
 C=configs/overhead_hf_smoke.yaml
 
@@ -110,6 +111,12 @@ call_slice() {
   profile llama_prefill_1k 3
   profile llama_prefill_1k 3 DJINN_SGMAT_OLD_LOOP=1
   profile llama_prefill_1k 3
+}
+call_slice2() {
+  for env in 1 0 1 0; do
+    say "DJINN_SGMAT_OLD_LOOP=$env: $(DJINN_SGMAT_OLD_LOOP=$env timeout 60 node kernels.mjs --perf --full --filter "64x64/4+v+s1 " --no-write 2>&1 | grep -E '^\| matmul' | awk -F'|' '{print $4 $5}' | tr '\n' ';')"
+  done
+  for env in 1 0 1 0; do profile llama_decode_1tok,bert_latency_bound,resnet50_batch8 5 DJINN_SGMAT_OLD_LOOP=$env; done
 }
 
 root=${OUT:-.}
