@@ -23,8 +23,6 @@
 // SINGLE_STAGE (not with SPLIT or PREFETCH2) keeps one stage of K-steps twice as deep (BK = 2 · BK_TILE) and barriers
 // twice a step: the loads of the next step have the whole of this step's deeper matrix work to land. Its timing probes
 // (wrong results by design) drop a part: PROBE_NOSTAGE the global loads and staging, PROBE_NOMMA the matrix work.
-// HALF_STAGE (with SINGLE_STAGE, W_NK and VEC_TILES) stages the one stage in two halves of K, each half's stores
-// beside the other half's matrix work (see main).
 // VEC_TILES keeps the workgroup tiles as 16-byte pieces (vec4<u32>) instead of halves: a staged piece is one store
 // instead of eight, and every fragment load starts at a 16-byte-aligned piece with a stride in pieces, which the
 // driver need not prove (the f16 tiles hand it a 2-byte pointer). Offsets below stay in halves; they are divided by 8
@@ -152,17 +150,6 @@ const BM: u32 = SG_M * FM * 16u;
 const BN: u32 = SG_N * FN * 16u;
 // Subgroups that multiply (each owns FM×FN accumulators).
 const MMA_THREADS: u32 = SG_M * SG_N * 32u;
-// #if HALF_STAGE
-// #if !SINGLE_STAGE
-const_assert false; // HALF_STAGE halves SINGLE_STAGE's one stage
-// #endif
-// #if !W_NK
-const_assert false; // HALF_STAGE stages "nk" W only (x's and W's half-rows of the same length)
-// #endif
-// #if !VEC_TILES
-const_assert false; // HALF_STAGE stores 16-byte pieces
-// #endif
-// #endif
 // #if SPLIT
 // #if PREFETCH2
 const_assert false; // PREFETCH2: the staging subgroups of SPLIT keep their own loads in flight
@@ -270,33 +257,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   // K-step of 16 is shorter than global latency under load). Two barriers a step: every subgroup is done reading the
   // stage before it is overwritten, and the new tiles are whole before they are read; per unit of K, as many as
   // the double-buffered loop's one a step.
-  // #if HALF_STAGE
-  // The stage in two halves of K: the first half's stores overlap the second half's matrix work and the other way
-  // round, instead of a phase of their own between the barriers. `lo` and `hi` hold step s + 1's halves; each is
-  // stored once every subgroup is done with that half of step s (the barrier after it), then refilled with step
-  // s + 2's, so a load has a whole step of matrix work to land. Two barriers a step, as in the whole-stage loop.
-  put_half(0u, t, fetch_half(row0, col0, kbase, 0u, t));
-  put_half(1u, t, fetch_half(row0, col0, kbase, 1u, t));
-  var lo: Staged;
-  var hi: Staged;
-  if (steps > 1u) {
-    lo = fetch_half(row0, col0, kbase + BK, 0u, t);
-    hi = fetch_half(row0, col0, kbase + BK, 1u, t);
-  }
-  workgroupBarrier();
-  for (var s = 0u; s < steps; s++) {
-    let more = s + 1u < steps;
-    let more2 = s + 2u < steps;
-    multiply_half(&acc, sg, 0u);
-    workgroupBarrier();
-    if (more) { put_half(0u, t, lo); }
-    if (more2) { lo = fetch_half(row0, col0, kbase + (s + 2u) * BK, 0u, t); }
-    multiply_half(&acc, sg, 1u);
-    workgroupBarrier();
-    if (more) { put_half(1u, t, hi); }
-    if (more2) { hi = fetch_half(row0, col0, kbase + (s + 2u) * BK, 1u, t); }
-  }
-  // #else
   put(0u, t, fetch(row0, col0, kbase, t));
   workgroupBarrier();
   // #if PROBE_NOSTAGE
@@ -327,7 +287,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     if (more) { put(0u, t, next); }
     workgroupBarrier();
   }
-  // #endif
   // #endif
   // #endif
   // #else

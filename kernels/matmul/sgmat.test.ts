@@ -118,19 +118,6 @@ const cases: Case[] = [
   [128, 768, 3072, "nk", true, "gelu_erf", 0, "64x64/4+v+s1"],
   [70, 200, 200, "nk", true, "none", 0, "64x64/4+v+s1", { splits: 3, emulate: true }],
   [300, 264, 200, "nk", true, "gelu_tanh", 0, "256x128/8+v+s1", { splits: 3 }],
-  // The one stage staged in two halves of K ("+s1h", "nk" W): each shape, aligned and not; K inside the first half,
-  // ending in the second, exactly one step, a step and a half; split-K with a short last split.
-  [200, 136, 72, "nk", true, "none", 0, "128x128/8+v+s1h", E],
-  [67, 131, 45, "nk", false, "none", 1, "128x128/8+v+s1h", E],
-  [256, 256, 1024, "nk", true, "none", 0, "128x128/8+v+s1h"],
-  [200, 136, 16, "nk", true, "none", 0, "128x128/8+v+s1h", E],
-  [200, 136, 40, "nk", true, "gelu_tanh", 8, "128x128/8+v+s1h", E],
-  [200, 136, 64, "nk", true, "none", 0, "128x128/8+v+s1h"],
-  [200, 136, 96, "nk", true, "none", 0, "128x128/8+v+s1h"],
-  [300, 264, 520, "nk", true, "none", 0, "256x128/8+v+s1h", E],
-  [130, 264, 520, "nk", true, "none", 0, "128x256/8+v+s1h"],
-  [130, 264, 520, "nk", false, "gelu_erf", 0, "64x64/4+v+s1h", E],
-  [70, 200, 200, "nk", true, "none", 0, "64x64/4+v+s1h", { splits: 3, emulate: true }],
 ]
 
 // The residual epilogue (ResNet: relu(x·W + b + shortcut), 1×1 and 3×3 convolutions as GEMMs): before and after the
@@ -152,8 +139,6 @@ const residualCases: ResidualCase[] = [
   [260, 136, 72, true, "relu", 0, "128x128/8+v+s1"],
   [300, 264, 520, false, "gelu_tanh", 0, "256x128/8+v+s1"],
   [67, 131, 45, true, "relu", 3, "64x64/4+s1"],
-  [260, 136, 72, true, "relu", 0, "128x128/8+v+s1h"],
-  [300, 264, 520, false, "gelu_tanh", 0, "256x128/8+v+s1h"],
   [392, 512, 2048, true, "relu", 0],
   [392, 512, 4608, false, "none", 5],
 ]
@@ -175,8 +160,6 @@ const swigluCases: SwigluCase[] = [
   [130, 264, 512, false, "64x64/4+p2"],
   [256, 256, 1024, true, "128x128/8+v+s1"],
   [300, 264, 520, false, "256x128/8+v+s1"],
-  [256, 256, 1024, true, "128x128/8+v+s1h"],
-  [130, 264, 512, false, "64x64/4+v+s1h", E],
   [130, 131, 64, true, "64x64/4+v"],
   [67, 86, 45, false],
   [67, 86, 45, true, "256x128/8+v"],

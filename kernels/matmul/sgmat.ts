@@ -27,19 +27,18 @@ export const spec: KernelSpec = {
  * "+p2" (without "+ws") fetches the tiles two K-steps ahead into registers instead of one (PREFETCH2).
  * "+s1" (without "+ws" or "+p2"; not "128x128/4", whose staging would need eight pieces a thread) keeps one stage of
  * K-steps twice as deep, with two barriers a step (SINGLE_STAGE): a step's loads have all of its matrix work to land.
- * "+s1h" ("nk" W, with "+v") stages that one stage in two halves of K, each half's stores beside the other half's
- * matrix work (HALF_STAGE). Timing probes of "+s1" (wrong results by design, the kernel runner's `--probes`): "!nostage" multiplies the first
+ * Timing probes of "+s1" (wrong results by design, the kernel runner's `--probes`): "!nostage" multiplies the first
  * step's tiles every step without global loads or staging, "!nomma" stages every step without the matrix work.
  * Measured on the H100 and removed (session 6): "+s1+p2" (30–45% slower), "+s1n" (one stage of the shape's own depth,
  * 46% slower), "128x128/4+s1" with eight staged pieces a thread (a tie on the kernels, 2.5% slower end to end);
- * (session 7) "+d3", one stage three times as deep (a tie on the 1k shapes, slower at 512 tokens and on small ones).
+ * (session 7) "+d3", one stage three times as deep (a tie on the 1k shapes, slower at 512 tokens and on small ones),
+ * and "+s1h", the one stage staged in two halves of K (1.4–1.9× slower: 32-deep matrix phases between barriers).
  */
 type SgShape = "128x128/8" | "128x128/4" | "128x256/8" | "256x128/8" | "64x64/4"
 export type SgTile =
   | `${SgShape}${"" | "+ws" | "+ws8"}${"" | "+v"}`
   | `${SgShape}${"" | "+v"}${"+p2" | "+s1"}`
   | `${SgShape}${"" | "+v"}+s1!${"nostage" | "nomma"}`
-  | `${SgShape}+v+s1h`
 /** Each shape's defines, size and K-step (BK_TILE; doubled by "+s1"). */
 const TILES: Record<SgShape, { defines: string[]; rows: number; cols: number; bk: number }> = {
   "128x128/8": { defines: ["TILE_128_8", "FM4"], rows: 128, cols: 128, bk: 32 },
@@ -50,18 +49,16 @@ const TILES: Record<SgShape, { defines: string[]; rows: number; cols: number; bk
 }
 
 /** A tile name's parts, or undefined if it names no tile. */
-const parseTile = (name: string): { shape: SgShape; stagers: 0 | 4 | 8; vec: boolean; prefetch2: boolean; singleStage: boolean; halves: boolean; probe?: "nostage" | "nomma" } | undefined => {
-  const m = /^([^+!]+)(\+ws8?)?(\+v)?(\+p2|\+s1h?)?(?:!(nostage|nomma))?$/.exec(name)
+const parseTile = (name: string): { shape: SgShape; stagers: 0 | 4 | 8; vec: boolean; prefetch2: boolean; singleStage: boolean; probe?: "nostage" | "nomma" } | undefined => {
+  const m = /^([^+!]+)(\+ws8?)?(\+v)?(\+p2|\+s1)?(?:!(nostage|nomma))?$/.exec(name)
   if (m === null || !(m[1] in TILES)) return undefined
   const prefetch2 = m[4] === "+p2"
-  const halves = m[4] === "+s1h"
-  const singleStage = m[4] === "+s1" || halves
-  if (halves && (m[3] === undefined || m[5] !== undefined)) return undefined
+  const singleStage = m[4] === "+s1"
   if (singleStage && m[1] === "128x128/4") return undefined
   if ((prefetch2 || singleStage) && m[2] !== undefined) return undefined
   if (m[5] !== undefined && !singleStage) return undefined
   const probe = m[5] as "nostage" | "nomma" | undefined
-  return { shape: m[1] as SgShape, stagers: m[2] === undefined ? 0 : m[2] === "+ws8" ? 8 : 4, vec: m[3] !== undefined, prefetch2, singleStage, halves, ...(probe !== undefined ? { probe } : {}) }
+  return { shape: m[1] as SgShape, stagers: m[2] === undefined ? 0 : m[2] === "+ws8" ? 8 : 4, vec: m[3] !== undefined, prefetch2, singleStage, ...(probe !== undefined ? { probe } : {}) }
 }
 
 type TileParts = NonNullable<ReturnType<typeof parseTile>>
@@ -91,8 +88,14 @@ const MIN_HUGE_TILES = 128
  * big shapes, "64x64/4+v" for small ones.
  */
 const SINGLE_STAGE = envVar("DJINN_SGMAT_S1") !== "0"
-/** DJINN_SGMAT_OLD_LOOP=1: the step's slices written out in the loop instead of through multiply_slice (A/B). */
-const OLD_LOOP = envVar("DJINN_SGMAT_OLD_LOOP") === "1"
+/**
+ * How a step's 16-deep slices are written (same arithmetic): through multiply_slice on the big tiles, out in the loop
+ * (INLINE_STEP) on "64x64/4" — on the H100 (session 7, calls 10–11) the function made the big tiles 6–7% faster
+ * (1024×4096×4096 144.6 → 135.3 µs) and "64x64/4" 7% slower (BERT's QKV 9.3 → 10.0). DJINN_SGMAT_OLD_LOOP=1 writes
+ * every tile's out, =0 none.
+ */
+const OLD_LOOP = envVar("DJINN_SGMAT_OLD_LOOP")
+const INLINE_STEP: boolean | undefined = OLD_LOOP === "1" ? true : OLD_LOOP === "0" ? false : undefined
 
 /**
  * Measured on the H100 with Dawn's robustness off (the default, see `GpuConfig.robustness`; docs/perf-notes.md,
@@ -230,11 +233,7 @@ const record = (gpu: GpuDevice, args: MaybeY, tile: SgTile, splits: number): Par
   if (parts.vec) defines.push("VEC_TILES")
   if (parts.prefetch2) defines.push("PREFETCH2")
   if (parts.singleStage) defines.push("SINGLE_STAGE")
-  if (OLD_LOOP) defines.push("OLD_LOOP")
-  if (parts.halves) {
-    if (args.wLayout !== "nk") throw new Error(`matmul_sgmat: tile '${tile}' stages "nk" W only`)
-    defines.push("HALF_STAGE")
-  }
+  if (INLINE_STEP ?? parts.shape === "64x64/4") defines.push("INLINE_STEP")
   if (parts.probe === "nostage") defines.push("PROBE_NOSTAGE")
   if (parts.probe === "nomma") defines.push("PROBE_NOMMA")
   // x runs over row tiles, y over column tiles (see main in the WGSL).

@@ -67,7 +67,9 @@ fn multiply_slice(acc: ptr<function, Accs>, a_at: u32, b_at: u32, kk: u32) {
   // #endif
 }
 
-// One step of matrix work on the staged tiles of `stage` for multiplying subgroup sg.
+// One step of matrix work on the staged tiles of `stage` for multiplying subgroup sg: its 16-deep slices through
+// multiply_slice, or (INLINE_STEP) written out in the loop. Same arithmetic; on the H100 the driver makes the big
+// tiles 6-7% faster through the function and "64x64/4" 7% slower (docs/perf-notes.md, session 7).
 fn multiply(acc: ptr<function, Accs>, stage: u32, sg: u32) {
   let a_at = stage * A_STAGE + (sg / SG_N) * FM * 16u * SA;
   // #if W_NK
@@ -75,7 +77,7 @@ fn multiply(acc: ptr<function, Accs>, stage: u32, sg: u32) {
   // #else
   let b_at = stage * B_STAGE + (sg % SG_N) * FN * 16u;
   // #endif
-  // #if OLD_LOOP
+  // #if INLINE_STEP
   for (var kk = 0u; kk < BK; kk += 16u) {
     let a0 = frag_a(a_at, 0u, kk);
     let a1 = frag_a(a_at, 1u, kk);
@@ -110,12 +112,3 @@ fn multiply(acc: ptr<function, Accs>, stage: u32, sg: u32) {
   for (var kk = 0u; kk < BK; kk += 16u) { multiply_slice(acc, a_at, b_at, kk); }
   // #endif
 }
-
-// #if HALF_STAGE
-// Half h of a step (k from h · BK / 2) on the one stage.
-fn multiply_half(acc: ptr<function, Accs>, sg: u32, h: u32) {
-  let a_at = (sg / SG_N) * FM * 16u * SA;
-  let b_at = (sg % SG_N) * FN * 16u * SB;
-  for (var kk = 0u; kk < BK / 2u; kk += 16u) { multiply_slice(acc, a_at, b_at, h * (BK / 2u) + kk); }
-}
-// #endif

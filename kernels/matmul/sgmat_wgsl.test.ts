@@ -22,10 +22,6 @@ describe("matmul_sgmat's WGSL (Dawn null backend)", () => {
         ...[["SPLITK"], ["RESIDUAL"]].map((extra) => ["W_NK", "SWIGLU", "GLU_BLOCKS", "ALIGNED", "TILE_256_128", "FM4", "FN4", "VEC_TILES", ...extra]),
         ...[["PREFETCH2"], ["PREFETCH2", "SWIGLU", "GLU_BLOCKS"], ["SINGLE_STAGE"]].map((extra) => ["W_NK", "ALIGNED", "TILE_256_128", "FM4", "FN4", "VEC_TILES", "SPLIT", ...extra]),
         ["W_NK", "ALIGNED", "TILE_128_8", "FM4", "VEC_TILES", "SINGLE_STAGE", "PREFETCH2"],
-        // HALF_STAGE without SINGLE_STAGE, with "kn" W, without vec4 tiles.
-        ["W_NK", "ALIGNED", "TILE_128_8", "FM4", "VEC_TILES", "HALF_STAGE"],
-        ["ALIGNED", "TILE_128_8", "FM4", "VEC_TILES", "SINGLE_STAGE", "HALF_STAGE"],
-        ["W_NK", "ALIGNED", "TILE_128_8", "FM4", "SINGLE_STAGE", "HALF_STAGE"],
       ]
       const out: number[] = []
       for (const defines of bad) out.push((await compile(device, defines)).length)
@@ -58,15 +54,9 @@ describe("matmul_sgmat's WGSL (Dawn null backend)", () => {
           }
         }
       }
-      // The one stage in two halves of K ("nk" W, vec4 tiles), with each epilogue and split-K.
-      for (const tile of SINGLE_STAGE_TILES) {
-        for (const aligned of [[], ["ALIGNED"]]) {
-          for (const epilogue of [[], ["BIAS", "GELU_TANH"], ["BIAS", "RELU", "RESIDUAL", "RESIDUAL_PRE"], ["SPLITK"]]) {
-            out.push(...await compile(device, ["W_NK", "VEC_TILES", "SINGLE_STAGE", "HALF_STAGE", ...aligned, ...epilogue, ...tile]))
-          }
-        }
-        out.push(...await compile(device, ["W_NK", "SWIGLU", "GLU_BLOCKS", "BIAS", "ALIGNED", "VEC_TILES", "SINGLE_STAGE", "HALF_STAGE", ...tile]))
-      }
+      // Every tile with its step's slices written out in the loop (the default of "64x64/4" only).
+      for (const tile of SINGLE_STAGE_TILES) out.push(...await compile(device, ["W_NK", "ALIGNED", "BIAS", "VEC_TILES", "SINGLE_STAGE", "INLINE_STEP", ...tile]))
+      out.push(...await compile(device, ["W_NK", "ALIGNED", "TILE_128_8", "FM4", "VEC_TILES", "SPLIT", "INLINE_STEP"]))
       // The single-stage loop's timing probes (the kernel runner's --probes).
       for (const tile of SINGLE_STAGE_TILES) {
         for (const probe of ["PROBE_NOSTAGE", "PROBE_NOMMA"]) out.push(...await compile(device, ["W_NK", "ALIGNED", "BIAS", "VEC_TILES", "SINGLE_STAGE", probe, ...tile]))

@@ -191,18 +191,18 @@ const prefill: [Shape, WLayout][] = [
 
 /**
  * Tile A/B on Llama-2-7B's 1k-token prefill GEMMs (q/k/v/o, the fused gate_up's 22016 columns, down): the default
- * since session 6 ("128x128/8+v+s1") against its one stage staged in two halves of K ("+s1h", session 7) on each big
- * tile, shape by shape so that drift lands on each alike; the default again last. These and the small-tile A/B below
+ * since session 6 ("128x128/8+v+s1") against the 64×64-per-subgroup tiles and two steps of loads in flight ("+p2"),
+ * shape by shape so that drift lands on each alike; the default again last. These and the small-tile A/B below
  * are the only cases whose names hold "+v" (`--filter +v`).
  */
 const TILE_AB_SHAPES: Shape[] = [{ M: 1024, N: 4096, K: 4096 }, { M: 1024, N: 22016, K: 4096 }, { M: 1024, N: 4096, K: 11008 }]
-const TILE_AB: sgmat.SgTile[] = ["128x128/8+v+s1", "128x128/8+v+s1h", "256x128/8+v+s1h", "128x256/8+v+s1h", "128x128/8+v+s1"]
+const TILE_AB: sgmat.SgTile[] = ["128x128/8+v+s1", "256x128/8+v+s1", "128x256/8+v+s1", "128x128/8+v+p2", "128x128/8+v+s1"]
 /**
- * The small tile since session 6 ("64x64/4+v+s1") against "64x64/4+v+s1h" on BERT-base's GEMMs at 128 tokens (QKV,
+ * The small tile since session 6 ("64x64/4+v+s1") against "64x64/4+v+p2" on BERT-base's GEMMs at 128 tokens (QKV,
  * FFN up, FFN down: split-K) and ResNet-50's 3×3 GEMM of stage 2 at batch 8 (`--filter 64x64/4+v`).
  */
 const SMALL_AB_SHAPES: Shape[] = [{ M: 128, N: 2304, K: 768 }, { M: 128, N: 3072, K: 768 }, { M: 128, N: 768, K: 3072 }, { M: 6272, N: 128, K: 1152 }]
-const SMALL_AB: sgmat.SgTile[] = ["64x64/4+v+s1", "64x64/4+v+s1h"]
+const SMALL_AB: sgmat.SgTile[] = ["64x64/4+v+s1", "64x64/4+v+p2"]
 
 /** Buffers of periodic data (f16 here), destroyed together. */
 const buffers = (gpu: GpuDevice) => {
