@@ -18,29 +18,14 @@
 #   probes   the "+s1" GEMM tiles beside their timing probes (!nostage: matrix work on resident tiles; !nomma: staging
 #            alone) on the 1k prefill shapes (call 7 ran the routed tile's alone, twice)
 #   halves   the one stage staged in two halves of K ("+s1h"): the GEMM tests, the tile A/B (the "+v" cases), then
-#            profile.mjs with "+s1h" routed to every big and small aligned shape against the default
+#            profile.mjs with "+s1h" routed to every big and small aligned shape against the default (run at d08fcf4;
+#            "+s1h" was removed after it)
 #   slice    the step's matrix work through multiply_slice (the default) against the loop written out
 #            (DJINN_SGMAT_OLD_LOOP=1): the routed tile on the 1k shapes, then Llama 1k, alternating
 #   slice2   the same on the small tile's shapes, then 512 + 1, BERT and ResNet
 set -uo pipefail
-C=configs/overhead_hf_smoke.yaml
-
-say() { echo "$*" | tee -a "$out/summary.txt"; }
-tests() { say "tests: $(OUT=$out timeout 240 bash ../scripts/device/run-tests.sh "$@" 2>&1 | tr '\n' ';')"; }
-# profile WORKLOADS REPS [ENV=VALUE...]: one profile.mjs run, its figures on one summary line.
-profile() {
-  local only=$1 reps=$2; shift 2
-  local f="$out/profile-$SECONDS"
-  timeout 150 env "$@" node profile.mjs --only "$only" --reps "$reps" --out "$f.json" > "$f.txt" 2>&1
-  say "${*:-default}: $(grep -ho '"workload":"[a-z0-9_]*"\|"wall_ms":[0-9.]*\|"record_ms":[0-9.]*\|"gpu_ms":[0-9.]*' "$f.txt" | paste -sd' ')"
-}
-# sweep NAME WORKLOADS BASELINES RUNS [ENV=VALUE...]: an interleaved sweep into $out/NAME.
-sweep() {
-  local name=$1 workloads=$2 baselines=$3 runs=$4; shift 4
-  timeout 280 env "$@" node harness.mjs sweep --config $C --workloads "$workloads" --baselines "$baselines" --interleave \
-    --runs "$runs" --warmup 2 --output-dir "$out/$name" --tag h100-s7 > /dev/null 2> "$out/$name.log"
-  say "$name sweep rc=$?: $(grep -h "ok, mean" "$out/$name.log" | tr '\n' ';')"
-}
+TAG=h100-s7
+source "$(dirname "$0")/calls-lib.sh"
 
 ALL=llama_prefill_1k,llama_decode_1tok,bert_latency_bound,resnet50_batch8
 call_p2() {
@@ -119,11 +104,4 @@ call_slice2() {
   for env in 1 0 1 0; do profile llama_decode_1tok,bert_latency_bound,resnet50_batch8 5 DJINN_SGMAT_OLD_LOOP=$env; done
 }
 
-root=${OUT:-.}
-for call in "$@"; do
-  out=$root/$call
-  mkdir -p "$out"
-  say "$call: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader)"
-  "call_$call"
-  (cd "$root" && tar czf "$call.tgz" "$call" && rm -rf "$call")
-done
+run_calls "$@"
