@@ -12,9 +12,21 @@ import { checkShape, dtypeOf, encodeReduce, epilogueDefines, epilogueWgsl, gluRo
  * Bindings: x, W, y (the f32 split-K workspace in SPLITK variants), then b (only in BIAS variants), then the residual
  * (only in RESIDUAL variants).
  */
+/**
+ * sgmat_matrix.wgsl with multiply_slice's body copied into multiply's INLINE_STEP loop at its `@inline` line (the
+ * loop's names are the function's parameters), so the written-out step and the function share one text.
+ */
+const matrixWgsl = (): string => {
+  const src = wgsl("matmul", "sgmat_matrix.wgsl")
+  const body = /\nfn multiply_slice\(acc: [^)]*\) \{\n([\s\S]*?)\n\}\n/.exec(src)?.[1]
+  const at = "    // @inline multiply_slice\n"
+  if (body === undefined || src.split(at).length !== 2) throw new Error("matmul_sgmat: sgmat_matrix.wgsl has no multiply_slice to inline")
+  return src.replace(at, body.replace(/^/gm, "  ") + "\n")
+}
+
 export const spec: KernelSpec = {
   id: "matmul_sgmat",
-  wgsl: [...["matmul_sgmat.wgsl", "sgmat_matrix.wgsl", "sgmat_stage.wgsl", "sgmat_epilogue.wgsl"].map((f) => wgsl("matmul", f)), epilogueWgsl()].join("\n"),
+  wgsl: [wgsl("matmul", "matmul_sgmat.wgsl"), matrixWgsl(), ...["sgmat_stage.wgsl", "sgmat_epilogue.wgsl"].map((f) => wgsl("matmul", f)), epilogueWgsl()].join("\n"),
   storage: ["read", "read", "read_write", "read", "read"],
   uniforms: true,
 }

@@ -68,8 +68,9 @@ fn multiply_slice(acc: ptr<function, Accs>, a_at: u32, b_at: u32, kk: u32) {
 }
 
 // One step of matrix work on the staged tiles of `stage` for multiplying subgroup sg: its 16-deep slices through
-// multiply_slice, or (INLINE_STEP) written out in the loop. Same arithmetic; on the H100 the driver makes the big
-// tiles 6-7% faster through the function and "64x64/4" 7% slower (docs/perf-notes.md, session 7).
+// multiply_slice, or (INLINE_STEP) with multiply_slice's body written into the loop (the spec copies it in at the
+// `@inline` line, sgmat.ts). Same arithmetic; on the H100 the driver makes the big tiles 6-7% faster through the
+// function and "64x64/4" 7% slower (docs/perf-notes.md, session 7).
 fn multiply(acc: ptr<function, Accs>, stage: u32, sg: u32) {
   let a_at = stage * A_STAGE + (sg / SG_N) * FM * 16u * SA;
   // #if W_NK
@@ -79,34 +80,7 @@ fn multiply(acc: ptr<function, Accs>, stage: u32, sg: u32) {
   // #endif
   // #if INLINE_STEP
   for (var kk = 0u; kk < BK; kk += 16u) {
-    let a0 = frag_a(a_at, 0u, kk);
-    let a1 = frag_a(a_at, 1u, kk);
-    let b0 = frag_b(b_at, 0u, kk);
-    let b1 = frag_b(b_at, 1u, kk);
-    (*acc).c00 = subgroupMatrixMultiplyAccumulate(a0, b0, (*acc).c00);
-    (*acc).c01 = subgroupMatrixMultiplyAccumulate(a0, b1, (*acc).c01);
-    (*acc).c10 = subgroupMatrixMultiplyAccumulate(a1, b0, (*acc).c10);
-    (*acc).c11 = subgroupMatrixMultiplyAccumulate(a1, b1, (*acc).c11);
-    // #if FM4
-    let a2 = frag_a(a_at, 2u, kk);
-    let a3 = frag_a(a_at, 3u, kk);
-    (*acc).c20 = subgroupMatrixMultiplyAccumulate(a2, b0, (*acc).c20);
-    (*acc).c21 = subgroupMatrixMultiplyAccumulate(a2, b1, (*acc).c21);
-    (*acc).c30 = subgroupMatrixMultiplyAccumulate(a3, b0, (*acc).c30);
-    (*acc).c31 = subgroupMatrixMultiplyAccumulate(a3, b1, (*acc).c31);
-    // #endif
-    // #if FN4
-    let b2 = frag_b(b_at, 2u, kk);
-    let b3 = frag_b(b_at, 3u, kk);
-    (*acc).c02 = subgroupMatrixMultiplyAccumulate(a0, b2, (*acc).c02);
-    (*acc).c03 = subgroupMatrixMultiplyAccumulate(a0, b3, (*acc).c03);
-    (*acc).c12 = subgroupMatrixMultiplyAccumulate(a1, b2, (*acc).c12);
-    (*acc).c13 = subgroupMatrixMultiplyAccumulate(a1, b3, (*acc).c13);
-    (*acc).c22 = subgroupMatrixMultiplyAccumulate(a2, b2, (*acc).c22);
-    (*acc).c23 = subgroupMatrixMultiplyAccumulate(a2, b3, (*acc).c23);
-    (*acc).c32 = subgroupMatrixMultiplyAccumulate(a3, b2, (*acc).c32);
-    (*acc).c33 = subgroupMatrixMultiplyAccumulate(a3, b3, (*acc).c33);
-    // #endif
+    // @inline multiply_slice
   }
   // #else
   for (var kk = 0u; kk < BK; kk += 16u) { multiply_slice(acc, a_at, b_at, kk); }
