@@ -7,7 +7,8 @@
 #      80 GB; seven would not);
 #   3. the Llama-2-7B workloads' other baselines (semantic_blind, rpc, vllm, pytorch_rpc) one after another, beside a
 #      native run of their own (tag h100-others).
-# Results and the analyzer's tables land in $OUT. Extra arguments (e.g. --runs 10 --warmup 2) go to every pass.
+# The analyzer's tables (tables.md), the log and results.tgz (every result JSON, results/others/ included: the device
+# tool brings back only a few files a call) land in $OUT. Extra arguments (e.g. --runs 10 --warmup 2) go to every pass.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 [ -d dist ] && [ -d ../shared/fixtures ] || bash scripts/device/unpack.sh
@@ -24,3 +25,4 @@ node harness.mjs sweep --config $C --workloads $llama --baselines semantic_blind
 echo "llama, others rc=$?"
 node harness.mjs analyze --results-dir "$OUT/results" > "$OUT/tables.md"
 grep -E "failed|skipped" "$OUT/sweep.log" | head -20
+(cd "$OUT" && tar czf results.tgz results && rm -rf results)
