@@ -9,10 +9,6 @@ import { deviceWorkspace } from "../workspace.ts"
 import { checkShape, dtypeOf, encodeReduce, epilogueDefines, epilogueWgsl, gluRows, splitK, type LinearArgs, type Partials, type ProductArgs } from "./linear.ts"
 
 /**
- * Bindings: x, W, y (the f32 split-K workspace in SPLITK variants), then b (only in BIAS variants), then the residual
- * (only in RESIDUAL variants).
- */
-/**
  * sgmat_matrix.wgsl with multiply_slice's body copied into multiply's INLINE_STEP loop at its `@inline` line (the
  * loop's names are the function's parameters), so the written-out step and the function share one text.
  */
@@ -24,6 +20,10 @@ const matrixWgsl = (): string => {
   return src.replace(at, body.replace(/^/gm, "  ") + "\n")
 }
 
+/**
+ * Bindings: x, W, y (the f32 split-K workspace in SPLITK variants), then b (only in BIAS variants), then the residual
+ * (only in RESIDUAL variants).
+ */
 export const spec: KernelSpec = {
   id: "matmul_sgmat",
   wgsl: [wgsl("matmul", "matmul_sgmat.wgsl"), matrixWgsl(), ...["sgmat_stage.wgsl", "sgmat_epilogue.wgsl"].map((f) => wgsl("matmul", f)), epilogueWgsl()].join("\n"),

@@ -86,14 +86,17 @@ export const vectorOf = (a: RopeArgs): boolean => vectorFits(a.dtype, a.headDim,
 export const vectorOfQkv = (a: RopeQkvArgs): boolean =>
   vectorFits(a.dtype, a.headDim, [a.stride, a.xOffset, a.qOffset, a.qStride, a.kOffset, a.kStride, a.vOffset, a.vStride], [a.x, a.q, a.k, a.v])
 
-const NOT_VECTOR = "rope: the vector variant needs f16, headDim a multiple of 16, offsets and strides multiples of 8 and 16-byte-aligned bindings"
+/** A dispatch's pipeline defines and thread count (one a pair, or one per eight with VEC), once its shape is checked. */
+const variantOf = (a: RopeShape | RopeQkvShape, vector: boolean, fits: boolean, pairs: number, defines: string[]) => {
+  check(a)
+  if (vector && !fits) throw new Error("rope: the vector variant needs f16, headDim a multiple of 16, offsets and strides multiples of 8 and 16-byte-aligned bindings")
+  return { defines: vector ? [...defines, "VEC"] : defines, n: vector ? pairs / 8 : pairs }
+}
 
 export const encode = (gpu: GpuDevice, args: RopeArgs, vector = !VEC_OFF && vectorOf(args)): void => {
-  check(args)
-  if (vector && !vectorOf(args)) throw new Error(NOT_VECTOR)
   const half = args.headDim / 2
-  const n = (args.T * args.heads * half) / (vector ? 8 : 1)
-  const pipeline = gpu.pipeline(spec.id, { dtype: args.dtype ?? "f32", defines: vector ? ["VEC"] : [] })
+  const { defines, n } = variantOf(args, vector, vectorOf(args), args.T * args.heads * half, [])
+  const pipeline = gpu.pipeline(spec.id, { dtype: args.dtype ?? "f32", defines })
   const workgroups = grid(Math.ceil(n / WG))
   const header = [
     args.T, args.heads, half, args.stride, args.xOffset ?? 0, args.yOffset ?? 0, args.yStride ?? args.stride, args.pos0,
@@ -135,11 +138,9 @@ export interface RopeQkvArgs extends RopeQkvShape {
 
 /** One dispatch for a fused q|k|v projection: RoPE on q (into q) and k (into k), v copied into v. */
 export const encodeQkv = (gpu: GpuDevice, args: RopeQkvArgs, vector = !VEC_OFF && vectorOfQkv(args)): void => {
-  check(args)
-  if (vector && !vectorOfQkv(args)) throw new Error(NOT_VECTOR)
   const half = args.headDim / 2
-  const n = (args.T * (args.heads + 2 * args.kvHeads) * half) / (vector ? 8 : 1)
-  const pipeline = gpu.pipeline(spec.id, { dtype: args.dtype ?? "f32", defines: vector ? ["QKV", "VEC"] : ["QKV"] })
+  const { defines, n } = variantOf(args, vector, vectorOfQkv(args), args.T * (args.heads + 2 * args.kvHeads) * half, ["QKV"])
+  const pipeline = gpu.pipeline(spec.id, { dtype: args.dtype ?? "f32", defines })
   const workgroups = grid(Math.ceil(n / WG))
   const header = [
     args.T, args.heads, half, args.stride, args.xOffset ?? 0, args.qOffset ?? 0, args.qStride, args.pos0,

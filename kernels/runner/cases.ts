@@ -61,6 +61,33 @@ export type LinearPath = "linear" | "tiled" | "sgmat" | sgmat.SgTile
 const encoderOf = (path: LinearPath): ((gpu: GpuDevice, args: LinearArgs) => void) =>
   path === "linear" ? linear : path === "tiled" ? tiled : path === "sgmat" ? sgmat.encode : (gpu, args) => sgmat.encode(gpu, args, path)
 
+/** Element i of periodic data, as the GPU holds it. */
+const at = (d: Periodic, i: number): number => d.block[i % PERIOD]
+
+/** A case's buffers of `bytes`-sized elements (periodic data where given), destroyed together. */
+const buffers = (gpu: GpuDevice, bytes: number) => {
+  const ids: BufferId[] = []
+  const size = (elements: number) => Math.ceil((elements * bytes) / 4) * 4
+  return {
+    make: (elements: number, data: Periodic | undefined, label: string): BufferId => {
+      const id = gpu.createBuffer(size(elements), label)
+      if (data !== undefined) fill(gpu, id, elements, data)
+      ids.push(id)
+      return id
+    },
+    /** Fills an output with 0x7f bytes, so that elements the kernel does not write fail the check. */
+    poison: (id: BufferId, elements: number) => gpu.writeBuffer(id, 0, new Uint8Array(size(elements)).fill(0x7f)),
+    dispose: () => { for (const id of ids) gpu.destroyBuffer(id) },
+  }
+}
+
+/** The check's verdict: the relative error of the sampled outputs against the CPU reference, within 4× dtype's tolerance. */
+const judge = (got: readonly number[], want: readonly number[], dtype: DType): Validation => {
+  const error = relError(got, want)
+  const tol = 4 * tolerance(dtype)
+  return { ok: error < tol, error, tolerance: tol, checked: got.length }
+}
+
 /** A linear layer y = x·W + b, with a bias, no activation. */
 export const linearCase = (shape: Shape, wLayout: WLayout, dtype: DType, rotateBytes: number, path: LinearPath = "linear"): PerfCase => {
   const { M, N, K } = shape
@@ -84,11 +111,8 @@ export const linearCase = (shape: Shape, wLayout: WLayout, dtype: DType, rotateB
       const xData = periodic(1, dtype)
       const wData = periodic(2, dtype, -0.5, 0.5)
       const bData = periodic(3, dtype)
-      const make = (elements: number, data: Periodic | undefined, label: string): BufferId => {
-        const id = gpu.createBuffer(elements * e, label)
-        if (data !== undefined) fill(gpu, id, elements, data)
-        return id
-      }
+      const bufs = buffers(gpu, e)
+      const make = bufs.make
       const ws = [make(N * K, wData, "perf W")]
       for (let c = 1; c < copies; c++) {
         ws.push(make(N * K, undefined, `perf W${c}`))
@@ -100,9 +124,8 @@ export const linearCase = (shape: Shape, wLayout: WLayout, dtype: DType, rotateB
       const bind = (buffer: BufferId): Binding => ({ buffer })
       const encode = (i: number) =>
         run(gpu, { x: bind(x), w: bind(ws[i % copies]), b: bind(b), y: bind(y), M, N, K, wLayout, dtype })
-      const at = (d: Periodic, i: number) => d.block[i % PERIOD]
       const validate = async (): Promise<Validation> => {
-        gpu.writeBuffer(y, 0, new Uint8Array(Math.ceil((M * N * e) / 4) * 4).fill(0x7f)) // poison
+        bufs.poison(y, M * N)
         encode(0)
         await settle(gpu)
         const out = await readOutput(gpu, y, M * N, dtype)
@@ -115,16 +138,14 @@ export const linearCase = (shape: Shape, wLayout: WLayout, dtype: DType, rotateB
           want.push(activate(s + at(bData, n)))
           got.push(out[m * N + n])
         }
-        const error = relError(got, want)
-        const tol = 4 * tolerance(dtype)
-        return { ok: error < tol, error, tolerance: tol, checked: got.length }
+        return judge(got, want, dtype)
       }
       await settle(gpu)
       const instance: PerfInstance = {
         encode,
         rotation: copies,
         validate,
-        dispose: () => { for (const id of [...ws, x, b, y]) gpu.destroyBuffer(id) },
+        dispose: bufs.dispose,
       }
       return instance
     },
@@ -204,21 +225,6 @@ const TILE_AB: sgmat.SgTile[] = ["128x128/8+v+s1", "256x128/8+v+s1", "128x256/8+
 const SMALL_AB_SHAPES: Shape[] = [{ M: 128, N: 2304, K: 768 }, { M: 128, N: 3072, K: 768 }, { M: 128, N: 768, K: 3072 }, { M: 6272, N: 128, K: 1152 }]
 const SMALL_AB: sgmat.SgTile[] = ["64x64/4+v+s1", "64x64/4+v+p2"]
 
-/** Buffers of periodic data (f16 here), destroyed together. */
-const buffers = (gpu: GpuDevice) => {
-  const ids: BufferId[] = []
-  return {
-    make: (elements: number, data: Periodic | undefined, label: string): BufferId => {
-      const id = gpu.createBuffer(Math.ceil((elements * 2) / 4) * 4, label)
-      if (data !== undefined) fill(gpu, id, elements, data)
-      ids.push(id)
-      return id
-    },
-    dispose: () => { for (const id of ids) gpu.destroyBuffer(id) },
-  }
-}
-const at = (d: Periodic, i: number): number => d.block[i % PERIOD]
-
 /**
  * RMSNorm over `rows` rows of `cols` f16 values (Llama-2-7B: 4096), the scalar or the vector (VEC) variant (on its
  * automatic workgroup, or `wg` threads): x and the weight read once, y written once. Checked on whole rows against
@@ -232,13 +238,13 @@ export const rmsnormCase = (rows: number, cols: number, vector: boolean, wg?: nu
   flops: 0,
   bound: "memory",
   setup: async (gpu) => {
-    const b = buffers(gpu)
+    const b = buffers(gpu, 2)
     const xData = periodic(7, "f16", -3, 3)
     const wData = periodic(8, "f16", 0.5, 1.5)
     const x = b.make(rows * cols, xData, "rmsnorm x"), w = b.make(cols, wData, "rmsnorm w"), y = b.make(rows * cols, undefined, "rmsnorm y")
     const args = { x: { buffer: x }, weight: { buffer: w }, y: { buffer: y }, rows, cols, eps: 1e-5, dtype: "f16" } as const
     const validate = async (): Promise<Validation> => {
-      gpu.writeBuffer(y, 0, new Uint8Array(Math.ceil((rows * cols * 2) / 4) * 4).fill(0x7f))
+      b.poison(y, rows * cols)
       rmsnorm.encode(gpu, args, vector, wg)
       const out = await readOutput(gpu, y, rows * cols, "f16")
       await gpu.checkErrors()
@@ -248,9 +254,7 @@ export const rmsnormCase = (rows: number, cols: number, vector: boolean, wg?: nu
         const ref = rmsnorm.reference(xs, Float32Array.from({ length: cols }, (_, c) => at(wData, c)), 1, cols, 1e-5)
         for (let c = 0; c < cols; c++) { got.push(out[r * cols + c]); want.push(ref[c]) }
       }
-      const error = relError(got, want)
-      const tol = 4 * tolerance("f16")
-      return { ok: error < tol, error, tolerance: tol, checked: got.length }
+      return judge(got, want, "f16")
     }
     await settle(gpu)
     return { encode: () => rmsnorm.encode(gpu, args, vector, wg), rotation: 1, validate, dispose: b.dispose }
@@ -269,7 +273,7 @@ export const ropeCase = (T: number, heads: number, headDim: number, vector: bool
   flops: 0,
   bound: "memory",
   setup: async (gpu) => {
-    const b = buffers(gpu)
+    const b = buffers(gpu, 2)
     const D = heads * headDim
     const xData = periodic(9, "f16", -2, 2)
     const x = b.make(T * 3 * D, xData, "rope x")
@@ -277,7 +281,7 @@ export const ropeCase = (T: number, heads: number, headDim: number, vector: bool
     const shape = { T, heads, kvHeads: heads, headDim, stride: 3 * D, qStride: D, kStride: D, vStride: D, pos0: 0, theta: 10000 }
     const args = { ...shape, x: { buffer: x }, q: { buffer: outs[0] }, k: { buffer: outs[1] }, v: { buffer: outs[2] }, dtype: "f16" } as const
     const validate = async (): Promise<Validation> => {
-      for (const o of outs) gpu.writeBuffer(o, 0, new Uint8Array(T * D * 2).fill(0x7f))
+      for (const o of outs) b.poison(o, T * D)
       rope.encodeQkv(gpu, args, vector)
       const [q, k, v] = await Promise.all(outs.map((o) => readOutput(gpu, o, T * D, "f16")))
       await gpu.checkErrors()
@@ -290,9 +294,7 @@ export const ropeCase = (T: number, heads: number, headDim: number, vector: bool
           want.push(ref.q[i], ref.k[i], ref.v[i])
         }
       }
-      const error = relError(got, want)
-      const tol = 4 * tolerance("f16")
-      return { ok: error < tol, error, tolerance: tol, checked: got.length }
+      return judge(got, want, "f16")
     }
     await settle(gpu)
     return { encode: () => rope.encodeQkv(gpu, args, vector), rotation: 1, validate, dispose: b.dispose }

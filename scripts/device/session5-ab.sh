@@ -3,6 +3,7 @@
 # on stdout. Parts (each bounded by timeout): bundled tests of what changed; the tensor-core GEMM tile A/B (kernel
 # runner, --filter /8+v); profile.mjs of the suite's workloads (timestamps on) and encode-ahead A/B (timestamps off);
 # the tax bench with the flat reader on and off (DJINN_HOT_DECODE); the attention's staging probe.
+# Run at da608dd's bundle; since then encode-ahead (--ahead-ab) and the "+wg" tile are gone, so parts of it no longer run.
 set -uo pipefail
 out=${OUT:-.}/ab
 mkdir -p "$out"

@@ -3,7 +3,7 @@
 import fc from "fast-check"
 import * as $ from "capnp-es"
 import { Result } from "effect"
-import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { writeMessage } from "../src/codec/encode.ts"
 import { hotDecode } from "../src/codec/hot-decode.ts"
 import { encodeHotParts } from "../src/codec/hot-encode.ts"
@@ -11,15 +11,9 @@ import { serialize } from "../src/codec/wire.ts"
 import { decode, type DomainMessage, type RequestId } from "../src/index.ts"
 import { seededBytes } from "./arbitraries.ts"
 import { farPtr, listPtr, structPtr, word } from "./craft.ts"
-import { hotMessage, concat, hotBytes, general, agree, bothWriters } from "./hot-decode-support.ts"
+import { hotMessage, concat, hotBytes, general, agree, bothWriters, hotPathOn } from "./hot-decode-support.ts"
 
-// On whatever DJINN_HOT_DECODE says: these tests are about the hot path.
-beforeEach(() => {
-  hotDecode.enabled = true
-})
-afterEach(() => {
-  hotDecode.enabled = true
-})
+hotPathOn()
 
 describe("hot reader: hostile and damaged bytes give the generic path's result", () => {
   it("random words overwritten", () => {

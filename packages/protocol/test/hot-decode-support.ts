@@ -4,7 +4,7 @@
 import fc from "fast-check"
 import { Result } from "effect"
 import { createHash } from "node:crypto"
-import { expect } from "vitest"
+import { afterEach, beforeEach, expect } from "vitest"
 import { decodePayloadGeneral } from "../src/codec/decode.ts"
 import { encodePartsGeneral } from "../src/codec/encode.ts"
 import { hotDecode } from "../src/codec/hot-decode.ts"
@@ -118,3 +118,12 @@ export const agree = (bytes: Uint8Array, forms: ReadonlyArray<Form> = FORMS): bo
 }
 /** Payload bytes of a hot message, from either writer, as a mutable copy. */
 export const bothWriters = fc.tuple(hotMessage, fc.boolean()).map(([m, hot]) => (hot ? hotBytes(m) : generalBytes(m)).slice())
+
+/**
+ * The hot path on around every test of the calling file, whatever DJINN_HOT_DECODE says (those tests are about the
+ * hot path; a test that turns it off gets it back on).
+ */
+export const hotPathOn = (): void => {
+  beforeEach(() => { hotDecode.enabled = true })
+  afterEach(() => { hotDecode.enabled = true })
+}

@@ -4,7 +4,7 @@
 import fc from "fast-check"
 import * as $ from "capnp-es"
 import { Result } from "effect"
-import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { writeMessage } from "../src/codec/encode.ts"
 import { decodeHot, hotDecode } from "../src/codec/hot-decode.ts"
 import { encodeHotParts } from "../src/codec/hot-encode.ts"
@@ -21,15 +21,9 @@ import {
 } from "../src/index.ts"
 import { seededBytes } from "./arbitraries.ts"
 import { listPtr, structPtr, word } from "./craft.ts"
-import { hotMessage, concat, hotBytes, generalBytes, FORMS, general, combined } from "./hot-decode-support.ts"
+import { hotMessage, concat, hotBytes, generalBytes, FORMS, general, combined, hotPathOn } from "./hot-decode-support.ts"
 
-// On whatever DJINN_HOT_DECODE says: these tests are about the hot path.
-beforeEach(() => {
-  hotDecode.enabled = true
-})
-afterEach(() => {
-  hotDecode.enabled = true
-})
+hotPathOn()
 
 describe("hot reader: valid messages", () => {
   it("decodes every hot kind exactly as the capnp-es path does, from both writers' bytes, in every payload form", () => {
